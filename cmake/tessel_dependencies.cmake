@@ -1,0 +1,23 @@
+# Third-party packages, all from Debian (scripts/setup.sh installs them); nothing is vendored.
+# Found once here, so every folder can use the imported targets. Imported targets' include directories are
+# SYSTEM includes (CMake's default), so the strict warnings never fire inside them.
+include_guard(GLOBAL)
+
+# Public: include/tessel/error.hpp uses tl::expected, so the installed package finds it too
+# (cmake/tesselConfig.cmake.in).
+find_package(tl-expected 1.0 CONFIG REQUIRED)  # tl::expected
+
+if(TESSEL_BUILD_TOOLS)
+  find_package(CLI11 CONFIG REQUIRED)          # CLI11::CLI11
+  find_package(nlohmann_json CONFIG REQUIRED)  # nlohmann_json::nlohmann_json
+endif()
+if(TESSEL_BUILD_BENCH)
+  find_package(benchmark CONFIG REQUIRED)      # benchmark::benchmark, benchmark::benchmark_main
+endif()
+if(TESSEL_BUILD_TESTS)
+  find_package(GTest CONFIG REQUIRED)          # GTest::gtest, GTest::gtest_main, GTest::gmock
+endif()
+
+# Still to be found when code first uses them (setup.sh installs them already): xxhash (pkg-config libxxhash),
+# OpenSSL, TBB (CONFIG), hwloc and libpmemobj (pkg-config), jemalloc. Link them PRIVATE: they must never
+# appear in include/tessel/.

@@ -1,0 +1,73 @@
+// block_allocator: size-class allocation of 8-byte-aligned blocks inside one contiguous byte range.
+//
+// Small blocks (up to small_limit) are rounded up to a multiple of 8 bytes and each multiple is its own
+// class with an intrusive free list: a freed block's first 8 bytes hold the offset of the next free block of
+// its class. A block is reused only by its own class, so there is no per-block header and no splitting: a
+// 40-byte leaf costs 40 bytes. Large blocks are rounded to pages and kept in a best-fit free map.
+// New space comes from a bump frontier; the owner commits memory below the frontier in chunks.
+//
+// The allocator keeps no state inside blocks other than the free-list links, so a persistent region can
+// rebuild it from the set of reachable blocks after a crash.
+//
+// Thread safety: not thread-safe; a region has one writer.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+
+namespace tessel {
+
+class block_allocator {
+ public:
+  static constexpr std::size_t granule = 8;
+  static constexpr std::size_t small_limit = 4096;
+  static constexpr std::size_t page_size = 4096;
+
+  /// Grows committed memory so that [0, end) is usable; returns false when it cannot.
+  using commit_fn = std::function<bool(std::uint64_t end)>;
+
+  /// Manages [first_offset, capacity) of a range whose bytes start at `base`.
+  /// REQUIRES: first_offset > 0 and a multiple of granule.
+  block_allocator(std::byte* base, std::uint64_t first_offset, std::uint64_t capacity, commit_fn commit);
+
+  /// Rounds a request up to what it will occupy.
+  [[nodiscard]] static constexpr std::size_t rounded_size(std::size_t size) noexcept {
+    if (size <= small_limit) return size == 0 ? granule : (size + granule - 1) & ~(granule - 1);
+    return (size + page_size - 1) & ~(page_size - 1);
+  }
+
+  /// Offset of a block of at least `size` bytes, or 0 when the range or the commit callback is exhausted.
+  [[nodiscard]] std::uint64_t allocate(std::size_t size) noexcept;
+  /// REQUIRES: `offset` came from allocate(size) with the same size and was not freed since.
+  void deallocate(std::uint64_t offset, std::size_t size) noexcept;
+  /// Forgets every block: everything below the frontier becomes unused. Committed memory stays committed.
+  void reset() noexcept;
+
+  [[nodiscard]] std::size_t live_bytes() const noexcept { return live_bytes_; }
+  [[nodiscard]] std::size_t free_bytes() const noexcept { return free_bytes_; }
+  [[nodiscard]] std::uint64_t frontier() const noexcept { return frontier_; }
+  [[nodiscard]] std::uint64_t capacity() const noexcept { return capacity_; }
+
+ private:
+  static constexpr std::size_t small_classes = small_limit / granule + 1;
+
+  [[nodiscard]] std::uint64_t bump(std::size_t size) noexcept;
+  [[nodiscard]] std::uint64_t allocate_large(std::size_t size) noexcept;
+  void deallocate_large(std::uint64_t offset, std::size_t size) noexcept;
+
+  std::byte* base_;
+  std::uint64_t first_offset_;
+  std::uint64_t capacity_;
+  commit_fn commit_;
+  std::uint64_t frontier_;
+  std::uint64_t committed_end_;
+  std::array<std::uint64_t, small_classes> free_heads_{};
+  std::multimap<std::size_t, std::uint64_t> free_large_;  // size -> offset, best fit by lower_bound
+  std::size_t live_bytes_ = 0;
+  std::size_t free_bytes_ = 0;
+};
+
+}  // namespace tessel

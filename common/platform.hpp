@@ -1,0 +1,63 @@
+// Platform facts and compiler helpers shared by every module: cache-line size, branch hints, prefetch,
+// and the fenced cycle counter used to time single operations.
+//
+// Thread safety: stateless.
+#pragma once
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+
+#if !defined(__x86_64__)
+#error "tessel needs porting: only x86-64 is supported"
+#endif
+
+#include <x86intrin.h>
+
+static_assert(std::endian::native == std::endian::little, "tessel's formats assume little endian");
+
+#define TESSEL_LIKELY(x) __builtin_expect(!!(x), 1)
+#define TESSEL_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define TESSEL_ALWAYS_INLINE inline __attribute__((always_inline))
+#define TESSEL_NOINLINE __attribute__((noinline))
+
+namespace tessel {
+
+/// Our own constant, not std::hardware_destructive_interference_size: that one varies with -mtune, and
+/// GCC 12 warns when a header uses it.
+inline constexpr std::size_t cache_line_size = 64;
+
+/// Views a region block as the struct stored there. Blocks are 8-byte aligned by construction (the block
+/// allocator's granule), which -Wcast-align cannot know; this is the one place that says so.
+template <class T>
+TESSEL_ALWAYS_INLINE T* block_cast(std::byte* p) noexcept {
+  static_assert(alignof(T) <= 8, "region blocks are only 8-byte aligned");
+  return static_cast<T*>(static_cast<void*>(p));
+}
+
+template <class T>
+TESSEL_ALWAYS_INLINE const T* block_cast(const std::byte* p) noexcept {
+  static_assert(alignof(T) <= 8, "region blocks are only 8-byte aligned");
+  return static_cast<const T*>(static_cast<const void*>(p));
+}
+
+/// Hints that the line at `p` will be read soon.
+TESSEL_ALWAYS_INLINE void prefetch(const void* p) noexcept { __builtin_prefetch(p, 0, 3); }
+
+/// Reads the time-stamp counter with fences on both sides, so the measured operation can neither start
+/// before the first read nor finish after the second (Intel's "How to Benchmark Code Execution Times").
+TESSEL_ALWAYS_INLINE std::uint64_t fenced_cycles_begin() noexcept {
+  _mm_lfence();
+  const std::uint64_t t = __rdtsc();
+  _mm_lfence();
+  return t;
+}
+
+TESSEL_ALWAYS_INLINE std::uint64_t fenced_cycles_end() noexcept {
+  unsigned aux = 0;
+  const std::uint64_t t = __rdtscp(&aux);
+  _mm_lfence();
+  return t;
+}
+
+}  // namespace tessel

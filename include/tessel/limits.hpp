@@ -1,0 +1,14 @@
+// Hard limits on what a store accepts. Calls past them fail with errc::invalid_argument.
+#pragma once
+
+#include <cstddef>
+
+namespace tessel {
+
+/// Longest key, in bytes. A key's length lives in 16 bits of a tree reference (docs/format.md).
+inline constexpr std::size_t max_key_size = 16 * 1024;
+
+/// Longest value, in bytes. A value lives inline in its leaf, which is one region block.
+inline constexpr std::size_t max_value_size = 64 * 1024 * 1024;
+
+}  // namespace tessel

@@ -1,0 +1,156 @@
+// art: an adaptive radix tree (Leis et al., ICDE 2013) over a Region, with copy-on-write by epoch.
+//
+// Shape: inner nodes n4/n16/n48/n256 grow and shrink with their fan-out; compressed paths (prefixes) keep
+// chains of single-child nodes out of the tree; lazy expansion stores a lone key as a leaf directly below
+// the branch that distinguishes it. Keys are arbitrary bytes: a key that ends at an inner node is that node's
+// terminal leaf, so no terminator byte is needed and 0x00 is an ordinary byte.
+//
+// The epoch rule (docs/design.md §Epochs): every block records the epoch it was born in. A block born in the
+// current epoch is private to the writer and changed in place; a block born earlier may be reachable from a
+// frozen root and is never written again: the writer copies it, and the path above it, first. freeze()
+// turns the current root into an immutable version and opens the next epoch, so a frozen root stays
+// unchanged and readable while writes go on. A replaced block is freed at once when it was born in the
+// current epoch; otherwise it is retired with [birth, death) and freed by reclaim() once no live frozen
+// root's epoch falls in that interval -- so a long-lived version pins only the blocks it can reach.
+//
+// Thread safety: one writer. Reads of the live root need the writer to be quiet; reads of a frozen root are
+// safe from any thread while the writer works, until reclaim() is told that root is gone.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "index/art_cursor.hpp"
+#include "index/art_inspect.hpp"
+#include "index/region.hpp"
+#include "index/tree_access.hpp"
+#include "tessel/bytes.hpp"
+#include "tessel/error.hpp"
+
+namespace tessel::index {
+
+/// An immutable version of a tree: its root, the epoch it was frozen in, and its key count.
+struct frozen_root {
+  node_ref root;
+  std::uint64_t epoch = 0;
+  std::size_t size = 0;
+};
+
+enum class upsert_result : std::uint8_t { inserted, replaced };
+
+template <region Region>
+class art {
+ public:
+  explicit art(Region& region) noexcept : region_(region) {}
+  art(const art&) = delete;
+  art& operator=(const art&) = delete;
+  /// Blocks belong to the region; destroying the tree frees nothing (clear() does).
+  ~art() = default;
+
+  [[nodiscard]] Region& region() const noexcept { return region_; }
+
+  // ---- Reads ----
+
+  /// The value stored under `key` in the live tree. Hot path: no allocation, lock or virtual call.
+  [[nodiscard]] std::optional<value_view> find(key_view key) const noexcept { return find_in(root_, key); }
+  [[nodiscard]] std::optional<value_view> find(const frozen_root& at, key_view key) const noexcept {
+    return find_in(at.root, key);
+  }
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  /// Bytes of the leaves (headers, keys, values) the live tree holds.
+  [[nodiscard]] std::size_t leaf_bytes() const noexcept { return leaf_bytes_; }
+  [[nodiscard]] node_ref root() const noexcept { return root_; }
+  [[nodiscard]] art_cursor<Region> cursor() const noexcept { return art_cursor<Region>(region_, root_); }
+  [[nodiscard]] art_cursor<Region> cursor(const frozen_root& at) const noexcept {
+    return art_cursor<Region>(region_, at.root);
+  }
+
+  // ---- Writes ----
+
+  /// Stores `value` under `key`. Errors: the region's (no_space, no_memory); the tree is then unchanged.
+  /// `key` and `value` may point into this tree (a value read by find): they are copied before anything
+  /// they point at is freed.
+  [[nodiscard]] result<upsert_result> upsert(key_view key, value_view value) noexcept;
+  /// Removes `key`; false when absent. Errors: the region's, when a copy-on-write copy cannot be made.
+  [[nodiscard]] result<bool> erase(key_view key) noexcept;
+  /// Removes every key (retiring what frozen roots may still reach).
+  void clear() noexcept;
+
+  // ---- Epochs ----
+
+  [[nodiscard]] std::uint64_t epoch() const noexcept { return epoch_; }
+  /// Freezes the live root and opens the next epoch. O(1).
+  [[nodiscard]] frozen_root freeze() noexcept {
+    const frozen_root f{root_, epoch_, size_};
+    ++epoch_;
+    return f;
+  }
+  /// Frees every retired block that no frozen root with an epoch in `live_frozen_epochs` can reach.
+  void reclaim(std::span<const std::uint64_t> live_frozen_epochs) noexcept;
+  [[nodiscard]] std::size_t retired_count() const noexcept { return retired_.size(); }
+
+  // ---- Introspection ----
+
+  [[nodiscard]] tree_stats stats() const noexcept { return inspect_stats(region_.base(), root_); }
+  [[nodiscard]] result<void> verify() const noexcept { return inspect_verify(region_.base(), root_, size_); }
+  [[nodiscard]] result<void> verify(const frozen_root& at) const noexcept {
+    return inspect_verify(region_.base(), at.root, at.size);
+  }
+
+ private:
+  struct retired_block {
+    node_ref ref;
+    std::uint64_t birth;
+    std::uint64_t death;
+  };
+
+  [[nodiscard]] static const std::uint8_t* bytes_of(key_view k) noexcept {
+    return reinterpret_cast<const std::uint8_t*>(k.data());
+  }
+  [[nodiscard]] tl::unexpected<error> allocation_error() const noexcept {
+    try {
+      return tl::unexpected(region_.last_error());
+    } catch (...) {
+      return tl::unexpected(error(errc::no_memory));
+    }
+  }
+
+  [[nodiscard]] std::optional<value_view> find_in(node_ref r, key_view key) const noexcept;
+  [[nodiscard]] std::size_t prefix_match(node_ref r, std::size_t depth, key_view key) const noexcept;
+
+  [[nodiscard]] node_ref new_leaf(key_view key, value_view value) noexcept;
+  [[nodiscard]] node_ref new_inner(node_kind kind, std::size_t prefix_length) noexcept;
+  /// The node in *slot, copied first when it was born before this epoch; empty when the copy fails.
+  [[nodiscard]] node_ref make_mutable(node_ref* slot) noexcept;
+  /// Frees a block born in this epoch, retires any other.
+  void retire(node_ref r) noexcept;
+  void place_leaf(node_ref node, std::size_t depth, node_ref leaf, key_view leaf_key) noexcept;
+  void write_prefix(node_ref node, const std::uint8_t* bytes, std::size_t length) noexcept;
+  /// A copy of `r` one kind larger or smaller, born in this epoch; empty when allocation fails.
+  [[nodiscard]] node_ref resized(node_ref r, node_kind kind, std::size_t node_depth) noexcept;
+
+  [[nodiscard]] result<upsert_result> replace_leaf(node_ref* slot, key_view key, value_view value) noexcept;
+  [[nodiscard]] result<upsert_result> split_leaf(node_ref* slot, std::size_t depth, key_view key,
+                                                 value_view value) noexcept;
+  [[nodiscard]] result<upsert_result> split_prefix(node_ref* slot, std::size_t depth, std::size_t matched,
+                                                   key_view key, value_view value) noexcept;
+  [[nodiscard]] result<upsert_result> add_leaf_child(node_ref* slot, std::size_t node_depth, std::uint8_t b,
+                                                     key_view key, value_view value) noexcept;
+  [[nodiscard]] result<bool> remove_leaf(node_ref* slot, node_ref node, std::size_t node_depth, int byte,
+                                         node_ref leaf) noexcept;
+
+  Region& region_;
+  node_ref root_;
+  std::size_t size_ = 0;
+  std::size_t leaf_bytes_ = 0;
+  std::uint64_t epoch_ = 1;
+  std::vector<retired_block> retired_;
+};
+
+}  // namespace tessel::index
+
+#include "index/art_impl.hpp"  // IWYU pragma: keep

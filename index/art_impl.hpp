@@ -1,0 +1,438 @@
+// Definitions of art<Region>'s members; included at the end of art.hpp only.
+// Every write path allocates everything it needs before it changes the tree, so a failed allocation leaves
+// the tree as it was (copies made on the way down are equal to what they replaced).
+#pragma once
+
+#include <cstring>
+
+#include "index/art.hpp"
+
+namespace tessel::index {
+
+template <region Region>
+TESSEL_ALWAYS_INLINE std::optional<value_view> art<Region>::find_in(node_ref r, key_view key) const noexcept {
+  std::byte* const base = region_.base();
+  const std::uint8_t* k = bytes_of(key);
+  const std::size_t n = key.size();
+  std::size_t depth = 0;
+  while (r.is_inner()) {
+    if (const std::size_t plen = r.length(); plen != 0) {
+      if (n - depth < plen) return std::nullopt;
+      // Pessimistic for the inline bytes, optimistic beyond: the leaf's full key settles it.
+      const std::size_t check = plen < prefix_capacity(r.kind()) ? plen : prefix_capacity(r.kind());
+      const std::uint8_t* p = inline_prefix(base, r);
+      for (std::size_t i = 0; i < check; ++i) {
+        if (p[i] != k[depth + i]) return std::nullopt;
+      }
+      depth += plen;
+    }
+    if (depth == n) {
+      r = header_of(base, r)->terminal;
+      break;
+    }
+    r = find_child(base, r, k[depth]);
+    ++depth;
+  }
+  if (!r.is_leaf() || r.length() != n) return std::nullopt;
+  const std::byte* leaf = leaf_at(base, r);
+  const std::byte* stored = leaf_layout::key(leaf);
+  if (n != 0 && std::memcmp(stored, key.data(), n) != 0) return std::nullopt;
+  return value_view(stored + n, leaf_layout::value_size(leaf));
+}
+
+template <region Region>
+std::size_t art<Region>::prefix_match(node_ref r, std::size_t depth, key_view key) const noexcept {
+  std::byte* const base = region_.base();
+  const std::uint8_t* k = bytes_of(key) + depth;
+  const std::size_t plen = r.length();
+  const std::size_t limit = std::min(plen, key.size() - depth);
+  const std::size_t inline_limit = std::min(limit, prefix_capacity(r.kind()));
+  const std::uint8_t* p = inline_prefix(base, r);
+  std::size_t i = 0;
+  for (; i < inline_limit; ++i) {
+    if (p[i] != k[i]) return i;
+  }
+  if (i == limit) return limit;
+  const std::uint8_t* full = full_prefix(base, r, depth);
+  for (; i < limit; ++i) {
+    if (full[i] != k[i]) return i;
+  }
+  return limit;
+}
+
+template <region Region>
+node_ref art<Region>::new_leaf(key_view key, value_view value) noexcept {
+  const std::size_t size = leaf_layout::block_size(key.size(), value.size());
+  const std::uint64_t offset = region_.allocate(size);
+  if (offset == 0) return {};
+  leaf_layout::write(region_.base() + offset, epoch_, key.data(), key.size(), value.data(), value.size());
+  leaf_bytes_ += size;
+  return node_ref::make(node_kind::leaf, offset, key.size());
+}
+
+template <region Region>
+node_ref art<Region>::new_inner(node_kind kind, std::size_t prefix_length) noexcept {
+  const std::size_t size = inner_size(kind);
+  const std::uint64_t offset = region_.allocate(size);
+  if (offset == 0) return {};
+  std::byte* p = region_.base() + offset;
+  std::memset(p, 0, size);
+  block_cast<inner_header>(p)->set_epoch(epoch_);
+  return node_ref::make(kind, offset, prefix_length);
+}
+
+template <region Region>
+node_ref art<Region>::make_mutable(node_ref* slot) noexcept {
+  const node_ref r = *slot;
+  std::byte* const base = region_.base();
+  if (header_of(base, r)->epoch() == epoch_) return r;
+  const std::size_t size = inner_size(r.kind());
+  const std::uint64_t offset = region_.allocate(size);
+  if (offset == 0) return {};
+  std::memcpy(base + offset, base + r.offset(), size);
+  const node_ref copy = node_ref::make(r.kind(), offset, r.length());
+  header_of(base, copy)->set_epoch(epoch_);
+  *slot = copy;
+  retire(r);
+  return copy;
+}
+
+template <region Region>
+void art<Region>::retire(node_ref r) noexcept {
+  std::byte* const base = region_.base();
+  if (r.is_leaf()) leaf_bytes_ -= block_size(base, r);
+  const std::uint64_t birth = birth_epoch(base, r);
+  if (birth == epoch_) {
+    region_.deallocate(r.offset(), block_size(base, r));
+    return;
+  }
+  try {
+    retired_.push_back({r, birth, epoch_});
+  } catch (...) {
+    // Without room to remember it the block leaks; it is never freed while a frozen root may read it.
+  }
+}
+
+template <region Region>
+void art<Region>::place_leaf(node_ref node, std::size_t depth, node_ref leaf, key_view leaf_key) noexcept {
+  std::byte* const base = region_.base();
+  if (leaf_key.size() == depth) {
+    header_of(base, node)->terminal = leaf;
+  } else {
+    add_child(base, node, bytes_of(leaf_key)[depth], leaf);
+  }
+}
+
+template <region Region>
+void art<Region>::write_prefix(node_ref node, const std::uint8_t* bytes, std::size_t length) noexcept {
+  const std::size_t n = std::min(length, prefix_capacity(node.kind()));
+  if (n != 0) std::memmove(inline_prefix(region_.base(), node), bytes, n);
+}
+
+template <region Region>
+node_ref art<Region>::resized(node_ref r, node_kind kind, std::size_t node_depth) noexcept {
+  std::byte* const base = region_.base();
+  const node_ref to = new_inner(kind, r.length());
+  if (to.is_empty()) return {};
+  header_of(base, to)->terminal = header_of(base, r)->terminal;
+  write_prefix(to, full_prefix(base, r, node_depth), r.length());
+  // Walking the source in key order and appending keeps sorted kinds sorted.
+  for (int pos = next_pos(base, r, terminal_pos); pos != npos; pos = next_pos(base, r, pos)) {
+    add_child(base, to, key_at(base, r, pos), child_at(base, r, pos));
+  }
+  return to;
+}
+
+template <region Region>
+result<upsert_result> art<Region>::upsert(key_view key, value_view value) noexcept {
+  std::byte* const base = region_.base();
+  const std::uint8_t* k = bytes_of(key);
+  node_ref* slot = &root_;
+  std::size_t depth = 0;
+  for (;;) {
+    const node_ref r = *slot;
+    if (r.is_empty()) {
+      const node_ref leaf = new_leaf(key, value);
+      if (leaf.is_empty()) return allocation_error();
+      *slot = leaf;
+      ++size_;
+      return upsert_result::inserted;
+    }
+    if (r.is_leaf()) {
+      if (equal(leaf_key(base, r), key)) return replace_leaf(slot, key, value);
+      return split_leaf(slot, depth, key, value);
+    }
+    const std::size_t node_depth = depth;
+    if (const std::size_t plen = r.length(); plen != 0) {
+      const std::size_t matched = prefix_match(r, depth, key);
+      if (matched < plen) return split_prefix(slot, depth, matched, key, value);
+      depth += plen;
+    }
+    if (depth == key.size()) {
+      const node_ref m = make_mutable(slot);
+      if (m.is_empty()) return allocation_error();
+      slot = &header_of(base, m)->terminal;
+      continue;
+    }
+    const std::uint8_t b = k[depth];
+    if (find_child_slot(base, r, b) == nullptr) return add_leaf_child(slot, node_depth, b, key, value);
+    const node_ref m = make_mutable(slot);
+    if (m.is_empty()) return allocation_error();
+    slot = find_child_slot(base, m, b);
+    ++depth;
+  }
+}
+
+template <region Region>
+result<upsert_result> art<Region>::replace_leaf(node_ref* slot, key_view key, value_view value) noexcept {
+  std::byte* const base = region_.base();
+  const node_ref old = *slot;
+  std::byte* p = base + old.offset();
+  if (leaf_layout::epoch(p) == epoch_ && leaf_layout::value_size(p) == value.size()) {
+    // Born in this epoch, so no frozen root can see it: overwrite in place. memmove, because `value` may be
+    // this very leaf's value.
+    if (!value.empty()) std::memmove(const_cast<std::byte*>(leaf_layout::key(p)) + key.size(), value.data(), value.size());
+    return upsert_result::replaced;
+  }
+  const node_ref leaf = new_leaf(key, value);
+  if (leaf.is_empty()) return allocation_error();
+  *slot = leaf;
+  retire(old);
+  return upsert_result::replaced;
+}
+
+template <region Region>
+result<upsert_result> art<Region>::split_leaf(node_ref* slot, std::size_t depth, key_view key,
+                                              value_view value) noexcept {
+  std::byte* const base = region_.base();
+  const node_ref old = *slot;
+  const key_view old_key = leaf_key(base, old);
+  const std::uint8_t* a = bytes_of(old_key);
+  const std::uint8_t* k = bytes_of(key);
+  const std::size_t limit = std::min(old_key.size(), key.size());
+  std::size_t split = depth;
+  while (split < limit && a[split] == k[split]) ++split;
+
+  const node_ref leaf = new_leaf(key, value);
+  if (leaf.is_empty()) return allocation_error();
+  const node_ref node = new_inner(node_kind::n4, split - depth);
+  if (node.is_empty()) {
+    retire(leaf);
+    return allocation_error();
+  }
+  write_prefix(node, k + depth, split - depth);
+  place_leaf(node, split, old, old_key);
+  place_leaf(node, split, leaf, key);
+  *slot = node;
+  ++size_;
+  return upsert_result::inserted;
+}
+
+template <region Region>
+result<upsert_result> art<Region>::split_prefix(node_ref* slot, std::size_t depth, std::size_t matched,
+                                                key_view key, value_view value) noexcept {
+  std::byte* const base = region_.base();
+  const node_ref r = *slot;
+  const std::size_t rest = r.length() - matched - 1;
+  // Read what the shortened node keeps before anything is written: its inline bytes may be the source.
+  const std::uint8_t* full = full_prefix(base, r, depth);
+  const std::uint8_t branch_byte = full[matched];
+  std::uint8_t tail[node16::prefix_capacity];
+  std::memcpy(tail, full + matched + 1, std::min(rest, sizeof tail));
+
+  const node_ref leaf = new_leaf(key, value);
+  if (leaf.is_empty()) return allocation_error();
+  const node_ref parent = new_inner(node_kind::n4, matched);
+  if (parent.is_empty()) {
+    retire(leaf);
+    return allocation_error();
+  }
+  node_ref child = r;
+  if (header_of(base, r)->epoch() != epoch_) {
+    child = make_mutable(&child);  // copies r and retires it
+    if (child.is_empty()) {
+      retire(parent);
+      retire(leaf);
+      return allocation_error();
+    }
+  }
+  child = child.with_length(rest);
+  write_prefix(child, tail, rest);
+  write_prefix(parent, bytes_of(key) + depth, matched);
+  add_child(base, parent, branch_byte, child);
+  place_leaf(parent, depth + matched, leaf, key);
+  *slot = parent;
+  ++size_;
+  return upsert_result::inserted;
+}
+
+template <region Region>
+result<upsert_result> art<Region>::add_leaf_child(node_ref* slot, std::size_t node_depth, std::uint8_t b,
+                                                  key_view key, value_view value) noexcept {
+  std::byte* const base = region_.base();
+  const node_ref r = *slot;
+  const node_ref leaf = new_leaf(key, value);
+  if (leaf.is_empty()) return allocation_error();
+  node_ref target;
+  if (header_of(base, r)->count() == capacity_of(r.kind())) {
+    const auto bigger = static_cast<node_kind>(static_cast<std::uint8_t>(r.kind()) + 1);
+    target = resized(r, bigger, node_depth);
+    if (!target.is_empty()) {
+      *slot = target;
+      retire(r);
+    }
+  } else {
+    target = make_mutable(slot);
+  }
+  if (target.is_empty()) {
+    retire(leaf);
+    return allocation_error();
+  }
+  add_child(base, target, b, leaf);
+  ++size_;
+  return upsert_result::inserted;
+}
+
+template <region Region>
+result<bool> art<Region>::erase(key_view key) noexcept {
+  // Look first, so erasing a missing key copies nothing.
+  if (!find_in(root_, key)) return false;
+  if (root_.is_leaf()) {
+    retire(root_);
+    root_ = {};
+    --size_;
+    return true;
+  }
+  std::byte* const base = region_.base();
+  node_ref* slot = &root_;
+  std::size_t depth = 0;
+  for (;;) {
+    const std::size_t node_depth = depth;
+    depth += slot->length();
+    const node_ref m = make_mutable(slot);
+    if (m.is_empty()) return allocation_error();
+    int byte = terminal_pos;
+    node_ref* child_slot = &header_of(base, m)->terminal;
+    if (depth != key.size()) {
+      byte = bytes_of(key)[depth];
+      child_slot = find_child_slot(base, m, static_cast<std::uint8_t>(byte));
+    }
+    if (child_slot->is_leaf()) return remove_leaf(slot, m, node_depth, byte, *child_slot);
+    slot = child_slot;
+    ++depth;
+  }
+}
+
+template <region Region>
+result<bool> art<Region>::remove_leaf(node_ref* slot, node_ref node, std::size_t node_depth, int byte,
+                                      node_ref leaf) noexcept {
+  std::byte* const base = region_.base();
+  inner_header* h = header_of(base, node);
+  const unsigned entries = h->count() + (h->terminal.is_empty() ? 0U : 1U);
+  if (entries == 2) {
+    // One entry will be left: the node collapses into it (path compression).
+    const auto is_removed = [&](int pos) {
+      if (pos == terminal_pos) return byte == terminal_pos;
+      return byte != terminal_pos && key_at(base, node, pos) == byte;
+    };
+    int keep = next_pos(base, node, terminal_pos - 1);
+    if (is_removed(keep)) keep = next_pos(base, node, keep);
+    const node_ref survivor = child_at(base, node, keep);
+    if (survivor.is_leaf()) {
+      *slot = survivor;
+    } else {
+      // Merge: survivor's new prefix = node's prefix + the byte that led to it + survivor's own prefix.
+      const std::size_t plen = node.length();
+      const std::uint8_t via = key_at(base, node, keep);
+      std::uint8_t merged[node16::prefix_capacity];
+      const std::size_t cap = sizeof merged;
+      const std::uint8_t* node_prefix = full_prefix(base, node, node_depth);
+      std::size_t n = std::min(plen, cap);
+      std::memcpy(merged, node_prefix, n);
+      if (n < cap) merged[n++] = via;
+      if (n < cap) {
+        const std::uint8_t* own = full_prefix(base, survivor, node_depth + plen + 1);
+        const std::size_t more = std::min(survivor.length(), cap - n);
+        std::memcpy(merged + n, own, more);
+      }
+      node_ref* survivor_slot = find_child_slot(base, node, via);
+      const node_ref s = make_mutable(survivor_slot);
+      if (s.is_empty()) return allocation_error();
+      const std::size_t merged_length = plen + 1 + s.length();
+      write_prefix(s, merged, merged_length);
+      *slot = s.with_length(merged_length);
+    }
+    retire(node);
+    retire(leaf);
+    --size_;
+    return true;
+  }
+  if (byte == terminal_pos) {
+    h->terminal = {};
+  } else {
+    remove_child(base, node, static_cast<std::uint8_t>(byte));
+  }
+  retire(leaf);
+  --size_;
+  const unsigned count = h->count();
+  node_kind smaller = node_kind::empty;
+  if (node.kind() == node_kind::n16 && count <= n16_shrink_at) smaller = node_kind::n4;
+  if (node.kind() == node_kind::n48 && count <= n48_shrink_at) smaller = node_kind::n16;
+  if (node.kind() == node_kind::n256 && count <= n256_shrink_at) smaller = node_kind::n48;
+  if (smaller != node_kind::empty) {
+    // A failed shrink leaves a valid, merely roomier node.
+    if (const node_ref s = resized(node, smaller, node_depth); !s.is_empty()) {
+      *slot = s;
+      retire(node);
+    }
+  }
+  return true;
+}
+
+template <region Region>
+void art<Region>::clear() noexcept {
+  std::byte* const base = region_.base();
+  std::vector<node_ref> pending;
+  try {
+    if (!root_.is_empty()) pending.push_back(root_);
+    while (!pending.empty()) {
+      const node_ref r = pending.back();
+      pending.pop_back();
+      if (r.is_inner()) {
+        for (int pos = next_pos(base, r, terminal_pos - 1); pos != npos; pos = next_pos(base, r, pos)) {
+          pending.push_back(child_at(base, r, pos));
+        }
+      }
+      retire(r);
+    }
+  } catch (...) {
+    // Out of memory for the walk: what was not visited leaks, the tree is still emptied.
+  }
+  root_ = {};
+  size_ = 0;
+}
+
+template <region Region>
+void art<Region>::reclaim(std::span<const std::uint64_t> live_frozen_epochs) noexcept {
+  std::vector<std::uint64_t> live;
+  try {
+    live.assign(live_frozen_epochs.begin(), live_frozen_epochs.end());
+  } catch (...) {
+    return;  // keep everything; try again later
+  }
+  std::sort(live.begin(), live.end());
+  std::byte* const base = region_.base();
+  auto keep = retired_.begin();
+  for (const retired_block& block : retired_) {
+    // Reachable from frozen root f exactly when birth <= f < death.
+    const auto it = std::lower_bound(live.begin(), live.end(), block.birth);
+    if (it != live.end() && *it < block.death) {
+      *keep++ = block;
+    } else {
+      region_.deallocate(block.ref.offset(), block_size(base, block.ref));
+    }
+  }
+  retired_.erase(keep, retired_.end());
+}
+
+}  // namespace tessel::index

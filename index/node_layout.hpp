@@ -1,0 +1,150 @@
+// The byte layout of the tree's blocks: four inner-node kinds and the leaf. See docs/format.md §Nodes.
+//
+// Every inner node starts with the same 16-byte header:
+//   epoch_count  birth epoch (high 48 bits) and number of byte-keyed children (low 16 bits)
+//   terminal     the leaf whose key ends exactly at this node (after its prefix), or empty; this is how a
+//                key that is a prefix of another key (/a/b and /a/b/c) is stored without a terminator byte
+// then the first bytes of the node's compressed path (prefix; its full length is in the parent's reference)
+// and the children. A prefix longer than the inline bytes is checked optimistically on the way down and
+// verified against the leaf's full key, and read back from any leaf below the node when it is needed.
+//
+// A leaf is: a header word holding its birth epoch (high 48 bits) and its value length (low 16 bits, or
+// 0xFFFF followed by a 64-bit length for values of 64 KiB and more), then the key, then the value.
+// Its key length lives in the reference that points at it.
+//
+// Thread safety: plain data; see art.hpp for who may write what.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "index/node_ref.hpp"
+
+namespace tessel::index {
+
+inline constexpr unsigned epoch_shift = 16;
+inline constexpr std::uint64_t max_epoch = (1ULL << 48) - 1;
+
+struct inner_header {
+  std::uint64_t epoch_count;
+  node_ref terminal;
+
+  [[nodiscard]] std::uint64_t epoch() const noexcept { return epoch_count >> epoch_shift; }
+  [[nodiscard]] unsigned count() const noexcept { return static_cast<unsigned>(epoch_count & 0xFFFF); }
+  void set_count(unsigned n) noexcept { epoch_count = (epoch_count & ~0xFFFFULL) | n; }
+  void set_epoch(std::uint64_t e) noexcept { epoch_count = (e << epoch_shift) | (epoch_count & 0xFFFF); }
+};
+
+/// Up to 4 children, keys sorted.
+struct node4 {
+  static constexpr node_kind kind = node_kind::n4;
+  static constexpr unsigned capacity = 4;
+  static constexpr std::size_t prefix_capacity = 4;
+  inner_header header;
+  std::uint8_t keys[4];
+  std::uint8_t prefix[4];
+  node_ref children[4];
+};
+
+/// Up to 16 children, keys sorted, searched with one SSE compare.
+struct node16 {
+  static constexpr node_kind kind = node_kind::n16;
+  static constexpr unsigned capacity = 16;
+  static constexpr std::size_t prefix_capacity = 8;
+  inner_header header;
+  std::uint8_t prefix[8];
+  std::uint8_t keys[16];
+  node_ref children[16];
+};
+
+/// Up to 48 children: a 256-entry index from key byte to slot (0 = absent, else slot + 1).
+struct node48 {
+  static constexpr node_kind kind = node_kind::n48;
+  static constexpr unsigned capacity = 48;
+  static constexpr std::size_t prefix_capacity = 8;
+  inner_header header;
+  std::uint8_t prefix[8];
+  std::uint8_t index[256];
+  node_ref children[48];
+};
+
+/// One slot per key byte.
+struct node256 {
+  static constexpr node_kind kind = node_kind::n256;
+  static constexpr unsigned capacity = 256;
+  static constexpr std::size_t prefix_capacity = 8;
+  inner_header header;
+  std::uint8_t prefix[8];
+  node_ref children[256];
+};
+
+static_assert(sizeof(inner_header) == 16);
+static_assert(sizeof(node4) == 56 && offsetof(node4, children) == 24);
+static_assert(sizeof(node16) == 168 && offsetof(node16, keys) == 24 && offsetof(node16, children) == 40);
+static_assert(sizeof(node48) == 664 && offsetof(node48, index) == 24 && offsetof(node48, children) == 280);
+static_assert(sizeof(node256) == 2072 && offsetof(node256, children) == 24);
+
+/// Shrink thresholds: a node moves down one kind when its byte children drop to this many. Below the next
+/// kind's capacity, so a node at the boundary does not flip back and forth on alternating insert/erase.
+inline constexpr unsigned n16_shrink_at = 3;
+inline constexpr unsigned n48_shrink_at = 12;
+inline constexpr unsigned n256_shrink_at = 37;
+
+[[nodiscard]] constexpr std::size_t inner_size(node_kind kind) noexcept {
+  switch (kind) {
+    case node_kind::n4: return sizeof(node4);
+    case node_kind::n16: return sizeof(node16);
+    case node_kind::n48: return sizeof(node48);
+    case node_kind::n256: return sizeof(node256);
+    default: return 0;
+  }
+}
+
+[[nodiscard]] constexpr std::size_t prefix_capacity(node_kind kind) noexcept {
+  return kind == node_kind::n4 ? node4::prefix_capacity : node16::prefix_capacity;
+}
+
+/// Reads and sizes a leaf block.
+struct leaf_layout {
+  static constexpr std::uint64_t long_value = 0xFFFF;
+
+  [[nodiscard]] static constexpr std::size_t header_size(std::size_t value_size) noexcept {
+    return value_size >= long_value ? 16 : 8;
+  }
+  [[nodiscard]] static constexpr std::size_t block_size(std::size_t key_size, std::size_t value_size) noexcept {
+    return header_size(value_size) + key_size + value_size;
+  }
+  static void write(std::byte* p, std::uint64_t epoch, const std::byte* key, std::size_t key_size,
+                    const std::byte* value, std::size_t value_size) noexcept {
+    const std::uint64_t small = value_size >= long_value ? long_value : value_size;
+    const std::uint64_t word = (epoch << epoch_shift) | small;
+    std::memcpy(p, &word, 8);
+    std::size_t at = 8;
+    if (small == long_value) {
+      const std::uint64_t n = value_size;
+      std::memcpy(p + 8, &n, 8);
+      at = 16;
+    }
+    if (key_size != 0) std::memcpy(p + at, key, key_size);
+    if (value_size != 0) std::memcpy(p + at + key_size, value, value_size);
+  }
+  [[nodiscard]] static std::uint64_t word(const std::byte* p) noexcept {
+    std::uint64_t w;
+    std::memcpy(&w, p, 8);
+    return w;
+  }
+  [[nodiscard]] static std::uint64_t epoch(const std::byte* p) noexcept { return word(p) >> epoch_shift; }
+  [[nodiscard]] static std::size_t value_size(const std::byte* p) noexcept {
+    const std::uint64_t small = word(p) & 0xFFFF;
+    if (small != long_value) return small;
+    std::uint64_t n;
+    std::memcpy(&n, p + 8, 8);
+    return n;
+  }
+  [[nodiscard]] static const std::byte* key(const std::byte* p) noexcept {
+    return p + ((word(p) & 0xFFFF) == long_value ? 16 : 8);
+  }
+};
+
+}  // namespace tessel::index

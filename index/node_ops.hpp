@@ -1,0 +1,285 @@
+// Operations on one inner node, dispatched on its kind: find a child, add and remove children, walk children
+// in key order. Growing, shrinking and copy-on-write are the tree's business (art.hpp); these functions only
+// touch the node they are given.
+//
+// Positions: n4/n16 number children by their index in the sorted key array; n48/n256 by key byte. The
+// terminal leaf sits at position terminal_pos, before every child. npos means "none".
+//
+// Thread safety: const functions only read; the others need the node to be private to the writer.
+#pragma once
+
+#include <emmintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "common/platform.hpp"
+#include "index/node_layout.hpp"
+
+namespace tessel::index {
+
+inline constexpr int terminal_pos = -1;
+inline constexpr int npos = 0x7FFF;
+
+template <class Node>
+TESSEL_ALWAYS_INLINE Node* node_cast(std::byte* base, node_ref r) noexcept {
+  return block_cast<Node>(base + r.offset());
+}
+
+TESSEL_ALWAYS_INLINE inner_header* header_of(std::byte* base, node_ref r) noexcept {
+  return block_cast<inner_header>(base + r.offset());
+}
+
+/// The node's inline prefix bytes (the first prefix_capacity(kind) bytes of its compressed path).
+TESSEL_ALWAYS_INLINE std::uint8_t* inline_prefix(std::byte* base, node_ref r) noexcept {
+  std::byte* p = base + r.offset();
+  return reinterpret_cast<std::uint8_t*>(p + (r.kind() == node_kind::n4 ? offsetof(node4, prefix)
+                                                                        : offsetof(node16, prefix)));
+}
+
+/// Index of `b` among the first `count` sorted keys of an n16, or -1. One SSE compare.
+TESSEL_ALWAYS_INLINE int n16_index(const node16* n, unsigned count, std::uint8_t b) noexcept {
+  const __m128i keys = _mm_loadu_si128(static_cast<const __m128i*>(static_cast<const void*>(n->keys)));
+  const __m128i hits = _mm_cmpeq_epi8(keys, _mm_set1_epi8(static_cast<char>(b)));
+  const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(hits)) & ((1U << count) - 1U);
+  return mask == 0 ? -1 : __builtin_ctz(mask);
+}
+
+/// The child under key byte `b`, or an empty reference. Hot path: no branches beyond the kind switch.
+TESSEL_ALWAYS_INLINE node_ref find_child(std::byte* base, node_ref r, std::uint8_t b) noexcept {
+  switch (r.kind()) {
+    case node_kind::n4: {
+      const node4* n = node_cast<node4>(base, r);
+      const unsigned count = n->header.count();
+      for (unsigned i = 0; i < count; ++i) {
+        if (n->keys[i] == b) return n->children[i];
+      }
+      return {};
+    }
+    case node_kind::n16: {
+      const node16* n = node_cast<node16>(base, r);
+      const int i = n16_index(n, n->header.count(), b);
+      return i < 0 ? node_ref{} : n->children[i];
+    }
+    case node_kind::n48: {
+      const node48* n = node_cast<node48>(base, r);
+      const unsigned slot = n->index[b];
+      return slot == 0 ? node_ref{} : n->children[slot - 1];
+    }
+    case node_kind::n256: return node_cast<node256>(base, r)->children[b];
+    default: return {};
+  }
+}
+
+/// Where the child under `b` is stored, or nullptr. REQUIRES: r is an inner node.
+inline node_ref* find_child_slot(std::byte* base, node_ref r, std::uint8_t b) noexcept {
+  switch (r.kind()) {
+    case node_kind::n4: {
+      node4* n = node_cast<node4>(base, r);
+      for (unsigned i = 0; i < n->header.count(); ++i) {
+        if (n->keys[i] == b) return &n->children[i];
+      }
+      return nullptr;
+    }
+    case node_kind::n16: {
+      node16* n = node_cast<node16>(base, r);
+      const int i = n16_index(n, n->header.count(), b);
+      return i < 0 ? nullptr : &n->children[i];
+    }
+    case node_kind::n48: {
+      node48* n = node_cast<node48>(base, r);
+      const unsigned slot = n->index[b];
+      return slot == 0 ? nullptr : &n->children[slot - 1];
+    }
+    case node_kind::n256: {
+      node_ref* slot = &node_cast<node256>(base, r)->children[b];
+      return slot->is_empty() ? nullptr : slot;
+    }
+    default: return nullptr;
+  }
+}
+
+[[nodiscard]] inline unsigned capacity_of(node_kind kind) noexcept {
+  switch (kind) {
+    case node_kind::n4: return node4::capacity;
+    case node_kind::n16: return node16::capacity;
+    case node_kind::n48: return node48::capacity;
+    default: return node256::capacity;
+  }
+}
+
+template <class Node>
+inline void sorted_insert(Node* n, std::uint8_t b, node_ref child) noexcept {
+  const unsigned count = n->header.count();
+  unsigned i = 0;
+  while (i < count && n->keys[i] < b) ++i;
+  std::memmove(n->keys + i + 1, n->keys + i, count - i);
+  std::memmove(n->children + i + 1, n->children + i, (count - i) * sizeof(node_ref));
+  n->keys[i] = b;
+  n->children[i] = child;
+  n->header.set_count(count + 1);
+}
+
+template <class Node>
+inline void sorted_remove(Node* n, std::uint8_t b) noexcept {
+  const unsigned count = n->header.count();
+  unsigned i = 0;
+  while (i < count && n->keys[i] != b) ++i;
+  std::memmove(n->keys + i, n->keys + i + 1, count - i - 1);
+  std::memmove(n->children + i, n->children + i + 1, (count - i - 1) * sizeof(node_ref));
+  n->keys[count - 1] = 0;
+  n->children[count - 1] = {};
+  n->header.set_count(count - 1);
+}
+
+/// REQUIRES: the node has room and no child under `b`.
+inline void add_child(std::byte* base, node_ref r, std::uint8_t b, node_ref child) noexcept {
+  switch (r.kind()) {
+    case node_kind::n4: sorted_insert(node_cast<node4>(base, r), b, child); break;
+    case node_kind::n16: sorted_insert(node_cast<node16>(base, r), b, child); break;
+    case node_kind::n48: {
+      node48* n = node_cast<node48>(base, r);
+      unsigned slot = 0;
+      while (!n->children[slot].is_empty()) ++slot;
+      n->children[slot] = child;
+      n->index[b] = static_cast<std::uint8_t>(slot + 1);
+      n->header.set_count(n->header.count() + 1);
+      break;
+    }
+    case node_kind::n256: {
+      node256* n = node_cast<node256>(base, r);
+      n->children[b] = child;
+      n->header.set_count(n->header.count() + 1);
+      break;
+    }
+    default: break;
+  }
+}
+
+/// REQUIRES: a child under `b` exists.
+inline void remove_child(std::byte* base, node_ref r, std::uint8_t b) noexcept {
+  switch (r.kind()) {
+    case node_kind::n4: sorted_remove(node_cast<node4>(base, r), b); break;
+    case node_kind::n16: sorted_remove(node_cast<node16>(base, r), b); break;
+    case node_kind::n48: {
+      node48* n = node_cast<node48>(base, r);
+      n->children[n->index[b] - 1] = {};
+      n->index[b] = 0;
+      n->header.set_count(n->header.count() - 1);
+      break;
+    }
+    case node_kind::n256: {
+      node256* n = node_cast<node256>(base, r);
+      n->children[b] = {};
+      n->header.set_count(n->header.count() - 1);
+      break;
+    }
+    default: break;
+  }
+}
+
+/// The key byte of the child at `pos`. REQUIRES: pos is a child position (not terminal_pos).
+[[nodiscard]] inline std::uint8_t key_at(std::byte* base, node_ref r, int pos) noexcept {
+  switch (r.kind()) {
+    case node_kind::n4: return node_cast<node4>(base, r)->keys[pos];
+    case node_kind::n16: return node_cast<node16>(base, r)->keys[pos];
+    default: return static_cast<std::uint8_t>(pos);
+  }
+}
+
+/// The child at `pos` (terminal_pos gives the terminal leaf).
+[[nodiscard]] TESSEL_ALWAYS_INLINE node_ref child_at(std::byte* base, node_ref r, int pos) noexcept {
+  if (pos == terminal_pos) return header_of(base, r)->terminal;
+  switch (r.kind()) {
+    case node_kind::n4: return node_cast<node4>(base, r)->children[pos];
+    case node_kind::n16: return node_cast<node16>(base, r)->children[pos];
+    case node_kind::n48: {
+      const node48* n = node_cast<node48>(base, r);
+      return n->children[n->index[pos] - 1];
+    }
+    default: return node_cast<node256>(base, r)->children[pos];
+  }
+}
+
+/// The first child position after `pos` (pass terminal_pos - 1 to start before the terminal).
+[[nodiscard]] inline int next_pos(std::byte* base, node_ref r, int pos) noexcept {
+  if (pos < terminal_pos && !header_of(base, r)->terminal.is_empty()) return terminal_pos;
+  const int from = pos < 0 ? 0 : pos + 1;
+  switch (r.kind()) {
+    case node_kind::n4:
+    case node_kind::n16: return from < static_cast<int>(header_of(base, r)->count()) ? from : npos;
+    case node_kind::n48: {
+      const node48* n = node_cast<node48>(base, r);
+      for (int b = from; b < 256; ++b) {
+        if (n->index[b] != 0) return b;
+      }
+      return npos;
+    }
+    default: {
+      const node256* n = node_cast<node256>(base, r);
+      for (int b = from; b < 256; ++b) {
+        if (!n->children[b].is_empty()) return b;
+      }
+      return npos;
+    }
+  }
+}
+
+/// The last child position before `pos` (pass npos to start after the last child); terminal_pos counts.
+[[nodiscard]] inline int prev_pos(std::byte* base, node_ref r, int pos) noexcept {
+  if (pos == terminal_pos) return npos;
+  int from = pos - 1;
+  switch (r.kind()) {
+    case node_kind::n4:
+    case node_kind::n16: {
+      const int last = static_cast<int>(header_of(base, r)->count()) - 1;
+      if (from > last) from = last;
+      if (from >= 0) return from;
+      break;
+    }
+    case node_kind::n48: {
+      const node48* n = node_cast<node48>(base, r);
+      for (int b = from > 255 ? 255 : from; b >= 0; --b) {
+        if (n->index[b] != 0) return b;
+      }
+      break;
+    }
+    default: {
+      const node256* n = node_cast<node256>(base, r);
+      for (int b = from > 255 ? 255 : from; b >= 0; --b) {
+        if (!n->children[b].is_empty()) return b;
+      }
+      break;
+    }
+  }
+  return header_of(base, r)->terminal.is_empty() ? npos : terminal_pos;
+}
+
+/// The first byte-child position whose key byte is >= b, or npos; `exact` tells whether it equals b.
+[[nodiscard]] inline int lower_bound_pos(std::byte* base, node_ref r, std::uint8_t b, bool& exact) noexcept {
+  exact = false;
+  switch (r.kind()) {
+    case node_kind::n4:
+    case node_kind::n16: {
+      const std::uint8_t* keys =
+          r.kind() == node_kind::n4 ? node_cast<node4>(base, r)->keys : node_cast<node16>(base, r)->keys;
+      const int count = static_cast<int>(header_of(base, r)->count());
+      for (int i = 0; i < count; ++i) {
+        if (keys[i] >= b) {
+          exact = keys[i] == b;
+          return i;
+        }
+      }
+      return npos;
+    }
+    default: {
+      const int pos = next_pos(base, r, static_cast<int>(b) - 1 < 0 ? terminal_pos : static_cast<int>(b) - 1);
+      // next_pos from -1 would be the first byte child; from terminal_pos - 1 it could be the terminal.
+      if (pos == npos) return npos;
+      exact = pos == b;
+      return pos;
+    }
+  }
+}
+
+}  // namespace tessel::index

@@ -1,0 +1,58 @@
+// tessel::cursor and tessel::scan_range: thin wrappers over the tree's cursor. One out-of-line call per step.
+#include <utility>
+
+#include "store/store_impl.hpp"
+#include "tessel/store.hpp"
+
+namespace tessel {
+
+cursor::cursor(std::unique_ptr<detail::cursor_impl> impl) noexcept : impl_(std::move(impl)) {}
+cursor::cursor(cursor&&) noexcept = default;
+cursor& cursor::operator=(cursor&&) noexcept = default;
+cursor::~cursor() = default;
+
+bool cursor::valid() const noexcept { return impl_ && impl_->cursor_.valid(); }
+key_view cursor::key() const noexcept { return impl_->cursor_.key(); }
+value_view cursor::value() const noexcept { return impl_->cursor_.value(); }
+void cursor::seek_to_first() noexcept { impl_->cursor_.seek_to_first(); }
+void cursor::seek_to_last() noexcept { impl_->cursor_.seek_to_last(); }
+void cursor::seek(key_view key) noexcept { impl_->cursor_.seek(key); }
+void cursor::seek_for_prev(key_view key) noexcept { impl_->cursor_.seek_for_prev(key); }
+void cursor::next() noexcept { impl_->cursor_.next(); }
+void cursor::prev() noexcept { impl_->cursor_.prev(); }
+
+scan_range::scan_range(cursor c, std::string start, std::string bound, bound_kind kind) noexcept
+    : cursor_(std::move(c)), start_(std::move(start)), bound_(std::move(bound)), kind_(kind) {}
+
+bool scan_range::in_bounds() const noexcept {
+  if (!cursor_.valid()) return false;
+  switch (kind_) {
+    case bound_kind::prefix: return starts_with(cursor_.key(), as_bytes(bound_));
+    case bound_kind::end_key: return compare(cursor_.key(), as_bytes(bound_)) < 0;
+    default: return true;
+  }
+}
+
+scan_range::iterator scan_range::begin() noexcept {
+  cursor_.seek(as_bytes(start_));
+  return iterator(this);
+}
+
+scan_range::iterator::iterator(scan_range* range) noexcept : range_(range) { load(); }
+
+void scan_range::iterator::load() noexcept {
+  if (range_ == nullptr) return;
+  if (!range_->in_bounds()) {
+    range_ = nullptr;
+    return;
+  }
+  current_ = {range_->cursor_.key(), range_->cursor_.value()};
+}
+
+scan_range::iterator& scan_range::iterator::operator++() noexcept {
+  range_->cursor_.next();
+  load();
+  return *this;
+}
+
+}  // namespace tessel

@@ -1,0 +1,124 @@
+// tessel::store over one DRAM tree: argument checks, error translation, and the typed and scan helpers.
+#include "tessel/store.hpp"
+
+#include <string>
+
+#include "store/store_impl.hpp"
+
+namespace tessel {
+
+namespace {
+
+// Messages are built only on the error path, so a valid call allocates nothing here.
+[[nodiscard]] tl::unexpected<error> oversize(const char* what, std::size_t size, std::size_t limit) {
+  return make_error(errc::invalid_argument, std::string(what) + " of " + std::to_string(size) +
+                                                " bytes exceeds the limit of " + std::to_string(limit) + " bytes");
+}
+
+[[nodiscard]] result<void> check_key(key_view key) noexcept {
+  if (key.size() > max_key_size) return oversize("key", key.size(), max_key_size);
+  return {};
+}
+
+[[nodiscard]] result<void> check_entry(key_view key, value_view value) noexcept {
+  if (key.size() > max_key_size) return oversize("key", key.size(), max_key_size);
+  if (value.size() > max_value_size) return oversize("value", value.size(), max_value_size);
+  return {};
+}
+
+}  // namespace
+
+store::store(std::unique_ptr<detail::store_impl> impl) noexcept : impl_(std::move(impl)) {}
+
+store::~store() = default;
+
+result<std::unique_ptr<store>> store::open(const options& opts) noexcept {
+  if (opts.backend != backend::dram) {
+    return make_error(errc::not_supported,
+                      "backend " + std::to_string(static_cast<int>(opts.backend)) + " is not available in this build");
+  }
+  auto region = index::dram_region::create(opts.reserve_bytes, opts.huge_pages);
+  if (!region) return tl::unexpected(region.error());
+  try {
+    auto impl = std::make_unique<detail::store_impl>(std::move(*region));
+    return std::unique_ptr<store>(new store(std::move(impl)));
+  } catch (...) {
+    return make_error(errc::no_memory, "allocating the store");
+  }
+}
+
+result<value_view> store::get(key_view key) const noexcept {
+  if (auto ok = check_key(key); !ok) return tl::unexpected(std::move(ok.error()));
+  if (auto v = impl_->tree().find(key)) return *v;
+  return tl::unexpected(error(errc::not_found));
+}
+
+bool store::contains(key_view key) const noexcept {
+  return key.size() <= max_key_size && impl_->tree().find(key).has_value();
+}
+
+result<void> store::put(key_view key, value_view value) noexcept {
+  if (auto ok = check_entry(key, value); !ok) return ok;
+  auto r = impl_->tree().upsert(key, value);
+  if (!r) return tl::unexpected(std::move(r.error()));
+  return {};
+}
+
+result<bool> store::erase(key_view key) noexcept {
+  if (auto ok = check_key(key); !ok) return tl::unexpected(std::move(ok.error()));
+  return impl_->tree().erase(key);
+}
+
+result<value_view> store::get_or_insert(key_view key, value_view default_value) noexcept {
+  if (auto ok = check_entry(key, default_value); !ok) return tl::unexpected(std::move(ok.error()));
+  if (auto v = impl_->tree().find(key)) return *v;
+  if (auto r = impl_->tree().upsert(key, default_value); !r) return tl::unexpected(std::move(r.error()));
+  return *impl_->tree().find(key);
+}
+
+result<std::string> store::get_string(std::string_view key) const noexcept {
+  auto v = get(as_bytes(key));
+  if (!v) return tl::unexpected(std::move(v.error()));
+  try {
+    return to_string(*v);
+  } catch (...) {
+    return make_error(errc::no_memory, "copying a value of " + std::to_string(v->size()) + " bytes");
+  }
+}
+
+tl::unexpected<error> store::typed_size_error(std::size_t stored, std::size_t wanted) {
+  return make_error(errc::invalid_argument, "stored value has " + std::to_string(stored) +
+                                                " bytes but the requested type has " + std::to_string(wanted));
+}
+
+cursor store::new_cursor() const noexcept {
+  return cursor(std::make_unique<detail::cursor_impl>(impl_->tree().cursor()));
+}
+
+scan_range store::prefix_scan(key_view prefix) const noexcept {
+  const std::string p(as_string_view(prefix));
+  return scan_range(new_cursor(), p, p, scan_range::bound_kind::prefix);
+}
+
+scan_range store::range_scan(key_view start, key_view end) const noexcept {
+  return scan_range(new_cursor(), std::string(as_string_view(start)), std::string(as_string_view(end)),
+                    scan_range::bound_kind::end_key);
+}
+
+std::size_t store::len() const noexcept { return impl_->tree().size(); }
+
+std::size_t store::size_bytes() const noexcept { return impl_->region().usage().live_bytes; }
+
+memory_usage store::memory() const noexcept {
+  const index::region_usage u = impl_->region().usage();
+  return {u.live_bytes, impl_->tree().leaf_bytes(), u.free_bytes, u.committed_bytes};
+}
+
+void store::clear() noexcept {
+  impl_->tree().clear();
+  impl_->tree().reclaim({});  // no frozen roots outlive a dram store's writes
+}
+
+result<void> store::flush() noexcept { return {}; }
+
+}  // namespace tessel
