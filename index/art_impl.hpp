@@ -377,7 +377,8 @@ result<bool> art<Region>::remove_leaf(node_ref* slot, node_ref node, std::size_t
   const unsigned count = h->count();
   node_kind smaller = node_kind::empty;
   if (node.kind() == node_kind::n16 && count <= n16_shrink_at) smaller = node_kind::n4;
-  if (node.kind() == node_kind::n48 && count <= n48_shrink_at) smaller = node_kind::n16;
+  if (node.kind() == node_kind::n32 && count <= n32_shrink_at) smaller = node_kind::n16;
+  if (node.kind() == node_kind::n48 && count <= n48_shrink_at) smaller = node_kind::n32;
   if (node.kind() == node_kind::n256 && count <= n256_shrink_at) smaller = node_kind::n48;
   if (smaller != node_kind::empty) {
     // A failed shrink leaves a valid, merely roomier node.

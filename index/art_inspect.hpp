@@ -18,6 +18,7 @@ struct tree_stats {
   std::size_t leaves = 0;
   std::size_t n4 = 0;
   std::size_t n16 = 0;
+  std::size_t n32 = 0;
   std::size_t n48 = 0;
   std::size_t n256 = 0;
   std::size_t max_depth = 0;  ///< inner nodes on the longest root-to-leaf path
@@ -39,6 +40,7 @@ inline tree_stats inspect_stats(std::byte* base, node_ref root) noexcept {
           continue;
         case node_kind::n4: ++s.n4; break;
         case node_kind::n16: ++s.n16; break;
+        case node_kind::n32: ++s.n32; break;
         case node_kind::n48: ++s.n48; break;
         default: ++s.n256; break;
       }
@@ -130,9 +132,9 @@ class tree_verifier {
     if (count > capacity_of(r.kind())) fail("node holds more children than its kind allows");
     switch (r.kind()) {
       case node_kind::n4:
-      case node_kind::n16: {
-        const std::uint8_t* keys = r.kind() == node_kind::n4 ? node_cast<node4>(base_, r)->keys
-                                                             : node_cast<node16>(base_, r)->keys;
+      case node_kind::n16:
+      case node_kind::n32: {
+        const std::uint8_t* keys = sorted_keys(base_, r);
         for (unsigned i = 1; i < count; ++i) {
           if (keys[i - 1] >= keys[i]) fail("sorted node keys out of order");
         }

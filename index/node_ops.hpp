@@ -45,6 +45,16 @@ TESSEL_ALWAYS_INLINE int n16_index(const node16* n, unsigned count, std::uint8_t
   return mask == 0 ? -1 : __builtin_ctz(mask);
 }
 
+/// Index of `b` among the first `count` sorted keys of an n32, or -1. Two SSE compares.
+TESSEL_ALWAYS_INLINE int n32_index(const node32* n, unsigned count, std::uint8_t b) noexcept {
+  const __m128i needle = _mm_set1_epi8(static_cast<char>(b));
+  const auto* keys = static_cast<const __m128i*>(static_cast<const void*>(n->keys));
+  const auto lo = static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(keys), needle)));
+  const auto hi = static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(keys + 1), needle)));
+  const std::uint64_t mask = (lo | (std::uint64_t{hi} << 16)) & ((std::uint64_t{1} << count) - 1U);
+  return mask == 0 ? -1 : __builtin_ctzll(mask);
+}
+
 /// The child under key byte `b`, or an empty reference. Hot path: no branches beyond the kind switch.
 TESSEL_ALWAYS_INLINE node_ref find_child(std::byte* base, node_ref r, std::uint8_t b) noexcept {
   switch (r.kind()) {
@@ -59,6 +69,11 @@ TESSEL_ALWAYS_INLINE node_ref find_child(std::byte* base, node_ref r, std::uint8
     case node_kind::n16: {
       const node16* n = node_cast<node16>(base, r);
       const int i = n16_index(n, n->header.count(), b);
+      return i < 0 ? node_ref{} : n->children[i];
+    }
+    case node_kind::n32: {
+      const node32* n = node_cast<node32>(base, r);
+      const int i = n32_index(n, n->header.count(), b);
       return i < 0 ? node_ref{} : n->children[i];
     }
     case node_kind::n48: {
@@ -86,6 +101,11 @@ inline node_ref* find_child_slot(std::byte* base, node_ref r, std::uint8_t b) no
       const int i = n16_index(n, n->header.count(), b);
       return i < 0 ? nullptr : &n->children[i];
     }
+    case node_kind::n32: {
+      node32* n = node_cast<node32>(base, r);
+      const int i = n32_index(n, n->header.count(), b);
+      return i < 0 ? nullptr : &n->children[i];
+    }
     case node_kind::n48: {
       node48* n = node_cast<node48>(base, r);
       const unsigned slot = n->index[b];
@@ -103,6 +123,7 @@ inline node_ref* find_child_slot(std::byte* base, node_ref r, std::uint8_t b) no
   switch (kind) {
     case node_kind::n4: return node4::capacity;
     case node_kind::n16: return node16::capacity;
+    case node_kind::n32: return node32::capacity;
     case node_kind::n48: return node48::capacity;
     default: return node256::capacity;
   }
@@ -137,6 +158,7 @@ inline void add_child(std::byte* base, node_ref r, std::uint8_t b, node_ref chil
   switch (r.kind()) {
     case node_kind::n4: sorted_insert(node_cast<node4>(base, r), b, child); break;
     case node_kind::n16: sorted_insert(node_cast<node16>(base, r), b, child); break;
+    case node_kind::n32: sorted_insert(node_cast<node32>(base, r), b, child); break;
     case node_kind::n48: {
       node48* n = node_cast<node48>(base, r);
       unsigned slot = 0;
@@ -161,6 +183,7 @@ inline void remove_child(std::byte* base, node_ref r, std::uint8_t b) noexcept {
   switch (r.kind()) {
     case node_kind::n4: sorted_remove(node_cast<node4>(base, r), b); break;
     case node_kind::n16: sorted_remove(node_cast<node16>(base, r), b); break;
+    case node_kind::n32: sorted_remove(node_cast<node32>(base, r), b); break;
     case node_kind::n48: {
       node48* n = node_cast<node48>(base, r);
       n->children[n->index[b] - 1] = {};
@@ -178,11 +201,21 @@ inline void remove_child(std::byte* base, node_ref r, std::uint8_t b) noexcept {
   }
 }
 
+/// The key array of a sorted kind (n4, n16, n32).
+[[nodiscard]] inline const std::uint8_t* sorted_keys(std::byte* base, node_ref r) noexcept {
+  switch (r.kind()) {
+    case node_kind::n4: return node_cast<node4>(base, r)->keys;
+    case node_kind::n16: return node_cast<node16>(base, r)->keys;
+    default: return node_cast<node32>(base, r)->keys;
+  }
+}
+
 /// The key byte of the child at `pos`. REQUIRES: pos is a child position (not terminal_pos).
 [[nodiscard]] inline std::uint8_t key_at(std::byte* base, node_ref r, int pos) noexcept {
   switch (r.kind()) {
     case node_kind::n4: return node_cast<node4>(base, r)->keys[pos];
     case node_kind::n16: return node_cast<node16>(base, r)->keys[pos];
+    case node_kind::n32: return node_cast<node32>(base, r)->keys[pos];
     default: return static_cast<std::uint8_t>(pos);
   }
 }
@@ -193,6 +226,7 @@ inline void remove_child(std::byte* base, node_ref r, std::uint8_t b) noexcept {
   switch (r.kind()) {
     case node_kind::n4: return node_cast<node4>(base, r)->children[pos];
     case node_kind::n16: return node_cast<node16>(base, r)->children[pos];
+    case node_kind::n32: return node_cast<node32>(base, r)->children[pos];
     case node_kind::n48: {
       const node48* n = node_cast<node48>(base, r);
       return n->children[n->index[pos] - 1];
@@ -207,7 +241,8 @@ inline void remove_child(std::byte* base, node_ref r, std::uint8_t b) noexcept {
   const int from = pos < 0 ? 0 : pos + 1;
   switch (r.kind()) {
     case node_kind::n4:
-    case node_kind::n16: return from < static_cast<int>(header_of(base, r)->count()) ? from : npos;
+    case node_kind::n16:
+    case node_kind::n32: return from < static_cast<int>(header_of(base, r)->count()) ? from : npos;
     case node_kind::n48: {
       const node48* n = node_cast<node48>(base, r);
       for (int b = from; b < 256; ++b) {
@@ -231,7 +266,8 @@ inline void remove_child(std::byte* base, node_ref r, std::uint8_t b) noexcept {
   int from = pos - 1;
   switch (r.kind()) {
     case node_kind::n4:
-    case node_kind::n16: {
+    case node_kind::n16:
+    case node_kind::n32: {
       const int last = static_cast<int>(header_of(base, r)->count()) - 1;
       if (from > last) from = last;
       if (from >= 0) return from;
@@ -260,9 +296,9 @@ inline void remove_child(std::byte* base, node_ref r, std::uint8_t b) noexcept {
   exact = false;
   switch (r.kind()) {
     case node_kind::n4:
-    case node_kind::n16: {
-      const std::uint8_t* keys =
-          r.kind() == node_kind::n4 ? node_cast<node4>(base, r)->keys : node_cast<node16>(base, r)->keys;
+    case node_kind::n16:
+    case node_kind::n32: {
+      const std::uint8_t* keys = sorted_keys(base, r);
       const int count = static_cast<int>(header_of(base, r)->count());
       for (int i = 0; i < count; ++i) {
         if (keys[i] >= b) {

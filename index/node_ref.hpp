@@ -1,6 +1,6 @@
 // node_ref: the 64-bit reference that links the tree's nodes. See docs/format.md §References.
 //
-//   bits  0..2   kind (empty, leaf, n4, n16, n48, n256)
+//   bits  0..2   kind (empty, leaf, n4, n16, n32, n48, n256)
 //   bits  3..47  byte offset of the block inside its region (blocks are 8-byte aligned, so the low three
 //                bits of the offset are always zero and carry the kind instead)
 //   bits 48..63  a length the parent knows so the child need not store it: for a leaf, its key's length;
@@ -15,7 +15,8 @@
 
 namespace tessel::index {
 
-enum class node_kind : std::uint8_t { empty = 0, leaf = 1, n4 = 2, n16 = 3, n48 = 4, n256 = 5 };
+/// Inner kinds are numbered in order of capacity: growing a node is kind + 1.
+enum class node_kind : std::uint8_t { empty = 0, leaf = 1, n4 = 2, n16 = 3, n32 = 4, n48 = 5, n256 = 6 };
 
 class node_ref {
  public:
