@@ -37,18 +37,49 @@ std::uint64_t block_allocator::bump(std::size_t size) noexcept {
   return offset;
 }
 
+void block_allocator::push_free(std::size_t rounded, std::uint64_t offset) noexcept {
+  const std::size_t c = rounded / granule;
+  std::memcpy(base_ + offset, &free_heads_[c], sizeof(std::uint64_t));
+  free_heads_[c] = offset;
+  nonempty_[c / 64] |= std::uint64_t{1} << (c % 64);
+  free_bytes_ += rounded;
+}
+
+std::uint64_t block_allocator::pop_free(std::size_t rounded) noexcept {
+  const std::size_t c = rounded / granule;
+  const std::uint64_t offset = free_heads_[c];
+  if (offset == 0) return 0;
+  std::memcpy(&free_heads_[c], base_ + offset, sizeof(std::uint64_t));
+  if (free_heads_[c] == 0) nonempty_[c / 64] &= ~(std::uint64_t{1} << (c % 64));
+  free_bytes_ -= rounded;
+  return offset;
+}
+
+std::uint64_t block_allocator::split_larger(std::size_t rounded) noexcept {
+  // Smallest non-empty class above `rounded`: best fit keeps big blocks whole for big requests.
+  std::size_t c = rounded / granule + 1;
+  while (c < small_classes) {
+    const std::uint64_t bits = nonempty_[c / 64] & (~std::uint64_t{0} << (c % 64));
+    if (bits != 0) {
+      c = (c / 64) * 64 + static_cast<std::size_t>(__builtin_ctzll(bits));
+      break;
+    }
+    c = (c / 64 + 1) * 64;
+  }
+  if (c >= small_classes) return 0;
+  const std::size_t have = c * granule;
+  const std::uint64_t offset = pop_free(have);
+  push_free(have - rounded, offset + rounded);
+  return offset;
+}
+
 std::uint64_t block_allocator::allocate(std::size_t size) noexcept {
   const std::size_t rounded = rounded_size(size);
   std::uint64_t offset = 0;
   if (rounded <= small_limit) {
-    std::uint64_t& head = free_heads_[rounded / granule];
-    if (head != 0) {
-      offset = head;
-      std::memcpy(&head, base_ + offset, sizeof head);
-      free_bytes_ -= rounded;
-    } else {
-      offset = bump(rounded);
-    }
+    offset = pop_free(rounded);
+    if (offset == 0) offset = split_larger(rounded);
+    if (offset == 0) offset = bump(rounded);
   } else {
     offset = allocate_large(rounded);
   }
@@ -60,10 +91,7 @@ void block_allocator::deallocate(std::uint64_t offset, std::size_t size) noexcep
   const std::size_t rounded = rounded_size(size);
   live_bytes_ -= rounded;
   if (rounded <= small_limit) {
-    std::uint64_t& head = free_heads_[rounded / granule];
-    std::memcpy(base_ + offset, &head, sizeof head);
-    head = offset;
-    free_bytes_ += rounded;
+    push_free(rounded, offset);
   } else {
     deallocate_large(offset, rounded);
   }
@@ -102,6 +130,7 @@ void block_allocator::deallocate_large(std::uint64_t offset, std::size_t size) n
 
 void block_allocator::reset() noexcept {
   free_heads_.fill(0);
+  nonempty_.fill(0);
   free_large_.clear();
   frontier_ = first_offset_;
   live_bytes_ = 0;

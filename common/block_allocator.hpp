@@ -2,8 +2,11 @@
 //
 // Small blocks (up to small_limit) are rounded up to a multiple of 8 bytes and each multiple is its own
 // class with an intrusive free list: a freed block's first 8 bytes hold the offset of the next free block of
-// its class. A block is reused only by its own class, so there is no per-block header and no splitting: a
-// 40-byte leaf costs 40 bytes. Large blocks are rounded to pages and kept in a best-fit free map.
+// its class. There is no per-block header, so a 40-byte leaf costs 40 bytes. A request whose class has no
+// free block takes the smallest larger free block and returns the rest to the rest's class (a bitmap of
+// non-empty classes finds it in a few word scans): blocks freed in one size -- nodes that grew past it --
+// feed allocations of every smaller size instead of waiting for their own. Large blocks are rounded to
+// pages and kept in a best-fit free map.
 // New space comes from a bump frontier; the owner commits memory below the frontier in chunks.
 //
 // The allocator keeps no state inside blocks other than the free-list links, so a persistent region can
@@ -55,6 +58,10 @@ class block_allocator {
   static constexpr std::size_t small_classes = small_limit / granule + 1;
 
   [[nodiscard]] std::uint64_t bump(std::size_t size) noexcept;
+  void push_free(std::size_t rounded, std::uint64_t offset) noexcept;
+  [[nodiscard]] std::uint64_t pop_free(std::size_t rounded) noexcept;
+  /// A free small block of at least `rounded` bytes split down to exactly `rounded`; 0 when there is none.
+  [[nodiscard]] std::uint64_t split_larger(std::size_t rounded) noexcept;
   [[nodiscard]] std::uint64_t allocate_large(std::size_t size) noexcept;
   void deallocate_large(std::uint64_t offset, std::size_t size) noexcept;
 
@@ -65,6 +72,7 @@ class block_allocator {
   std::uint64_t frontier_;
   std::uint64_t committed_end_;
   std::array<std::uint64_t, small_classes> free_heads_{};
+  std::array<std::uint64_t, (small_classes + 63) / 64> nonempty_{};  // bit c: free_heads_[c] != 0
   std::multimap<std::size_t, std::uint64_t> free_large_;  // size -> offset, best fit by lower_bound
   std::size_t live_bytes_ = 0;
   std::size_t free_bytes_ = 0;

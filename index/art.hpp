@@ -123,15 +123,17 @@ class art {
   [[nodiscard]] std::size_t prefix_match(node_ref r, std::size_t depth, key_view key) const noexcept;
 
   [[nodiscard]] node_ref new_leaf(key_view key, value_view value) noexcept;
-  [[nodiscard]] node_ref new_inner(node_kind kind, std::size_t prefix_length) noexcept;
+  /// A zeroed inner node born in this epoch; `n256_slots` sizes an n256 (rounded up to a group of 8).
+  [[nodiscard]] node_ref new_inner(node_kind kind, std::size_t prefix_length, unsigned n256_slots) noexcept;
   /// The node in *slot, copied first when it was born before this epoch; empty when the copy fails.
   [[nodiscard]] node_ref make_mutable(node_ref* slot) noexcept;
   /// Frees a block born in this epoch, retires any other.
   void retire(node_ref r) noexcept;
   void place_leaf(node_ref node, std::size_t depth, node_ref leaf, key_view leaf_key) noexcept;
   void write_prefix(node_ref node, const std::uint8_t* bytes, std::size_t length) noexcept;
-  /// A copy of `r` one kind larger or smaller, born in this epoch; empty when allocation fails.
-  [[nodiscard]] node_ref resized(node_ref r, node_kind kind, std::size_t node_depth) noexcept;
+  /// A copy of `r` as `kind` (one larger or smaller, or an n256 with `n256_slots` slots), born in this
+  /// epoch; empty when allocation fails.
+  [[nodiscard]] node_ref resized(node_ref r, node_kind kind, std::size_t node_depth, unsigned n256_slots) noexcept;
 
   [[nodiscard]] result<upsert_result> replace_leaf(node_ref* slot, key_view key, value_view value) noexcept;
   [[nodiscard]] result<upsert_result> split_leaf(node_ref* slot, std::size_t depth, key_view key,

@@ -71,13 +71,17 @@ node_ref art<Region>::new_leaf(key_view key, value_view value) noexcept {
 }
 
 template <region Region>
-node_ref art<Region>::new_inner(node_kind kind, std::size_t prefix_length) noexcept {
-  const std::size_t size = inner_size(kind);
+node_ref art<Region>::new_inner(node_kind kind, std::size_t prefix_length, unsigned n256_slots) noexcept {
+  inner_header sizing{};
+  sizing.set_slot_groups(node256::slots_for(n256_slots) / node256::slot_group);
+  const std::size_t size = inner_size(kind, &sizing);
   const std::uint64_t offset = region_.allocate(size);
   if (offset == 0) return {};
   std::byte* p = region_.base() + offset;
   std::memset(p, 0, size);
-  block_cast<inner_header>(p)->set_epoch(epoch_);
+  inner_header* h = block_cast<inner_header>(p);
+  h->set_epoch(epoch_);
+  if (kind == node_kind::n256) h->set_slot_groups(sizing.slot_groups());
   return node_ref::make(kind, offset, prefix_length);
 }
 
@@ -86,7 +90,7 @@ node_ref art<Region>::make_mutable(node_ref* slot) noexcept {
   const node_ref r = *slot;
   std::byte* const base = region_.base();
   if (header_of(base, r)->epoch() == epoch_) return r;
-  const std::size_t size = inner_size(r.kind());
+  const std::size_t size = inner_size(r.kind(), header_of(base, r));
   const std::uint64_t offset = region_.allocate(size);
   if (offset == 0) return {};
   std::memcpy(base + offset, base + r.offset(), size);
@@ -130,9 +134,9 @@ void art<Region>::write_prefix(node_ref node, const std::uint8_t* bytes, std::si
 }
 
 template <region Region>
-node_ref art<Region>::resized(node_ref r, node_kind kind, std::size_t node_depth) noexcept {
+node_ref art<Region>::resized(node_ref r, node_kind kind, std::size_t node_depth, unsigned n256_slots) noexcept {
   std::byte* const base = region_.base();
-  const node_ref to = new_inner(kind, r.length());
+  const node_ref to = new_inner(kind, r.length(), n256_slots);
   if (to.is_empty()) return {};
   header_of(base, to)->terminal = header_of(base, r)->terminal;
   write_prefix(to, full_prefix(base, r, node_depth), r.length());
@@ -215,7 +219,7 @@ result<upsert_result> art<Region>::split_leaf(node_ref* slot, std::size_t depth,
 
   const node_ref leaf = new_leaf(key, value);
   if (leaf.is_empty()) return allocation_error();
-  const node_ref node = new_inner(node_kind::n4, split - depth);
+  const node_ref node = new_inner(node_kind::n4, split - depth, 0);
   if (node.is_empty()) {
     retire(leaf);
     return allocation_error();
@@ -242,7 +246,7 @@ result<upsert_result> art<Region>::split_prefix(node_ref* slot, std::size_t dept
 
   const node_ref leaf = new_leaf(key, value);
   if (leaf.is_empty()) return allocation_error();
-  const node_ref parent = new_inner(node_kind::n4, matched);
+  const node_ref parent = new_inner(node_kind::n4, matched, 0);
   if (parent.is_empty()) {
     retire(leaf);
     return allocation_error();
@@ -274,9 +278,12 @@ result<upsert_result> art<Region>::add_leaf_child(node_ref* slot, std::size_t no
   const node_ref leaf = new_leaf(key, value);
   if (leaf.is_empty()) return allocation_error();
   node_ref target;
-  if (header_of(base, r)->count() == capacity_of(r.kind())) {
-    const auto bigger = static_cast<node_kind>(static_cast<std::uint8_t>(r.kind()) + 1);
-    target = resized(r, bigger, node_depth);
+  if (is_full(base, r)) {
+    // An n256 only needs more slots; any other kind moves up one.
+    const node_kind bigger = r.kind() == node_kind::n256
+                                 ? node_kind::n256
+                                 : static_cast<node_kind>(static_cast<std::uint8_t>(r.kind()) + 1);
+    target = resized(r, bigger, node_depth, header_of(base, r)->count() + 1);
     if (!target.is_empty()) {
       *slot = target;
       retire(r);
@@ -380,9 +387,14 @@ result<bool> art<Region>::remove_leaf(node_ref* slot, node_ref node, std::size_t
   if (node.kind() == node_kind::n32 && count <= n32_shrink_at) smaller = node_kind::n16;
   if (node.kind() == node_kind::n48 && count <= n48_shrink_at) smaller = node_kind::n32;
   if (node.kind() == node_kind::n256 && count <= n256_shrink_at) smaller = node_kind::n48;
+  // An n256 with two groups of slots unused gives one back.
+  if (node.kind() == node_kind::n256 && smaller == node_kind::empty &&
+      count + 2 * node256::slot_group <= h->slot_groups() * node256::slot_group) {
+    smaller = node_kind::n256;
+  }
   if (smaller != node_kind::empty) {
     // A failed shrink leaves a valid, merely roomier node.
-    if (const node_ref s = resized(node, smaller, node_depth); !s.is_empty()) {
+    if (const node_ref s = resized(node, smaller, node_depth, count + node256::slot_group); !s.is_empty()) {
       *slot = s;
       retire(node);
     }

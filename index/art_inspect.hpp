@@ -156,9 +156,13 @@ class tree_verifier {
       }
       default: {
         const node256* n = node_cast<node256>(base_, r);
-        unsigned used = 0;
-        for (const node_ref& c : n->children) used += c.is_empty() ? 0U : 1U;
-        if (used != count) fail("n256 count disagrees with its children");
+        unsigned present = 0;
+        for (const std::uint64_t word : n->present) present += static_cast<unsigned>(__builtin_popcountll(word));
+        if (present != count) fail("n256 count disagrees with its presence map");
+        if (count > n->header.slot_groups() * node256::slot_group) fail("n256 holds more children than slots");
+        for (unsigned i = 0; i < count; ++i) {
+          if (n->children[i].is_empty()) fail("n256 has an empty slot below its count");
+        }
         break;
       }
     }

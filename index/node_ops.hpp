@@ -55,6 +55,19 @@ TESSEL_ALWAYS_INLINE int n32_index(const node32* n, unsigned count, std::uint8_t
   return mask == 0 ? -1 : __builtin_ctzll(mask);
 }
 
+TESSEL_ALWAYS_INLINE bool n256_has(const node256* n, unsigned b) noexcept {
+  return ((n->present[b >> 6] >> (b & 63)) & 1U) != 0;
+}
+
+/// The slot of byte `b` in an n256: how many present bytes are below it.
+TESSEL_ALWAYS_INLINE unsigned n256_rank(const node256* n, unsigned b) noexcept {
+  const unsigned word = b >> 6;
+  const std::uint64_t below = (std::uint64_t{1} << (b & 63)) - 1U;
+  auto rank = static_cast<unsigned>(__builtin_popcountll(n->present[word] & below));
+  for (unsigned i = 0; i < word; ++i) rank += static_cast<unsigned>(__builtin_popcountll(n->present[i]));
+  return rank;
+}
+
 /// The child under key byte `b`, or an empty reference. Hot path: no branches beyond the kind switch.
 TESSEL_ALWAYS_INLINE node_ref find_child(std::byte* base, node_ref r, std::uint8_t b) noexcept {
   switch (r.kind()) {
@@ -81,7 +94,10 @@ TESSEL_ALWAYS_INLINE node_ref find_child(std::byte* base, node_ref r, std::uint8
       const unsigned slot = n->index[b];
       return slot == 0 ? node_ref{} : n->children[slot - 1];
     }
-    case node_kind::n256: return node_cast<node256>(base, r)->children[b];
+    case node_kind::n256: {
+      const node256* n = node_cast<node256>(base, r);
+      return n256_has(n, b) ? n->children[n256_rank(n, b)] : node_ref{};
+    }
     default: return {};
   }
 }
@@ -112,10 +128,22 @@ inline node_ref* find_child_slot(std::byte* base, node_ref r, std::uint8_t b) no
       return slot == 0 ? nullptr : &n->children[slot - 1];
     }
     case node_kind::n256: {
-      node_ref* slot = &node_cast<node256>(base, r)->children[b];
-      return slot->is_empty() ? nullptr : slot;
+      node256* n = node_cast<node256>(base, r);
+      return n256_has(n, b) ? &n->children[n256_rank(n, b)] : nullptr;
     }
     default: return nullptr;
+  }
+}
+
+/// True when adding a child needs a new block: the kind is at capacity, or an n256 has used its slots.
+[[nodiscard]] inline bool is_full(std::byte* base, node_ref r) noexcept {
+  const inner_header* h = header_of(base, r);
+  switch (r.kind()) {
+    case node_kind::n4: return h->count() == node4::capacity;
+    case node_kind::n16: return h->count() == node16::capacity;
+    case node_kind::n32: return h->count() == node32::capacity;
+    case node_kind::n48: return h->count() == node48::capacity;
+    default: return h->count() == h->slot_groups() * node256::slot_group;
   }
 }
 
@@ -170,8 +198,12 @@ inline void add_child(std::byte* base, node_ref r, std::uint8_t b, node_ref chil
     }
     case node_kind::n256: {
       node256* n = node_cast<node256>(base, r);
-      n->children[b] = child;
-      n->header.set_count(n->header.count() + 1);
+      const unsigned count = n->header.count();
+      const unsigned slot = n256_rank(n, b);
+      std::memmove(n->children + slot + 1, n->children + slot, (count - slot) * sizeof(node_ref));
+      n->children[slot] = child;
+      n->present[b >> 6] |= std::uint64_t{1} << (b & 63);
+      n->header.set_count(count + 1);
       break;
     }
     default: break;
@@ -193,8 +225,12 @@ inline void remove_child(std::byte* base, node_ref r, std::uint8_t b) noexcept {
     }
     case node_kind::n256: {
       node256* n = node_cast<node256>(base, r);
-      n->children[b] = {};
-      n->header.set_count(n->header.count() - 1);
+      const unsigned count = n->header.count();
+      const unsigned slot = n256_rank(n, b);
+      std::memmove(n->children + slot, n->children + slot + 1, (count - slot - 1) * sizeof(node_ref));
+      n->children[count - 1] = {};
+      n->present[b >> 6] &= ~(std::uint64_t{1} << (b & 63));
+      n->header.set_count(count - 1);
       break;
     }
     default: break;
@@ -231,7 +267,10 @@ inline void remove_child(std::byte* base, node_ref r, std::uint8_t b) noexcept {
       const node48* n = node_cast<node48>(base, r);
       return n->children[n->index[pos] - 1];
     }
-    default: return node_cast<node256>(base, r)->children[pos];
+    default: {
+      const node256* n = node_cast<node256>(base, r);
+      return n->children[n256_rank(n, static_cast<unsigned>(pos))];
+    }
   }
 }
 
@@ -252,8 +291,10 @@ inline void remove_child(std::byte* base, node_ref r, std::uint8_t b) noexcept {
     }
     default: {
       const node256* n = node_cast<node256>(base, r);
-      for (int b = from; b < 256; ++b) {
-        if (!n->children[b].is_empty()) return b;
+      for (int word = from >> 6; word < 4; ++word) {
+        std::uint64_t bits = n->present[word];
+        if (word == from >> 6) bits &= ~std::uint64_t{0} << (from & 63);
+        if (bits != 0) return word * 64 + __builtin_ctzll(bits);
       }
       return npos;
     }
@@ -282,8 +323,12 @@ inline void remove_child(std::byte* base, node_ref r, std::uint8_t b) noexcept {
     }
     default: {
       const node256* n = node_cast<node256>(base, r);
-      for (int b = from > 255 ? 255 : from; b >= 0; --b) {
-        if (!n->children[b].is_empty()) return b;
+      if (from > 255) from = 255;
+      for (int word = from >> 6; from >= 0 && word >= 0; --word) {
+        std::uint64_t bits = n->present[word];
+        // Keep bits 0..(from & 63) of the first word examined.
+        if (word == from >> 6) bits &= ~std::uint64_t{0} >> (63 - (from & 63));
+        if (bits != 0) return word * 64 + 63 - __builtin_clzll(bits);
       }
       break;
     }

@@ -44,7 +44,7 @@ inline const std::uint8_t* full_prefix(std::byte* base, node_ref r, std::size_t 
 
 [[nodiscard]] inline std::size_t block_size(std::byte* base, node_ref r) noexcept {
   if (r.is_leaf()) return leaf_layout::block_size(r.length(), leaf_layout::value_size(leaf_at(base, r)));
-  return inner_size(r.kind());
+  return inner_size(r.kind(), header_of(base, r));
 }
 
 }  // namespace tessel::index
