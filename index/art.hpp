@@ -140,6 +140,8 @@ class art {
                                                  value_view value) noexcept;
   [[nodiscard]] result<upsert_result> split_prefix(node_ref* slot, std::size_t depth, std::size_t matched,
                                                    key_view key, value_view value) noexcept;
+  [[nodiscard]] result<upsert_result> add_terminal(node_ref* slot, std::size_t node_depth, key_view key,
+                                                   value_view value) noexcept;
   [[nodiscard]] result<upsert_result> add_leaf_child(node_ref* slot, std::size_t node_depth, std::uint8_t b,
                                                      key_view key, value_view value) noexcept;
   [[nodiscard]] result<bool> remove_leaf(node_ref* slot, node_ref node, std::size_t node_depth, int byte,

@@ -27,7 +27,7 @@ TESSEL_ALWAYS_INLINE std::optional<value_view> art<Region>::find_in(node_ref r, 
       depth += plen;
     }
     if (depth == n) {
-      r = header_of(base, r)->terminal;
+      r = terminal_of(base, r);
       break;
     }
     r = find_child(base, r, k[depth]);
@@ -72,14 +72,14 @@ node_ref art<Region>::new_leaf(key_view key, value_view value) noexcept {
 
 template <region Region>
 node_ref art<Region>::new_inner(node_kind kind, std::size_t prefix_length, unsigned n256_slots) noexcept {
-  inner_header sizing{};
+  node_header sizing{};
   sizing.set_slot_groups(node256::slots_for(n256_slots) / node256::slot_group);
   const std::size_t size = inner_size(kind, &sizing);
   const std::uint64_t offset = region_.allocate(size);
   if (offset == 0) return {};
   std::byte* p = region_.base() + offset;
   std::memset(p, 0, size);
-  inner_header* h = block_cast<inner_header>(p);
+  node_header* h = block_cast<node_header>(p);
   h->set_epoch(epoch_);
   if (kind == node_kind::n256) h->set_slot_groups(sizing.slot_groups());
   return node_ref::make(kind, offset, prefix_length);
@@ -121,7 +121,7 @@ template <region Region>
 void art<Region>::place_leaf(node_ref node, std::size_t depth, node_ref leaf, key_view leaf_key) noexcept {
   std::byte* const base = region_.base();
   if (leaf_key.size() == depth) {
-    header_of(base, node)->terminal = leaf;
+    *terminal_slot(base, node) = leaf;
   } else {
     add_child(base, node, bytes_of(leaf_key)[depth], leaf);
   }
@@ -138,7 +138,8 @@ node_ref art<Region>::resized(node_ref r, node_kind kind, std::size_t node_depth
   std::byte* const base = region_.base();
   const node_ref to = new_inner(kind, r.length(), n256_slots);
   if (to.is_empty()) return {};
-  header_of(base, to)->terminal = header_of(base, r)->terminal;
+  // The terminal first: an n4 keeps it in a slot that its first three children never reach.
+  *terminal_slot(base, to) = terminal_of(base, r);
   write_prefix(to, full_prefix(base, r, node_depth), r.length());
   // Walking the source in key order and appending keeps sorted kinds sorted.
   for (int pos = next_pos(base, r, terminal_pos); pos != npos; pos = next_pos(base, r, pos)) {
@@ -173,10 +174,11 @@ result<upsert_result> art<Region>::upsert(key_view key, value_view value) noexce
       depth += plen;
     }
     if (depth == key.size()) {
+      if (terminal_of(base, r).is_empty()) return add_terminal(slot, node_depth, key, value);
       const node_ref m = make_mutable(slot);
       if (m.is_empty()) return allocation_error();
-      slot = &header_of(base, m)->terminal;
-      continue;
+      slot = terminal_slot(base, m);
+      continue;  // the terminal's key is this key: replace it
     }
     const std::uint8_t b = k[depth];
     if (find_child_slot(base, r, b) == nullptr) return add_leaf_child(slot, node_depth, b, key, value);
@@ -301,6 +303,33 @@ result<upsert_result> art<Region>::add_leaf_child(node_ref* slot, std::size_t no
 }
 
 template <region Region>
+result<upsert_result> art<Region>::add_terminal(node_ref* slot, std::size_t node_depth, key_view key,
+                                                value_view value) noexcept {
+  std::byte* const base = region_.base();
+  const node_ref r = *slot;
+  const node_ref leaf = new_leaf(key, value);
+  if (leaf.is_empty()) return allocation_error();
+  node_ref target;
+  if (r.kind() == node_kind::n4 && header_of(base, r)->count() == node4::capacity) {
+    // A full n4 has no slot left for a terminal.
+    target = resized(r, node_kind::n16, node_depth, 0);
+    if (!target.is_empty()) {
+      *slot = target;
+      retire(r);
+    }
+  } else {
+    target = make_mutable(slot);
+  }
+  if (target.is_empty()) {
+    retire(leaf);
+    return allocation_error();
+  }
+  *terminal_slot(base, target) = leaf;
+  ++size_;
+  return upsert_result::inserted;
+}
+
+template <region Region>
 result<bool> art<Region>::erase(key_view key) noexcept {
   // Look first, so erasing a missing key copies nothing.
   if (!find_in(root_, key)) return false;
@@ -319,7 +348,7 @@ result<bool> art<Region>::erase(key_view key) noexcept {
     const node_ref m = make_mutable(slot);
     if (m.is_empty()) return allocation_error();
     int byte = terminal_pos;
-    node_ref* child_slot = &header_of(base, m)->terminal;
+    node_ref* child_slot = terminal_slot(base, m);
     if (depth != key.size()) {
       byte = bytes_of(key)[depth];
       child_slot = find_child_slot(base, m, static_cast<std::uint8_t>(byte));
@@ -334,8 +363,8 @@ template <region Region>
 result<bool> art<Region>::remove_leaf(node_ref* slot, node_ref node, std::size_t node_depth, int byte,
                                       node_ref leaf) noexcept {
   std::byte* const base = region_.base();
-  inner_header* h = header_of(base, node);
-  const unsigned entries = h->count() + (h->terminal.is_empty() ? 0U : 1U);
+  node_header* h = header_of(base, node);
+  const unsigned entries = h->count() + (terminal_of(base, node).is_empty() ? 0U : 1U);
   if (entries == 2) {
     // One entry will be left: the node collapses into it (path compression).
     const auto is_removed = [&](int pos) {
@@ -375,7 +404,7 @@ result<bool> art<Region>::remove_leaf(node_ref* slot, node_ref node, std::size_t
     return true;
   }
   if (byte == terminal_pos) {
-    h->terminal = {};
+    *terminal_slot(base, node) = {};
   } else {
     remove_child(base, node, static_cast<std::uint8_t>(byte));
   }

@@ -95,7 +95,7 @@ class tree_verifier {
       fail("reference of unknown kind " + std::to_string(static_cast<int>(r.kind())));
       return;
     }
-    const inner_header* h = header_of(base_, r);
+    const node_header* h = header_of(base_, r);
     if (h->epoch() > parent_epoch) fail("node born after its parent");
     check_node(r);
     const std::size_t plen = r.length();
@@ -107,12 +107,13 @@ class tree_verifier {
     const std::size_t saved = path_.size();
     path_.append(reinterpret_cast<const char*>(full), plen);
     const std::size_t child_depth = depth + plen;
-    const unsigned entries = h->count() + (h->terminal.is_empty() ? 0U : 1U);
+    const node_ref terminal = terminal_of(base_, r);
+    const unsigned entries = h->count() + (terminal.is_empty() ? 0U : 1U);
     if (entries < 2) fail("inner node with " + std::to_string(entries) + " entries");
-    if (!h->terminal.is_empty()) {
-      if (!h->terminal.is_leaf()) fail("terminal is not a leaf");
-      else if (h->terminal.length() != child_depth) fail("terminal key length differs from its depth");
-      visit(h->terminal, child_depth, h->epoch());
+    if (!terminal.is_empty()) {
+      if (!terminal.is_leaf()) fail("terminal is not a leaf");
+      else if (terminal.length() != child_depth) fail("terminal key length differs from its depth");
+      visit(terminal, child_depth, h->epoch());
     }
     for (int pos = next_pos(base_, r, terminal_pos); pos != npos; pos = next_pos(base_, r, pos)) {
       const node_ref child = child_at(base_, r, pos);

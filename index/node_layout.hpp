@@ -1,11 +1,12 @@
-// The byte layout of the tree's blocks: four inner-node kinds and the leaf. See docs/format.md §Nodes.
+// The byte layout of the tree's blocks: five inner-node kinds and the leaf. See docs/format.md §Nodes.
 //
-// Every inner node starts with the same 16-byte header:
-//   epoch_count  birth epoch (bits 16..63), slots allocated / 8 for n256 (bits 9..14), number of byte-keyed
-//                children (bits 0..8)
-//   terminal     the leaf whose key ends exactly at this node (after its prefix), or empty; this is how a
-//                key that is a prefix of another key (/a/b and /a/b/c) is stored without a terminator byte
-// then the first bytes of the node's compressed path (prefix; its full length is in the parent's reference)
+// Every inner node starts with the same 8-byte header, epoch_count: birth epoch (bits 16..63), slots
+// allocated / 8 for n256 (bits 9..14), number of byte-keyed children (bits 0..8). Every node also has a
+// terminal: the leaf whose key ends exactly at the node (after its prefix), or empty; this is how a key that
+// is a prefix of another key (/a/b and /a/b/c) is stored without a terminator byte. Larger kinds keep it in
+// a field after the header; an n4 keeps it in its last child slot, which is free because an n4 with a
+// terminal holds at most three byte-keyed children (8 bytes saved on the most numerous node). Then come
+// the first bytes of the node's compressed path (prefix; its full length is in the parent's reference)
 // and the children. A prefix longer than the inline bytes is checked optimistically on the way down and
 // verified against the leaf's full key, and read back from any leaf below the node when it is needed.
 //
@@ -27,9 +28,8 @@ namespace tessel::index {
 inline constexpr unsigned epoch_shift = 16;
 inline constexpr std::uint64_t max_epoch = (1ULL << 48) - 1;
 
-struct inner_header {
+struct node_header {
   std::uint64_t epoch_count;
-  node_ref terminal;
 
   [[nodiscard]] std::uint64_t epoch() const noexcept { return epoch_count >> epoch_shift; }
   static constexpr std::uint64_t count_mask = 0x1FF;
@@ -48,12 +48,13 @@ struct inner_header {
   void set_epoch(std::uint64_t e) noexcept { epoch_count = (e << epoch_shift) | (epoch_count & 0xFFFF); }
 };
 
-/// Up to 4 children, keys sorted.
+/// Up to 4 children, keys sorted; with a terminal, up to 3 and the terminal in children[3].
 struct node4 {
   static constexpr node_kind kind = node_kind::n4;
   static constexpr unsigned capacity = 4;
   static constexpr std::size_t prefix_capacity = 4;
-  inner_header header;
+  static constexpr unsigned terminal_slot = 3;
+  node_header header;
   std::uint8_t keys[4];
   std::uint8_t prefix[4];
   node_ref children[4];
@@ -64,7 +65,8 @@ struct node16 {
   static constexpr node_kind kind = node_kind::n16;
   static constexpr unsigned capacity = 16;
   static constexpr std::size_t prefix_capacity = 8;
-  inner_header header;
+  node_header header;
+  node_ref terminal;
   std::uint8_t prefix[8];
   std::uint8_t keys[16];
   node_ref children[16];
@@ -76,7 +78,8 @@ struct node32 {
   static constexpr node_kind kind = node_kind::n32;
   static constexpr unsigned capacity = 32;
   static constexpr std::size_t prefix_capacity = 8;
-  inner_header header;
+  node_header header;
+  node_ref terminal;
   std::uint8_t prefix[8];
   std::uint8_t keys[32];
   node_ref children[32];
@@ -87,7 +90,8 @@ struct node48 {
   static constexpr node_kind kind = node_kind::n48;
   static constexpr unsigned capacity = 48;
   static constexpr std::size_t prefix_capacity = 8;
-  inner_header header;
+  node_header header;
+  node_ref terminal;
   std::uint8_t prefix[8];
   std::uint8_t index[256];
   node_ref children[48];
@@ -103,7 +107,8 @@ struct node256 {
   static constexpr unsigned capacity = 256;
   static constexpr std::size_t prefix_capacity = 8;
   static constexpr unsigned slot_group = 8;
-  inner_header header;
+  node_header header;
+  node_ref terminal;
   std::uint8_t prefix[8];
   std::uint64_t present[4];
   node_ref children[256];
@@ -117,8 +122,10 @@ struct node256 {
   }
 };
 
-static_assert(sizeof(inner_header) == 16);
-static_assert(sizeof(node4) == 56 && offsetof(node4, children) == 24);
+static_assert(sizeof(node_header) == 8);
+static_assert(sizeof(node4) == 48 && offsetof(node4, prefix) == 12 && offsetof(node4, children) == 16);
+static_assert(offsetof(node16, terminal) == 8 && offsetof(node32, terminal) == 8 && offsetof(node48, terminal) == 8 &&
+              offsetof(node256, terminal) == 8);
 static_assert(sizeof(node16) == 168 && offsetof(node16, keys) == 24 && offsetof(node16, children) == 40);
 static_assert(sizeof(node32) == 312 && offsetof(node32, keys) == 24 && offsetof(node32, children) == 56);
 static_assert(sizeof(node48) == 664 && offsetof(node48, index) == 24 && offsetof(node48, children) == 280);
@@ -133,7 +140,7 @@ inline constexpr unsigned n48_shrink_at = 24;
 inline constexpr unsigned n256_shrink_at = 37;
 
 /// Bytes of an inner node's block; an n256's size depends on the slots it has allocated.
-[[nodiscard]] inline std::size_t inner_size(node_kind kind, const inner_header* h) noexcept {
+[[nodiscard]] inline std::size_t inner_size(node_kind kind, const node_header* h) noexcept {
   switch (kind) {
     case node_kind::n4: return sizeof(node4);
     case node_kind::n16: return sizeof(node16);

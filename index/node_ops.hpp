@@ -26,8 +26,8 @@ TESSEL_ALWAYS_INLINE Node* node_cast(std::byte* base, node_ref r) noexcept {
   return block_cast<Node>(base + r.offset());
 }
 
-TESSEL_ALWAYS_INLINE inner_header* header_of(std::byte* base, node_ref r) noexcept {
-  return block_cast<inner_header>(base + r.offset());
+TESSEL_ALWAYS_INLINE node_header* header_of(std::byte* base, node_ref r) noexcept {
+  return block_cast<node_header>(base + r.offset());
 }
 
 /// The node's inline prefix bytes (the first prefix_capacity(kind) bytes of its compressed path).
@@ -35,6 +35,21 @@ TESSEL_ALWAYS_INLINE std::uint8_t* inline_prefix(std::byte* base, node_ref r) no
   std::byte* p = base + r.offset();
   return reinterpret_cast<std::uint8_t*>(p + (r.kind() == node_kind::n4 ? offsetof(node4, prefix)
                                                                         : offsetof(node16, prefix)));
+}
+
+/// The node's terminal leaf, or empty.
+TESSEL_ALWAYS_INLINE node_ref terminal_of(std::byte* base, node_ref r) noexcept {
+  if (r.kind() == node_kind::n4) {
+    const node4* n = node_cast<node4>(base, r);
+    return n->header.count() <= node4::terminal_slot ? n->children[node4::terminal_slot] : node_ref{};
+  }
+  return *block_cast<node_ref>(base + r.offset() + offsetof(node16, terminal));
+}
+
+/// Where the node's terminal is stored. REQUIRES: for an n4, at most three byte-keyed children.
+TESSEL_ALWAYS_INLINE node_ref* terminal_slot(std::byte* base, node_ref r) noexcept {
+  if (r.kind() == node_kind::n4) return &node_cast<node4>(base, r)->children[node4::terminal_slot];
+  return block_cast<node_ref>(base + r.offset() + offsetof(node16, terminal));
 }
 
 /// Index of `b` among the first `count` sorted keys of an n16, or -1. One SSE compare.
@@ -137,9 +152,10 @@ inline node_ref* find_child_slot(std::byte* base, node_ref r, std::uint8_t b) no
 
 /// True when adding a child needs a new block: the kind is at capacity, or an n256 has used its slots.
 [[nodiscard]] inline bool is_full(std::byte* base, node_ref r) noexcept {
-  const inner_header* h = header_of(base, r);
+  const node_header* h = header_of(base, r);
   switch (r.kind()) {
-    case node_kind::n4: return h->count() == node4::capacity;
+    case node_kind::n4:
+      return h->count() == node4::capacity || (h->count() == node4::terminal_slot && !terminal_of(base, r).is_empty());
     case node_kind::n16: return h->count() == node16::capacity;
     case node_kind::n32: return h->count() == node32::capacity;
     case node_kind::n48: return h->count() == node48::capacity;
@@ -258,7 +274,7 @@ inline void remove_child(std::byte* base, node_ref r, std::uint8_t b) noexcept {
 
 /// The child at `pos` (terminal_pos gives the terminal leaf).
 [[nodiscard]] TESSEL_ALWAYS_INLINE node_ref child_at(std::byte* base, node_ref r, int pos) noexcept {
-  if (pos == terminal_pos) return header_of(base, r)->terminal;
+  if (pos == terminal_pos) return terminal_of(base, r);
   switch (r.kind()) {
     case node_kind::n4: return node_cast<node4>(base, r)->children[pos];
     case node_kind::n16: return node_cast<node16>(base, r)->children[pos];
@@ -276,7 +292,7 @@ inline void remove_child(std::byte* base, node_ref r, std::uint8_t b) noexcept {
 
 /// The first child position after `pos` (pass terminal_pos - 1 to start before the terminal).
 [[nodiscard]] inline int next_pos(std::byte* base, node_ref r, int pos) noexcept {
-  if (pos < terminal_pos && !header_of(base, r)->terminal.is_empty()) return terminal_pos;
+  if (pos < terminal_pos && !terminal_of(base, r).is_empty()) return terminal_pos;
   const int from = pos < 0 ? 0 : pos + 1;
   switch (r.kind()) {
     case node_kind::n4:
@@ -333,7 +349,7 @@ inline void remove_child(std::byte* base, node_ref r, std::uint8_t b) noexcept {
       break;
     }
   }
-  return header_of(base, r)->terminal.is_empty() ? npos : terminal_pos;
+  return terminal_of(base, r).is_empty() ? npos : terminal_pos;
 }
 
 /// The first byte-child position whose key byte is >= b, or npos; `exact` tells whether it equals b.
