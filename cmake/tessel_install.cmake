@@ -11,8 +11,7 @@ install(TARGETS ${_tessel_libs} tessel_lib
   EXPORT tesselTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
-  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
-  INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
 # Only the public headers; internal ones (common/, index/, store/) never leave the tree.
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/tessel

@@ -10,8 +10,7 @@ namespace {
 constexpr std::uint64_t commit_step = 64ULL << 20;
 }  // namespace
 
-block_allocator::block_allocator(std::byte* base, std::uint64_t first_offset, std::uint64_t capacity,
-                                 commit_fn commit)
+block_allocator::block_allocator(std::byte* base, std::uint64_t first_offset, std::uint64_t capacity, commit_fn commit)
     : base_(base),
       first_offset_(first_offset),
       capacity_(capacity),

@@ -73,7 +73,7 @@ class block_allocator {
   std::uint64_t committed_end_;
   std::array<std::uint64_t, small_classes> free_heads_{};
   std::array<std::uint64_t, (small_classes + 63) / 64> nonempty_{};  // bit c: free_heads_[c] != 0
-  std::multimap<std::size_t, std::uint64_t> free_large_;  // size -> offset, best fit by lower_bound
+  std::multimap<std::size_t, std::uint64_t> free_large_;             // size -> offset, best fit by lower_bound
   std::size_t live_bytes_ = 0;
   std::size_t free_bytes_ = 0;
 };

@@ -1,9 +1,10 @@
+#include "tessel/error.hpp"
+
 #include <cerrno>
 #include <cstring>
 #include <string>
 
 #include "common/errno_error.hpp"
-#include "tessel/error.hpp"
 
 namespace tessel {
 

@@ -24,12 +24,13 @@
 #include <span>
 #include <vector>
 
+#include "tessel/bytes.hpp"
+#include "tessel/error.hpp"
+
 #include "index/art_cursor.hpp"
 #include "index/art_inspect.hpp"
 #include "index/region.hpp"
 #include "index/tree_access.hpp"
-#include "tessel/bytes.hpp"
-#include "tessel/error.hpp"
 
 namespace tessel::index {
 
@@ -138,8 +139,8 @@ class art {
   [[nodiscard]] result<upsert_result> replace_leaf(node_ref* slot, key_view key, value_view value) noexcept;
   [[nodiscard]] result<upsert_result> split_leaf(node_ref* slot, std::size_t depth, key_view key,
                                                  value_view value) noexcept;
-  [[nodiscard]] result<upsert_result> split_prefix(node_ref* slot, std::size_t depth, std::size_t matched,
-                                                   key_view key, value_view value) noexcept;
+  [[nodiscard]] result<upsert_result> split_prefix(node_ref* slot, std::size_t depth, std::size_t matched, key_view key,
+                                                   value_view value) noexcept;
   [[nodiscard]] result<upsert_result> add_terminal(node_ref* slot, std::size_t node_depth, key_view key,
                                                    value_view value) noexcept;
   [[nodiscard]] result<upsert_result> add_leaf_child(node_ref* slot, std::size_t node_depth, std::uint8_t b,

@@ -12,8 +12,9 @@
 #include <cstddef>
 #include <vector>
 
-#include "index/tree_access.hpp"
 #include "tessel/bytes.hpp"
+
+#include "index/tree_access.hpp"
 
 namespace tessel::index {
 
@@ -100,7 +101,8 @@ class art_cursor {
     const node_ref sibling = child_at(base_, f.node, pos);
     if (!sibling.is_inner()) return;
     const std::byte* p = base_ + sibling.offset();
-    const std::size_t size = std::min<std::size_t>(inner_size(sibling.kind(), header_of(base_, sibling)), 12 * cache_line_size);
+    const std::size_t size =
+        std::min<std::size_t>(inner_size(sibling.kind(), header_of(base_, sibling)), 12 * cache_line_size);
     for (std::size_t at = 0; at < size; at += cache_line_size) prefetch(p + at);
   }
 

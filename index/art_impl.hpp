@@ -197,7 +197,8 @@ result<upsert_result> art<Region>::replace_leaf(node_ref* slot, key_view key, va
   if (leaf_layout::epoch(p) == epoch_ && leaf_layout::value_size(p) == value.size()) {
     // Born in this epoch, so no frozen root can see it: overwrite in place. memmove, because `value` may be
     // this very leaf's value.
-    if (!value.empty()) std::memmove(const_cast<std::byte*>(leaf_layout::key(p)) + key.size(), value.data(), value.size());
+    if (!value.empty())
+      std::memmove(const_cast<std::byte*>(leaf_layout::key(p)) + key.size(), value.data(), value.size());
     return upsert_result::replaced;
   }
   const node_ref leaf = new_leaf(key, value);
@@ -235,8 +236,8 @@ result<upsert_result> art<Region>::split_leaf(node_ref* slot, std::size_t depth,
 }
 
 template <region Region>
-result<upsert_result> art<Region>::split_prefix(node_ref* slot, std::size_t depth, std::size_t matched,
-                                                key_view key, value_view value) noexcept {
+result<upsert_result> art<Region>::split_prefix(node_ref* slot, std::size_t depth, std::size_t matched, key_view key,
+                                                value_view value) noexcept {
   std::byte* const base = region_.base();
   const node_ref r = *slot;
   const std::size_t rest = r.length() - matched - 1;
@@ -273,8 +274,8 @@ result<upsert_result> art<Region>::split_prefix(node_ref* slot, std::size_t dept
 }
 
 template <region Region>
-result<upsert_result> art<Region>::add_leaf_child(node_ref* slot, std::size_t node_depth, std::uint8_t b,
-                                                  key_view key, value_view value) noexcept {
+result<upsert_result> art<Region>::add_leaf_child(node_ref* slot, std::size_t node_depth, std::uint8_t b, key_view key,
+                                                  value_view value) noexcept {
   std::byte* const base = region_.base();
   const node_ref r = *slot;
   const node_ref leaf = new_leaf(key, value);
@@ -282,9 +283,8 @@ result<upsert_result> art<Region>::add_leaf_child(node_ref* slot, std::size_t no
   node_ref target;
   if (is_full(base, r)) {
     // An n256 only needs more slots; any other kind moves up one.
-    const node_kind bigger = r.kind() == node_kind::n256
-                                 ? node_kind::n256
-                                 : static_cast<node_kind>(static_cast<std::uint8_t>(r.kind()) + 1);
+    const node_kind bigger =
+        r.kind() == node_kind::n256 ? node_kind::n256 : static_cast<node_kind>(static_cast<std::uint8_t>(r.kind()) + 1);
     target = resized(r, bigger, node_depth, header_of(base, r)->count() + 1);
     if (!target.is_empty()) {
       *slot = target;
@@ -352,6 +352,7 @@ result<bool> art<Region>::erase(key_view key) noexcept {
     if (depth != key.size()) {
       byte = bytes_of(key)[depth];
       child_slot = find_child_slot(base, m, static_cast<std::uint8_t>(byte));
+      if (child_slot == nullptr) return false;  // unreachable: find_in saw the key on this path
     }
     if (child_slot->is_leaf()) return remove_leaf(slot, m, node_depth, byte, *child_slot);
     slot = child_slot;

@@ -8,9 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "index/tree_access.hpp"
 #include "tessel/bytes.hpp"
 #include "tessel/error.hpp"
+
+#include "index/tree_access.hpp"
 
 namespace tessel::index {
 
@@ -111,8 +112,10 @@ class tree_verifier {
     const unsigned entries = h->count() + (terminal.is_empty() ? 0U : 1U);
     if (entries < 2) fail("inner node with " + std::to_string(entries) + " entries");
     if (!terminal.is_empty()) {
-      if (!terminal.is_leaf()) fail("terminal is not a leaf");
-      else if (terminal.length() != child_depth) fail("terminal key length differs from its depth");
+      if (!terminal.is_leaf())
+        fail("terminal is not a leaf");
+      else if (terminal.length() != child_depth)
+        fail("terminal key length differs from its depth");
       visit(terminal, child_depth, h->epoch());
     }
     for (int pos = next_pos(base_, r, terminal_pos); pos != npos; pos = next_pos(base_, r, pos)) {
@@ -148,8 +151,10 @@ class tree_verifier {
         for (int b = 0; b < 256; ++b) {
           const unsigned slot = n->index[b];
           if (slot == 0) continue;
-          if (slot > 48 || seen[slot - 1] || n->children[slot - 1].is_empty()) fail("n48 index is inconsistent");
-          else seen[slot - 1] = true;
+          if (slot > 48 || seen[slot - 1] || n->children[slot - 1].is_empty())
+            fail("n48 index is inconsistent");
+          else
+            seen[slot - 1] = true;
           ++used;
         }
         if (used != count) fail("n48 count disagrees with its index");

@@ -1,10 +1,10 @@
 #include "index/dram_region.hpp"
 
-#include <sys/mman.h>
-
 #include <cerrno>
 #include <cstring>
 #include <string>
+
+#include <sys/mman.h>
 
 #include "common/errno_error.hpp"
 
@@ -27,8 +27,8 @@ result<std::unique_ptr<dram_region>> dram_region::create(std::size_t reserve_byt
   void* p = ::mmap(nullptr, reserve_bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) {
     const int e = errno;
-    return tl::unexpected(errno_error(e, "reserving " + std::to_string(reserve_bytes >> 20) +
-                                             " MiB of address space for a dram region"));
+    return tl::unexpected(
+        errno_error(e, "reserving " + std::to_string(reserve_bytes >> 20) + " MiB of address space for a dram region"));
   }
   auto* base = static_cast<std::byte*>(p);
   if (huge_pages) {

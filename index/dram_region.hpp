@@ -9,10 +9,11 @@
 #include <cstdint>
 #include <memory>
 
+#include "tessel/error.hpp"
+
 #include "common/block_allocator.hpp"
 #include "common/platform.hpp"
 #include "index/region.hpp"
-#include "tessel/error.hpp"
 
 namespace tessel::index {
 

@@ -8,10 +8,10 @@
 // Thread safety: const functions only read; the others need the node to be private to the writer.
 #pragma once
 
-#include <emmintrin.h>
-
 #include <cstdint>
 #include <cstring>
+
+#include <emmintrin.h>
 
 #include "common/platform.hpp"
 #include "index/node_layout.hpp"
@@ -33,8 +33,8 @@ TESSEL_ALWAYS_INLINE node_header* header_of(std::byte* base, node_ref r) noexcep
 /// The node's inline prefix bytes (the first prefix_capacity(kind) bytes of its compressed path).
 TESSEL_ALWAYS_INLINE std::uint8_t* inline_prefix(std::byte* base, node_ref r) noexcept {
   std::byte* p = base + r.offset();
-  return reinterpret_cast<std::uint8_t*>(p + (r.kind() == node_kind::n4 ? offsetof(node4, prefix)
-                                                                        : offsetof(node16, prefix)));
+  return reinterpret_cast<std::uint8_t*>(
+      p + (r.kind() == node_kind::n4 ? offsetof(node4, prefix) : offsetof(node16, prefix)));
 }
 
 /// The node's terminal leaf, or empty.

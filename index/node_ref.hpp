@@ -30,8 +30,7 @@ class node_ref {
   static constexpr node_ref from_raw(std::uint64_t raw) noexcept { return node_ref(raw); }
   /// REQUIRES: offset is 8-byte aligned and <= max_offset; length <= max_length.
   static constexpr node_ref make(node_kind kind, std::uint64_t offset, std::size_t length) noexcept {
-    return node_ref(offset | static_cast<std::uint64_t>(kind) |
-                    (std::uint64_t{length} << length_shift));
+    return node_ref(offset | static_cast<std::uint64_t>(kind) | (std::uint64_t{length} << length_shift));
   }
 
   [[nodiscard]] constexpr std::uint64_t raw() const noexcept { return raw_; }

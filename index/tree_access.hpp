@@ -7,8 +7,9 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "index/node_ops.hpp"
 #include "tessel/bytes.hpp"
+
+#include "index/node_ops.hpp"
 
 namespace tessel::index {
 

@@ -7,8 +7,8 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential g++ cmake ninja-build pkg-config git
-  # formatting / static checks used by CI targets
-  clang-format clang-tidy
+  # formatting / static checks used by CI targets; clang for the clang-debug preset (-Wthread-safety)
+  clang clang-format clang-tidy
   # core library dependencies
   libexpected-dev libxxhash-dev nlohmann-json3-dev libcli11-dev libssl-dev
   libjemalloc-dev libtbb-dev libhwloc-dev

@@ -1,8 +1,9 @@
 // tessel::cursor and tessel::scan_range: thin wrappers over the tree's cursor. One out-of-line call per step.
 #include <utility>
 
-#include "store/store_impl.hpp"
 #include "tessel/store.hpp"
+
+#include "store/store_impl.hpp"
 
 namespace tessel {
 

@@ -5,9 +5,10 @@
 
 #include <memory>
 
+#include "tessel/store.hpp"
+
 #include "index/art.hpp"
 #include "index/dram_region.hpp"
-#include "tessel/store.hpp"
 
 namespace tessel::detail {
 

@@ -40,8 +40,7 @@ using value_view = bytes_view;
 }
 
 [[nodiscard]] inline bool starts_with(bytes_view s, bytes_view prefix) noexcept {
-  return s.size() >= prefix.size() &&
-         (prefix.empty() || std::memcmp(s.data(), prefix.data(), prefix.size()) == 0);
+  return s.size() >= prefix.size() && (prefix.empty() || std::memcmp(s.data(), prefix.data(), prefix.size()) == 0);
 }
 
 [[nodiscard]] inline bool equal(bytes_view a, bytes_view b) noexcept {
