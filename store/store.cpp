@@ -34,8 +34,8 @@ store::~store() = default;
 
 result<std::unique_ptr<store>> store::open(const options& opts) noexcept {
   if (opts.backend != backend::dram) {
-    return make_error(errc::not_supported,
-                      "backend " + std::to_string(static_cast<int>(opts.backend)) + " is not available in this build");
+    return make_error(errc::invalid_argument,
+                      "unknown backend " + std::to_string(static_cast<int>(opts.backend)) + " in options");
   }
   auto region = index::dram_region::create(opts.reserve_bytes, opts.huge_pages);
   if (!region) return tl::unexpected(region.error());
