@@ -1,0 +1,136 @@
+// Micro-benchmarks of the tree itself (index/art.hpp over a dram_region), without the store's wrappers: the
+// difference to store_bench is what the public API costs. The cases are in support/micro_benchmarks.hpp.
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <benchmark/benchmark.h>
+
+#include "bench/support/key_set.hpp"
+#include "bench/support/micro_benchmarks.hpp"
+#include "bench/support/micro_workload.hpp"
+#include "bench/support/outcome.hpp"
+#include "bench/support/sink.hpp"
+#include "index/art.hpp"
+#include "index/dram_region.hpp"
+
+namespace {
+
+using namespace tessel::bench;
+using tessel::key_view;
+using tessel::value_view;
+using tree = tessel::index::art<tessel::index::dram_region>;
+using tree_cursor = tessel::index::art_cursor<tessel::index::dram_region>;
+
+struct index_fixture {
+  key_kind kind;
+  std::size_t size;
+  micro_workload w;
+  range_bounds ranges;
+  std::unique_ptr<tessel::index::dram_region> region;
+  std::unique_ptr<tree> art;
+  tessel::index::tree_stats shape;
+  std::string failure;
+
+  index_fixture(key_kind k, std::size_t n) : kind(k), size(n), w(make_micro_workload(k, n)) {
+    auto created = tessel::index::dram_region::create(0, true);
+    if (!created) {
+      failure = "dram_region::create: " + created.error().to_string();
+      return;
+    }
+    region = std::move(*created);
+    art = std::make_unique<tree>(*region);
+    for (std::size_t i = 0; i < w.load.size(); ++i) {
+      if (auto r = art->upsert(w.load.bytes(i), tessel::as_bytes(w.value)); !r) {
+        failure = "load: " + r.error().to_string();
+        return;
+      }
+    }
+    key_set sorted;
+    sorted.reserve(w.load.size(), w.load.total_bytes());
+    tree_cursor c = art->cursor();
+    for (c.seek_to_first(); c.valid(); c.next()) sorted.push_back(tessel::as_string_view(c.key()));
+    if (sorted.size() != size || art->size() != size) {
+      failure = "after loading " + std::to_string(size) + " keys the tree holds " + std::to_string(art->size()) +
+                " and a full scan visits " + std::to_string(sorted.size());
+      return;
+    }
+    ranges = make_ranges(sorted, w.probes.size());
+    shape = art->stats();
+  }
+
+  [[nodiscard]] lookup get(key_view key) const noexcept {
+    const std::optional<value_view> v = art->find(key);
+    if (!v) return {};
+    return {v->data(), v->size(), true};
+  }
+  [[nodiscard]] tessel::result<void> put(key_view key, value_view value) noexcept {
+    auto r = art->upsert(key, value);
+    if (!r) return tl::unexpected(r.error());
+    return {};
+  }
+  [[nodiscard]] tessel::result<bool> erase(key_view key) noexcept { return art->erase(key); }
+
+  [[nodiscard]] scan_outcome prefix_scan(key_view prefix) const noexcept {
+    scan_outcome out;
+    tree_cursor c = art->cursor();
+    for (c.seek(prefix); c.valid() && tessel::starts_with(c.key(), prefix); c.next()) {
+      ++out.count;
+      out.checksum += touch(c.key().data(), c.key().size()) + touch(c.value().data(), c.value().size());
+    }
+    return out;
+  }
+  [[nodiscard]] scan_outcome range_scan(key_view start, key_view end) const noexcept {
+    scan_outcome out;
+    tree_cursor c = art->cursor();
+    for (c.seek(start); c.valid() && tessel::compare(c.key(), end) < 0; c.next()) {
+      ++out.count;
+      out.checksum += touch(c.key().data(), c.key().size()) + touch(c.value().data(), c.value().size());
+    }
+    return out;
+  }
+
+  class scanner_type {
+   public:
+    explicit scanner_type(tree_cursor c) noexcept : cursor_(std::move(c)) { cursor_.seek_to_first(); }
+    std::uint64_t step() noexcept {
+      if (!cursor_.valid()) [[unlikely]]
+        cursor_.seek_to_first();
+      const std::uint64_t sum =
+          touch(cursor_.key().data(), cursor_.key().size()) + touch(cursor_.value().data(), cursor_.value().size());
+      cursor_.next();
+      return sum;
+    }
+
+   private:
+    tree_cursor cursor_;
+  };
+  [[nodiscard]] scanner_type scanner() const noexcept { return scanner_type(art->cursor()); }
+
+  void add_counters(benchmark::State& state) const {
+    const tessel::index::region_usage u = region->usage();
+    const auto keys = static_cast<double>(art->size());
+    state.counters["keys"] = keys;
+    state.counters["bytes_per_key"] = static_cast<double>(u.live_bytes) / keys;
+    state.counters["committed_per_key"] = static_cast<double>(u.committed_bytes) / keys;
+    // The shape at build time (a walk of the whole tree is too slow to repeat per run).
+    state.counters["n4"] = static_cast<double>(shape.n4);
+    state.counters["n16"] = static_cast<double>(shape.n16);
+    state.counters["n32"] = static_cast<double>(shape.n32);
+    state.counters["n48"] = static_cast<double>(shape.n48);
+    state.counters["n256"] = static_cast<double>(shape.n256);
+    state.counters["max_depth"] = static_cast<double>(shape.max_depth);
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  add_micro_context("tessel::index::art<dram_region> (internal tree)");
+  register_micro_benchmarks<index_fixture>("index");
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
