@@ -1,14 +1,17 @@
-// art_cursor: a bidirectional position in one root of an art, kept as the stack of inner nodes above the
-// current leaf. Leaves sit wherever the allocator put them, so a scan would wait for one DRAM miss per key;
-// instead a second walk (the scout) runs a fixed number of leaves ahead of forward iteration, reading only
-// inner nodes and prefetching each leaf it reaches, which keeps many misses in flight across node
-// boundaries.
+// art_cursor: a bidirectional position in one root of an art.
+//
+// Leaves sit wherever the allocator put them, so walking them in key order would wait for one DRAM miss per
+// key. Forward iteration therefore runs a single walk, the scout, a fixed number of leaves ahead of the
+// position: it reads only inner nodes (keeping the next few inner siblings at each level in flight) and
+// prefetches every leaf it reaches into a ring; next() takes the position from the ring. Backward moves use
+// a plain stack walk (main_), which a seek rebuilds when the direction changes.
 //
 // Thread safety: one thread. A cursor on a frozen root stays valid while the writer works; a cursor on the
 // live root is invalidated by any write.
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <vector>
 
@@ -23,21 +26,12 @@ class art_cursor {
  public:
   art_cursor(const Region& region, node_ref root) noexcept : base_(region.base()), root_(root) {}
 
-  [[nodiscard]] bool valid() const noexcept { return !main_.leaf.is_empty(); }
-  [[nodiscard]] key_view key() const noexcept { return leaf_key(base_, main_.leaf); }
-  [[nodiscard]] value_view value() const noexcept { return leaf_value(base_, main_.leaf); }
+  [[nodiscard]] bool valid() const noexcept { return !leaf_.is_empty(); }
+  [[nodiscard]] key_view key() const noexcept { return leaf_key(base_, leaf_); }
+  [[nodiscard]] value_view value() const noexcept { return leaf_value(base_, leaf_); }
 
-  void seek_to_first() noexcept {
-    main_.reset();
-    if (!root_.is_empty()) descend(main_, root_, true);
-    launch_scout();
-  }
-
-  void seek_to_last() noexcept {
-    main_.reset();
-    if (!root_.is_empty()) descend(main_, root_, false);
-    scout_.reset();
-  }
+  void seek_to_first() noexcept { position_at_end(true); }
+  void seek_to_last() noexcept { position_at_end(false); }
 
   /// Moves to the first key >= `target`.
   void seek(key_view target) noexcept;
@@ -52,27 +46,44 @@ class art_cursor {
     }
   }
 
+  /// REQUIRES: valid().
   void next() noexcept {
-    step(main_, true);
-    // Keep the scout scout_distance leaves ahead; each leaf it reaches is prefetched for main_ to find.
-    if (!scout_.leaf.is_empty()) {
-      step(scout_, true);
-      if (!scout_.leaf.is_empty()) prefetch_block(scout_.leaf);
+    if (!forward_ && !start_forward()) {
+      step(main_, true);  // no memory for the scout: walk without it
+      leaf_ = main_.leaf;
+      return;
     }
+    if (ring_count_ == 0) {
+      leaf_ = {};
+      return;
+    }
+    leaf_ = ring_[ring_head_];
+    ring_head_ = (ring_head_ + 1) % ring_size;
+    --ring_count_;
+    if (!scout_.leaf.is_empty()) advance_scout();
   }
 
+  /// REQUIRES: valid().
   void prev() noexcept {
+    if (forward_) seek(key());  // rebuild the stack at the current leaf
     step(main_, false);
-    scout_.reset();  // the scout only runs ahead of forward walks
+    leaf_ = main_.leaf;
   }
 
  private:
-  // How far ahead the scout runs, in leaves: enough misses in flight to cover DRAM latency.
-  static constexpr int scout_distance = 16;
+  // Leaves the scout runs ahead: enough misses in flight to cover DRAM latency.
+  static constexpr unsigned ring_size = 16;
+  // Inner siblings the scout keeps in flight at each level: a node with few leaves is walked in less time
+  // than one DRAM miss, so the next node's block must be requested several nodes early.
+  static constexpr int sibling_distance = 4;
+  // A position after every child of every kind: next_pos from it answers npos at once.
+  static constexpr int last_position = 255;
 
   struct frame {
     node_ref node;
     int pos;
+    int ahead;  // scout: the last position whose inner node was prefetched
+    int lead;   // scout: positions prefetched beyond pos
   };
 
   /// A position: the inner nodes above a leaf, and the leaf.
@@ -85,31 +96,22 @@ class art_cursor {
     }
   };
 
-  void prefetch_block(node_ref r) const noexcept {
-    const std::byte* p = base_ + r.offset();
+  void position_at_end(bool first) noexcept {
+    forward_ = false;
+    main_.reset();
+    if (!root_.is_empty()) descend(main_, root_, first);
+    leaf_ = main_.leaf;
+  }
+
+  void prefetch_leaf(node_ref leaf) const noexcept {
+    const std::byte* p = base_ + leaf.offset();
     prefetch(p);
-    // A small leaf may straddle two lines: its value starts after the 8-byte header and the key. An inner
-    // node's children start in its second line.
-    prefetch(p + (r.is_leaf() ? 8 + r.length() : cache_line_size));
+    prefetch(p + 8 + leaf.length());  // a small leaf may straddle two lines; its value follows the key
   }
 
-  /// Brings in the inner node after f.pos while the walk is still busy with the subtree at f.pos, so the
-  /// walk does not stall when it gets there. Whole node up to a cap: its children can be anywhere in it.
-  void prefetch_next_sibling(const frame& f) const noexcept {
-    const int pos = next_pos(base_, f.node, f.pos);
-    if (pos == npos) return;
-    const node_ref sibling = child_at(base_, f.node, pos);
-    if (!sibling.is_inner()) return;
-    const std::byte* p = base_ + sibling.offset();
-    const std::size_t size =
-        std::min<std::size_t>(inner_size(sibling.kind(), header_of(base_, sibling)), 12 * cache_line_size);
-    for (std::size_t at = 0; at < size; at += cache_line_size) prefetch(p + at);
-  }
-
-  bool push(walk& w, node_ref node, int pos) const noexcept {
+  static bool push(walk& w, node_ref node, int pos) noexcept {
     try {
-      w.stack.push_back({node, pos});
-      prefetch_next_sibling(w.stack.back());
+      w.stack.push_back({node, pos, pos, 0});
     } catch (...) {
       w.reset();
       return false;
@@ -127,14 +129,13 @@ class art_cursor {
     w.leaf = r;
   }
 
-  /// Moves to the neighbouring leaf, or becomes invalid past either end. Reads inner nodes only.
+  /// Moves `w` to the neighbouring leaf, or makes it empty past either end.
   void step(walk& w, bool forward) const noexcept {
     while (!w.stack.empty()) {
       frame& f = w.stack.back();
       const int pos = forward ? next_pos(base_, f.node, f.pos) : prev_pos(base_, f.node, f.pos);
       if (pos != npos) {
         f.pos = pos;
-        if (forward) prefetch_next_sibling(f);
         descend(w, child_at(base_, f.node, pos), forward);
         return;
       }
@@ -143,30 +144,95 @@ class art_cursor {
     w.leaf = {};
   }
 
-  /// Starts the scout at main_'s position and runs it ahead, prefetching the leaves it passes.
-  void launch_scout() noexcept {
-    scout_.reset();
-    if (main_.leaf.is_empty()) return;
+  /// Requests the inner nodes among the next sibling_distance positions after f.pos that are not requested
+  /// yet, whole up to a cap: a node's children can be anywhere in its block.
+  void prefetch_siblings(frame& f) const noexcept {
+    if (f.lead > 0) {
+      --f.lead;
+    } else {
+      f.ahead = f.pos;
+    }
+    while (f.lead < sibling_distance) {
+      const int pos = next_pos(base_, f.node, f.ahead);
+      if (pos == npos) {
+        // The node is exhausted: stop looking until the walk leaves it, instead of rescanning its tail on
+        // every step.
+        f.ahead = last_position;
+        f.lead = sibling_distance;
+        break;
+      }
+      f.ahead = pos;
+      ++f.lead;
+      const node_ref sibling = child_at(base_, f.node, pos);
+      if (!sibling.is_inner()) continue;
+      const std::byte* p = base_ + sibling.offset();
+      const std::size_t size =
+          std::min<std::size_t>(inner_size(sibling.kind(), header_of(base_, sibling)), 12 * cache_line_size);
+      for (std::size_t at = 0; at < size; at += cache_line_size) prefetch(p + at);
+    }
+  }
+
+  /// Moves the scout to the next leaf, keeping siblings in flight in every frame it moves in or pushes, and
+  /// queues that leaf, prefetched, in the ring.
+  void advance_scout() noexcept {
+    walk& w = scout_;
+    while (!w.stack.empty()) {
+      frame& f = w.stack.back();
+      const int pos = next_pos(base_, f.node, f.pos);
+      if (pos != npos) {
+        f.pos = pos;
+        prefetch_siblings(f);
+        node_ref r = child_at(base_, f.node, pos);
+        while (r.is_inner()) {
+          const int first = next_pos(base_, r, terminal_pos - 1);
+          if (!push(w, r, first)) return;
+          prefetch_siblings(w.stack.back());
+          r = child_at(base_, r, first);
+        }
+        w.leaf = r;
+        prefetch_leaf(r);
+        ring_[(ring_head_ + ring_count_) % ring_size] = r;
+        ++ring_count_;
+        return;
+      }
+      w.stack.pop_back();
+    }
+    w.leaf = {};
+  }
+
+  /// Switches to forward iteration from the current position: the scout starts at main_ and fills the ring.
+  bool start_forward() noexcept {
     try {
       scout_.stack = main_.stack;
     } catch (...) {
-      return;  // no scout: scans still work, only slower
+      return false;
+    }
+    for (frame& f : scout_.stack) {
+      f.ahead = f.pos;
+      f.lead = 0;
     }
     scout_.leaf = main_.leaf;
-    for (int i = 0; i < scout_distance && !scout_.leaf.is_empty(); ++i) {
-      step(scout_, true);
-      if (!scout_.leaf.is_empty()) prefetch_block(scout_.leaf);
-    }
+    ring_head_ = 0;
+    ring_count_ = 0;
+    forward_ = true;
+    while (ring_count_ < ring_size && !scout_.leaf.is_empty()) advance_scout();
+    return true;
   }
 
   std::byte* base_;
   node_ref root_;
-  walk main_;
-  walk scout_;
+  node_ref leaf_;
+  walk main_;   // the stack above leaf_ while !forward_
+  walk scout_;  // while forward_: the walk at the newest leaf in the ring
+  std::array<node_ref, ring_size> ring_{};
+  unsigned ring_head_ = 0;
+  unsigned ring_count_ = 0;
+  bool forward_ = false;
 };
 
 template <class Region>
 void art_cursor<Region>::seek(key_view target) noexcept {
+  forward_ = false;
   main_.reset();
   std::byte* const base = base_;
   const auto* k = reinterpret_cast<const std::uint8_t*>(target.data());
@@ -176,8 +242,8 @@ void art_cursor<Region>::seek(key_view target) noexcept {
   while (!r.is_empty()) {
     if (r.is_leaf()) {
       main_.leaf = r;
-      if (compare(key(), target) < 0) step(main_, true);
-      launch_scout();
+      if (compare(leaf_key(base, r), target) < 0) step(main_, true);
+      leaf_ = main_.leaf;
       return;
     }
     if (const std::size_t plen = r.length(); plen != 0) {
@@ -188,7 +254,7 @@ void art_cursor<Region>::seek(key_view target) noexcept {
       for (std::size_t i = 0; i < m && c == 0; ++i) c = static_cast<int>(p[i]) - static_cast<int>(k[depth + i]);
       if (c > 0 || (c == 0 && avail < plen)) {
         descend(main_, r, true);  // every key below is greater than target
-        launch_scout();
+        leaf_ = main_.leaf;
         return;
       }
       if (c < 0) break;  // every key below is smaller: continue after this subtree
@@ -196,16 +262,19 @@ void art_cursor<Region>::seek(key_view target) noexcept {
     }
     if (depth == n) {
       descend(main_, r, true);  // the terminal equals target; any child is greater
-      launch_scout();
+      leaf_ = main_.leaf;
       return;
     }
     bool exact = false;
     const int pos = lower_bound_pos(base, r, k[depth], exact);
     if (pos == npos) break;
-    if (!push(main_, r, pos)) return;
+    if (!push(main_, r, pos)) {
+      leaf_ = {};
+      return;
+    }
     if (!exact) {
       descend(main_, child_at(base, r, pos), true);
-      launch_scout();
+      leaf_ = main_.leaf;
       return;
     }
     r = child_at(base, r, pos);
@@ -215,7 +284,7 @@ void art_cursor<Region>::seek(key_view target) noexcept {
   // after that subtree, i.e. the next position of the frames above it.
   main_.leaf = {};
   step(main_, true);
-  launch_scout();
+  leaf_ = main_.leaf;
 }
 
 }  // namespace tessel::index

@@ -267,5 +267,35 @@ TEST(ArtSeekTest, SeekForPrevOnAPrefixOfKeysIsTheKeyBeforeThem) {
   EXPECT_EQ(str(c.key()), "ab/1");
 }
 
+// Forward steps are served from the scout's ring of upcoming leaves and backward steps from a rebuilt stack;
+// a random walk switching between them in a large tree (full rings, dense nodes, n4s below n256s) must
+// visit exactly the keys a std::map iterator does.
+TEST(ArtCursorWalkTest, RandomNextPrevWalkMatchesTheModel) {
+  tree_fixture f;
+  model m;
+  rng r(77);
+  for (int i = 0; i < 20000; ++i) ASSERT_TRUE(put(f.tree, m, r.bytes(1 + r.below(6)), "v"));
+  for (int walk = 0; walk < 20; ++walk) {
+    const std::string start = r.bytes(1 + r.below(3));
+    auto c = f.tree.cursor();
+    c.seek(kv(start));
+    auto it = m.lower_bound(start);
+    for (int step = 0; step < 2000 && it != m.end(); ++step) {
+      ASSERT_TRUE(cursor_at(c, m, it) << " walk " << walk << " step " << step);
+      // Runs of forward steps longer than the ring, then a few backward ones.
+      if (r.percent(20) && it != m.begin()) {
+        c.prev();
+        --it;
+      } else {
+        c.next();
+        ++it;
+      }
+    }
+    if (it == m.end()) {
+      EXPECT_FALSE(c.valid());
+    }
+  }
+}
+
 }  // namespace
 }  // namespace tessel::index::test
