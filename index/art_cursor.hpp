@@ -106,7 +106,9 @@ class art_cursor {
   void prefetch_leaf(node_ref leaf) const noexcept {
     const std::byte* p = base_ + leaf.offset();
     prefetch(p);
-    prefetch(p + 8 + leaf.length());  // a small leaf may straddle two lines; its value follows the key
+    // A small leaf may straddle two lines. Its value length is in the header, not yet loaded, so ask for the
+    // line holding the value's 16th byte: the whole of a typical small value, the head of a large one.
+    prefetch(p + 8 + leaf.length() + 15);
   }
 
   static bool push(walk& w, node_ref node, int pos) noexcept {
