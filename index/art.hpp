@@ -141,10 +141,9 @@ class art {
                                                  value_view value) noexcept;
   [[nodiscard]] result<upsert_result> split_prefix(node_ref* slot, std::size_t depth, std::size_t matched, key_view key,
                                                    value_view value) noexcept;
-  [[nodiscard]] result<upsert_result> add_terminal(node_ref* slot, std::size_t node_depth, key_view key,
-                                                   value_view value) noexcept;
-  [[nodiscard]] result<upsert_result> add_leaf_child(node_ref* slot, std::size_t node_depth, std::uint8_t b,
-                                                     key_view key, value_view value) noexcept;
+  /// Adds a new leaf under key byte `byte` of the node in *slot, or as its terminal (terminal_pos).
+  [[nodiscard]] result<upsert_result> add_entry(node_ref* slot, std::size_t node_depth, int byte, key_view key,
+                                                value_view value) noexcept;
   [[nodiscard]] result<bool> remove_leaf(node_ref* slot, node_ref node, std::size_t node_depth, int byte,
                                          node_ref leaf) noexcept;
 

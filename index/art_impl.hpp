@@ -174,14 +174,14 @@ result<upsert_result> art<Region>::upsert(key_view key, value_view value) noexce
       depth += plen;
     }
     if (depth == key.size()) {
-      if (terminal_of(base, r).is_empty()) return add_terminal(slot, node_depth, key, value);
+      if (terminal_of(base, r).is_empty()) return add_entry(slot, node_depth, terminal_pos, key, value);
       const node_ref m = make_mutable(slot);
       if (m.is_empty()) return allocation_error();
       slot = terminal_slot(base, m);
       continue;  // the terminal's key is this key: replace it
     }
     const std::uint8_t b = k[depth];
-    if (find_child_slot(base, r, b) == nullptr) return add_leaf_child(slot, node_depth, b, key, value);
+    if (find_child_slot(base, r, b) == nullptr) return add_entry(slot, node_depth, b, key, value);
     const node_ref m = make_mutable(slot);
     if (m.is_empty()) return allocation_error();
     slot = find_child_slot(base, m, b);
@@ -274,18 +274,21 @@ result<upsert_result> art<Region>::split_prefix(node_ref* slot, std::size_t dept
 }
 
 template <region Region>
-result<upsert_result> art<Region>::add_leaf_child(node_ref* slot, std::size_t node_depth, std::uint8_t b, key_view key,
-                                                  value_view value) noexcept {
+result<upsert_result> art<Region>::add_entry(node_ref* slot, std::size_t node_depth, int byte, key_view key,
+                                             value_view value) noexcept {
   std::byte* const base = region_.base();
   const node_ref r = *slot;
+  const unsigned count = header_of(base, r)->count();
   const node_ref leaf = new_leaf(key, value);
   if (leaf.is_empty()) return allocation_error();
+  // A node without room moves up one kind; an n256 grows its slots; a full n4 has no slot left for a terminal.
+  const bool needs_room =
+      byte == terminal_pos ? r.kind() == node_kind::n4 && count == node4::capacity : is_full(base, r);
   node_ref target;
-  if (is_full(base, r)) {
-    // An n256 only needs more slots; any other kind moves up one.
+  if (needs_room) {
     const node_kind bigger =
         r.kind() == node_kind::n256 ? node_kind::n256 : static_cast<node_kind>(static_cast<std::uint8_t>(r.kind()) + 1);
-    target = resized(r, bigger, node_depth, header_of(base, r)->count() + 1);
+    target = resized(r, bigger, node_depth, count + 1);
     if (!target.is_empty()) {
       *slot = target;
       retire(r);
@@ -297,34 +300,11 @@ result<upsert_result> art<Region>::add_leaf_child(node_ref* slot, std::size_t no
     retire(leaf);
     return allocation_error();
   }
-  add_child(base, target, b, leaf);
-  ++size_;
-  return upsert_result::inserted;
-}
-
-template <region Region>
-result<upsert_result> art<Region>::add_terminal(node_ref* slot, std::size_t node_depth, key_view key,
-                                                value_view value) noexcept {
-  std::byte* const base = region_.base();
-  const node_ref r = *slot;
-  const node_ref leaf = new_leaf(key, value);
-  if (leaf.is_empty()) return allocation_error();
-  node_ref target;
-  if (r.kind() == node_kind::n4 && header_of(base, r)->count() == node4::capacity) {
-    // A full n4 has no slot left for a terminal.
-    target = resized(r, node_kind::n16, node_depth, 0);
-    if (!target.is_empty()) {
-      *slot = target;
-      retire(r);
-    }
+  if (byte == terminal_pos) {
+    *terminal_slot(base, target) = leaf;
   } else {
-    target = make_mutable(slot);
+    add_child(base, target, static_cast<std::uint8_t>(byte), leaf);
   }
-  if (target.is_empty()) {
-    retire(leaf);
-    return allocation_error();
-  }
-  *terminal_slot(base, target) = leaf;
   ++size_;
   return upsert_result::inserted;
 }
