@@ -6,6 +6,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include "bench/support/cursor_scanner.hpp"
 #include "bench/support/key_set.hpp"
 #include "bench/support/micro_benchmarks.hpp"
 #include "bench/support/micro_workload.hpp"
@@ -90,21 +91,8 @@ struct index_fixture {
     return out;
   }
 
-  class scanner_type {
-   public:
-    explicit scanner_type(tree_cursor c) noexcept : cursor_(std::move(c)) { cursor_.seek_to_first(); }
-    std::uint64_t step() noexcept {
-      if (!cursor_.valid()) [[unlikely]]
-        cursor_.seek_to_first();
-      const std::uint64_t sum =
-          touch(cursor_.key().data(), cursor_.key().size()) + touch(cursor_.value().data(), cursor_.value().size());
-      cursor_.next();
-      return sum;
-    }
+  using scanner_type = cursor_scanner<tree_cursor>;
 
-   private:
-    tree_cursor cursor_;
-  };
   [[nodiscard]] scanner_type scanner() const noexcept { return scanner_type(art->cursor()); }
 
   void add_counters(benchmark::State& state) const {

@@ -7,6 +7,7 @@
 
 #include "tessel/store.hpp"
 
+#include "bench/support/cursor_scanner.hpp"
 #include "bench/support/key_set.hpp"
 #include "bench/support/micro_benchmarks.hpp"
 #include "bench/support/micro_workload.hpp"
@@ -78,21 +79,8 @@ struct store_fixture {
     return out;
   }
 
-  class scanner_type {
-   public:
-    explicit scanner_type(tessel::cursor c) noexcept : cursor_(std::move(c)) { cursor_.seek_to_first(); }
-    std::uint64_t step() noexcept {
-      if (!cursor_.valid()) [[unlikely]]
-        cursor_.seek_to_first();
-      const std::uint64_t sum =
-          touch(cursor_.key().data(), cursor_.key().size()) + touch(cursor_.value().data(), cursor_.value().size());
-      cursor_.next();
-      return sum;
-    }
+  using scanner_type = cursor_scanner<tessel::cursor>;
 
-   private:
-    tessel::cursor cursor_;
-  };
   [[nodiscard]] scanner_type scanner() const noexcept { return scanner_type(store->new_cursor()); }
 
   void add_counters(benchmark::State& state) const {
