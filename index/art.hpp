@@ -1,6 +1,6 @@
 // art: an adaptive radix tree (Leis et al., ICDE 2013) over a Region, with copy-on-write by epoch.
 //
-// Shape: inner nodes n4/n16/n48/n256 grow and shrink with their fan-out; compressed paths (prefixes) keep
+// Shape: inner nodes n4/n16/n32/n48/n256 grow and shrink with their fan-out; compressed paths (prefixes) keep
 // chains of single-child nodes out of the tree; lazy expansion stores a lone key as a leaf directly below
 // the branch that distinguishes it. Keys are arbitrary bytes: a key that ends at an inner node is that node's
 // terminal leaf, so no terminator byte is needed and 0x00 is an ordinary byte.

@@ -2,7 +2,7 @@
 // in key order. Growing, shrinking and copy-on-write are the tree's business (art.hpp); these functions only
 // touch the node they are given.
 //
-// Positions: n4/n16 number children by their index in the sorted key array; n48/n256 by key byte. The
+// Positions: n4/n16/n32 number children by their index in the sorted key array; n48/n256 by key byte. The
 // terminal leaf sits at position terminal_pos, before every child. npos means "none".
 //
 // Thread safety: const functions only read; the others need the node to be private to the writer.
