@@ -33,20 +33,19 @@ result<std::unique_ptr<dram_region>> dram_region::create(std::size_t reserve_byt
   auto* base = static_cast<std::byte*>(p);
   if (huge_pages) {
     // THP in "madvise" mode backs only ranges that ask; a refusal just leaves 4 KiB pages.
-    huge_pages = ::madvise(base, reserve_bytes, MADV_HUGEPAGE) == 0;
+    (void)::madvise(base, reserve_bytes, MADV_HUGEPAGE);
   }
   try {
-    return std::unique_ptr<dram_region>(new dram_region(base, reserve_bytes, huge_pages));
+    return std::unique_ptr<dram_region>(new dram_region(base, reserve_bytes));
   } catch (...) {
     ::munmap(base, reserve_bytes);
     return make_error(errc::no_memory, "allocating a dram region");
   }
 }
 
-dram_region::dram_region(std::byte* base, std::size_t reserved, bool huge_pages)
+dram_region::dram_region(std::byte* base, std::size_t reserved)
     : base_(base),
       reserved_(reserved),
-      huge_pages_(huge_pages),
       allocator_(base, first_block, reserved, [this](std::uint64_t end) { return commit(end); }) {}
 
 dram_region::~dram_region() { ::munmap(base_, reserved_); }

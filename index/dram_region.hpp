@@ -37,17 +37,15 @@ class dram_region {
   [[nodiscard]] error last_error() const noexcept { return last_error_; }
   /// Forgets every block; the memory stays committed for reuse.
   void reset() noexcept { allocator_.reset(); }
-  [[nodiscard]] bool huge_pages_granted() const noexcept { return huge_pages_; }
 
  private:
-  dram_region(std::byte* base, std::size_t reserved, bool huge_pages);
+  dram_region(std::byte* base, std::size_t reserved);
   bool commit(std::uint64_t end) noexcept;
   void note_allocation_failure(std::size_t size) noexcept;
 
   std::byte* base_;
   std::size_t reserved_;
   std::uint64_t committed_ = 0;
-  bool huge_pages_;
   block_allocator allocator_;
   error last_error_;
 };

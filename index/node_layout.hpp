@@ -26,7 +26,6 @@
 namespace tessel::index {
 
 inline constexpr unsigned epoch_shift = 16;
-inline constexpr std::uint64_t max_epoch = (1ULL << 48) - 1;
 
 struct node_header {
   std::uint64_t epoch_count;

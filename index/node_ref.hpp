@@ -27,13 +27,11 @@ class node_ref {
   static constexpr std::size_t max_length = 0xFFFF;
 
   constexpr node_ref() noexcept = default;
-  static constexpr node_ref from_raw(std::uint64_t raw) noexcept { return node_ref(raw); }
   /// REQUIRES: offset is 8-byte aligned and <= max_offset; length <= max_length.
   static constexpr node_ref make(node_kind kind, std::uint64_t offset, std::size_t length) noexcept {
     return node_ref(offset | static_cast<std::uint64_t>(kind) | (std::uint64_t{length} << length_shift));
   }
 
-  [[nodiscard]] constexpr std::uint64_t raw() const noexcept { return raw_; }
   [[nodiscard]] constexpr node_kind kind() const noexcept { return static_cast<node_kind>(raw_ & kind_mask); }
   [[nodiscard]] constexpr std::uint64_t offset() const noexcept { return raw_ & offset_mask; }
   [[nodiscard]] constexpr std::size_t length() const noexcept { return raw_ >> length_shift; }
