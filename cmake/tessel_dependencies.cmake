@@ -18,6 +18,8 @@ if(TESSEL_BUILD_TESTS)
   find_package(GTest CONFIG REQUIRED)          # GTest::gtest, GTest::gtest_main, GTest::gmock
 endif()
 
-# Still to be found when code first uses them (setup.sh installs them already): xxhash (pkg-config libxxhash),
-# OpenSSL, TBB (CONFIG), hwloc and libpmemobj (pkg-config), jemalloc. Link them PRIVATE: they must never
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(xxhash REQUIRED IMPORTED_TARGET libxxhash)  # PkgConfig::xxhash (checksums, common/)
+
+# Still to be found when code first uses them (setup.sh installs them already): OpenSSL, TBB (CONFIG), hwloc and libpmemobj (pkg-config), jemalloc. Link them PRIVATE: they must never
 # appear in include/tessel/.
