@@ -1,5 +1,5 @@
-// Micro-benchmarks of the tree itself (index/art.hpp over a dram_region), without the store's wrappers: the
-// difference to store_bench is what the public API costs. The cases are in support/micro_benchmarks.hpp.
+// Micro-benchmarks of the tree itself (index/art.hpp over an anonymous mmap::mapped_region), without the store's
+// wrappers: the difference to store_bench is what the public API costs. The cases are in support/micro_benchmarks.hpp.
 #include <memory>
 #include <optional>
 #include <string>
@@ -13,30 +13,30 @@
 #include "bench/support/outcome.hpp"
 #include "bench/support/sink.hpp"
 #include "index/art.hpp"
-#include "index/dram_region.hpp"
+#include "mmap/mapped_region.hpp"
 
 namespace {
 
 using namespace tessel::bench;
 using tessel::key_view;
 using tessel::value_view;
-using tree = tessel::index::art<tessel::index::dram_region>;
-using tree_cursor = tessel::index::art_cursor<tessel::index::dram_region>;
+using tree = tessel::index::art<tessel::mmap::mapped_region>;
+using tree_cursor = tessel::index::art_cursor<tessel::mmap::mapped_region>;
 
 struct index_fixture {
   key_kind kind;
   std::size_t size;
   micro_workload w;
   range_bounds ranges;
-  std::unique_ptr<tessel::index::dram_region> region;
+  std::unique_ptr<tessel::mmap::mapped_region> region;
   std::unique_ptr<tree> art;
   tessel::index::tree_stats shape;
   std::string failure;
 
   index_fixture(key_kind k, std::size_t n) : kind(k), size(n), w(make_micro_workload(k, n)) {
-    auto created = tessel::index::dram_region::create(0, true);
+    auto created = tessel::mmap::mapped_region::create_anonymous(0, true);
     if (!created) {
-      failure = "dram_region::create: " + created.error().to_string();
+      failure = "mapped_region::create_anonymous: " + created.error().to_string();
       return;
     }
     region = std::move(*created);
@@ -116,7 +116,7 @@ struct index_fixture {
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  add_micro_context("tessel::index::art<dram_region> (internal tree)");
+  add_micro_context("tessel::index::art<mmap::mapped_region> (internal tree)");
   register_micro_benchmarks<index_fixture>("index");
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -86,30 +86,40 @@ function(tessel_apply_defaults target)
   set_target_properties(${target} PROPERTIES CXX_EXTENSIONS OFF)
 endfunction()
 
-# A static module library: repo-relative internal includes ("common/x.hpp") while building, include/ for the
+# A module library: static, or INTERFACE when it has no SOURCES (a header-only module such as index/, whose
+# tree is a template). Repo-relative internal includes ("common/x.hpp") while building, include/ for the
 # public headers, C++20 for whoever links it.
 function(tessel_add_library)
   cmake_parse_arguments(PARSE_ARGV 0 arg "" "NAME" "SOURCES;DEPS;PRIVATE_DEPS")
-  if(NOT arg_NAME OR NOT arg_SOURCES)
-    message(FATAL_ERROR "tessel_add_library: NAME and SOURCES are required")
+  if(NOT arg_NAME)
+    message(FATAL_ERROR "tessel_add_library: NAME is required")
   endif()
-  add_library(${arg_NAME} STATIC ${arg_SOURCES})
+  if(arg_SOURCES)
+    add_library(${arg_NAME} STATIC ${arg_SOURCES})
+    set(scope PUBLIC)
+  else()
+    add_library(${arg_NAME} INTERFACE)
+    set(scope INTERFACE)
+  endif()
   # Exported and aliased as tessel::<module> (tessel_index -> tessel::index).
   string(REGEX REPLACE "^tessel_" "" export_name "${arg_NAME}")
   add_library(tessel::${export_name} ALIAS ${arg_NAME})
   set_target_properties(${arg_NAME} PROPERTIES EXPORT_NAME ${export_name})
-  target_include_directories(${arg_NAME} PUBLIC
+  target_include_directories(${arg_NAME} ${scope}
     $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}>
     $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
     $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
-  target_compile_features(${arg_NAME} PUBLIC cxx_std_20)
-  target_link_libraries(${arg_NAME} PUBLIC ${arg_DEPS} PRIVATE ${arg_PRIVATE_DEPS})
-  if(TESSEL_SANITIZER_LINK_FLAGS)
-    # An instrumented static library needs the sanitizer runtime wherever it is linked, the installed
-    # package's consumers included.
-    target_link_options(${arg_NAME} INTERFACE ${TESSEL_SANITIZER_LINK_FLAGS})
+  target_compile_features(${arg_NAME} ${scope} cxx_std_20)
+  target_link_libraries(${arg_NAME} ${scope} ${arg_DEPS})
+  if(arg_SOURCES)
+    target_link_libraries(${arg_NAME} PRIVATE ${arg_PRIVATE_DEPS})
+    if(TESSEL_SANITIZER_LINK_FLAGS)
+      # An instrumented static library needs the sanitizer runtime wherever it is linked, the installed
+      # package's consumers included.
+      target_link_options(${arg_NAME} INTERFACE ${TESSEL_SANITIZER_LINK_FLAGS})
+    endif()
+    tessel_apply_defaults(${arg_NAME})
   endif()
-  tessel_apply_defaults(${arg_NAME})
   set_property(GLOBAL APPEND PROPERTY TESSEL_MODULE_LIBRARIES ${arg_NAME})
 endfunction()
 

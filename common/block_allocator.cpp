@@ -5,11 +5,6 @@
 
 namespace tessel {
 
-namespace {
-// Commit in steps of at least this much, so growth costs one system call per 64 MiB, not per block.
-constexpr std::uint64_t commit_step = 64ULL << 20;
-}  // namespace
-
 block_allocator::block_allocator(std::byte* base, std::uint64_t first_offset, std::uint64_t capacity, commit_fn commit)
     : base_(base),
       first_offset_(first_offset),
@@ -23,14 +18,9 @@ std::uint64_t block_allocator::bump(std::size_t size) noexcept {
   const std::uint64_t offset = frontier_;
   const std::uint64_t end = offset + size;
   if (end > committed_end_) {
-    std::uint64_t want = committed_end_ + commit_step;
-    if (want < end) want = end;
-    if (want > capacity_) want = capacity_;
-    if (!commit_(want)) {
-      if (!commit_(end)) return 0;
-      want = end;
-    }
-    committed_end_ = want;
+    const std::uint64_t usable = commit_(end);
+    if (usable < end) return 0;
+    committed_end_ = usable;
   }
   frontier_ = end;
   return offset;
@@ -134,6 +124,49 @@ void block_allocator::reset() noexcept {
   frontier_ = first_offset_;
   live_bytes_ = 0;
   free_bytes_ = 0;
+}
+
+bool block_allocator::adopt(const std::vector<extent>& in_use, std::uint64_t frontier,
+                            std::uint64_t committed_end) noexcept {
+  if (frontier < first_offset_ || frontier > capacity_ || frontier % granule != 0) return false;
+  std::uint64_t cursor = first_offset_;
+  for (const extent& e : in_use) {
+    if (e.offset < cursor || e.size == 0 || e.size > frontier - e.offset || e.offset % granule != 0) return false;
+    cursor = e.offset + e.size;
+  }
+  reset();
+  frontier_ = frontier;
+  committed_end_ = committed_end;
+  cursor = first_offset_;
+  for (const extent& e : in_use) {
+    if (e.offset > cursor) free_gap(cursor, e.offset - cursor);
+    live_bytes_ += e.size;
+    cursor = e.offset + e.size;
+  }
+  if (frontier > cursor) free_gap(cursor, frontier - cursor);
+  return true;
+}
+
+void block_allocator::free_gap(std::uint64_t offset, std::uint64_t size) noexcept {
+  if (size > small_limit) {
+    const std::uint64_t pages = size & ~(page_size - 1);
+    deallocate_large(offset, pages);
+    offset += pages;
+    size -= pages;
+  }
+  if (size != 0) push_free(size, offset);
+}
+
+std::vector<block_allocator::extent> block_allocator::free_extents() const {
+  std::vector<extent> out;
+  for (std::size_t c = 1; c < small_classes; ++c) {
+    for (std::uint64_t o = free_heads_[c]; o != 0;) {
+      out.push_back({o, c * granule});
+      std::memcpy(&o, base_ + o, sizeof o);
+    }
+  }
+  for (const auto& [size, offset] : free_large_) out.push_back({offset, size});
+  return out;
 }
 
 }  // namespace tessel

@@ -7,10 +7,10 @@
 // non-empty classes finds it in a few word scans): blocks freed in one size -- nodes that grew past it --
 // feed allocations of every smaller size instead of waiting for their own. Large blocks are rounded to
 // pages and kept in a best-fit free map.
-// New space comes from a bump frontier; the owner commits memory below the frontier in chunks.
+// New space comes from a bump frontier; the owner commits memory below the frontier in chunks of its choosing.
 //
 // The allocator keeps no state inside blocks other than the free-list links, so a persistent region can
-// rebuild it from the set of reachable blocks after a crash.
+// rebuild it from the set of reachable blocks after a crash (adopt()).
 //
 // Thread safety: not thread-safe; a region has one writer.
 #pragma once
@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <vector>
 
 namespace tessel {
 
@@ -29,8 +30,15 @@ class block_allocator {
   static constexpr std::size_t small_limit = 4096;
   static constexpr std::size_t page_size = 4096;
 
-  /// Grows committed memory so that [0, end) is usable; returns false when it cannot.
-  using commit_fn = std::function<bool(std::uint64_t end)>;
+  /// Grows committed memory so that at least [0, end) is usable; returns the end of what is usable now
+  /// (the owner picks its growth step), or 0 when it cannot.
+  using commit_fn = std::function<std::uint64_t(std::uint64_t end)>;
+
+  /// One block in use: [offset, offset + size), size as allocate() rounded it.
+  struct extent {
+    std::uint64_t offset;
+    std::uint64_t size;
+  };
 
   /// Manages [first_offset, capacity) of a range whose bytes start at `base`.
   /// REQUIRES: first_offset > 0 and a multiple of granule.
@@ -48,6 +56,14 @@ class block_allocator {
   void deallocate(std::uint64_t offset, std::size_t size) noexcept;
   /// Forgets every block: everything below the frontier becomes unused. Committed memory stays committed.
   void reset() noexcept;
+  /// Replaces all state: `in_use` (sorted by offset, not overlapping, inside [first_offset, frontier)) are
+  /// the live blocks, every gap between them below `frontier` is free. `committed_end` is what the owner
+  /// has already made usable. How a persistent region rebuilds its allocator from the reachable blocks.
+  /// Returns false (and changes nothing) when the extents are unsorted, overlap or lie outside the range.
+  [[nodiscard]] bool adopt(const std::vector<extent>& in_use, std::uint64_t frontier,
+                           std::uint64_t committed_end) noexcept;
+  /// Every free block, in no particular order (for accounting checks and clean-close records).
+  [[nodiscard]] std::vector<extent> free_extents() const;
 
   [[nodiscard]] std::size_t live_bytes() const noexcept { return live_bytes_; }
   [[nodiscard]] std::size_t free_bytes() const noexcept { return free_bytes_; }
@@ -64,6 +80,9 @@ class block_allocator {
   [[nodiscard]] std::uint64_t split_larger(std::size_t rounded) noexcept;
   [[nodiscard]] std::uint64_t allocate_large(std::size_t size) noexcept;
   void deallocate_large(std::uint64_t offset, std::size_t size) noexcept;
+  /// Puts an arbitrary free gap (a multiple of granule) on the free lists: whole pages as one large block,
+  /// the rest in small classes.
+  void free_gap(std::uint64_t offset, std::uint64_t size) noexcept;
 
   std::byte* base_;
   std::uint64_t first_offset_;

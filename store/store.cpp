@@ -37,7 +37,7 @@ result<std::unique_ptr<store>> store::open(const options& opts) noexcept {
     return make_error(errc::invalid_argument,
                       "unknown backend " + std::to_string(static_cast<int>(opts.backend)) + " in options");
   }
-  auto region = index::dram_region::create(opts.reserve_bytes, opts.huge_pages);
+  auto region = mmap::mapped_region::create_anonymous(opts.reserve_bytes, opts.huge_pages);
   if (!region) return tl::unexpected(region.error());
   try {
     auto impl = std::make_unique<detail::store_impl>(std::move(*region));

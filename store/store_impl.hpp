@@ -8,30 +8,30 @@
 #include "tessel/store.hpp"
 
 #include "index/art.hpp"
-#include "index/dram_region.hpp"
+#include "mmap/mapped_region.hpp"
 
 namespace tessel::detail {
 
-using dram_tree = index::art<index::dram_region>;
+using dram_tree = index::art<mmap::mapped_region>;
 
 class store_impl {
  public:
-  explicit store_impl(std::unique_ptr<index::dram_region> region) noexcept
+  explicit store_impl(std::unique_ptr<mmap::mapped_region> region) noexcept
       : region_(std::move(region)), tree_(*region_) {}
 
   [[nodiscard]] dram_tree& tree() noexcept { return tree_; }
   [[nodiscard]] const dram_tree& tree() const noexcept { return tree_; }
-  [[nodiscard]] const index::dram_region& region() const noexcept { return *region_; }
+  [[nodiscard]] const mmap::mapped_region& region() const noexcept { return *region_; }
 
  private:
-  std::unique_ptr<index::dram_region> region_;
+  std::unique_ptr<mmap::mapped_region> region_;
   dram_tree tree_;
 };
 
 class cursor_impl {
  public:
-  explicit cursor_impl(index::art_cursor<index::dram_region> c) noexcept : cursor_(std::move(c)) {}
-  index::art_cursor<index::dram_region> cursor_;
+  explicit cursor_impl(index::art_cursor<mmap::mapped_region> c) noexcept : cursor_(std::move(c)) {}
+  index::art_cursor<mmap::mapped_region> cursor_;
 };
 
 }  // namespace tessel::detail

@@ -3,6 +3,7 @@
 // std::vector<std::byte>; the commit callback is a fake that records calls and can refuse past a limit.
 #include "common/block_allocator.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -42,11 +43,13 @@ class arena {
   }
 
  private:
-  bool commit(std::uint64_t end) {
+  // Grows in 512 KiB steps, as a region would, so the allocator gets more than it asked for.
+  std::uint64_t commit(std::uint64_t end) {
     ++commit_calls_;
-    if (end > commit_limit_ || end > bytes_.size()) return false;
-    if (end > committed_) committed_ = end;
-    return true;
+    const std::uint64_t limit = std::min<std::uint64_t>(commit_limit_, bytes_.size());
+    if (end > limit) return 0;
+    committed_ = std::min(std::max(end, committed_ + (512u << 10)), limit);
+    return committed_;
   }
 
   std::vector<std::byte> bytes_;
@@ -385,6 +388,40 @@ TEST(BlockAllocatorTest, RandomChurnKeepsBlocksDisjointAndAccountingExact) {
     ASSERT_TRUE(a.accounted()) << "step " << step;
   }
   for (const auto& [offset, b] : live) EXPECT_TRUE(intact(offset, b)) << "block at " << offset;
+}
+
+TEST(BlockAllocatorTest, AdoptMakesTheGapsFreeAndKeepsTheExtentsLive) {
+  arena a(1 << 20);
+  ASSERT_NE(a.alloc().allocate(8), 0u);  // commits the first step
+  const std::uint64_t frontier = first + 3 * page + 96;
+  // Live: 40 bytes at first, 5000 bytes (rounded to 2 pages) later, 16 bytes just below the frontier.
+  const std::vector<block_allocator::extent> live = {{first, 40}, {first + 200, 2 * page}, {frontier - 16, 16}};
+  ASSERT_TRUE(a.alloc().adopt(live, frontier, a.committed()));
+  EXPECT_EQ(a.alloc().live_bytes(), 40u + 2 * page + 16u);
+  EXPECT_EQ(a.alloc().frontier(), frontier);
+  EXPECT_TRUE(a.accounted());
+  // Every free extent lies in a gap, and together they cover the gaps exactly.
+  std::uint64_t free_total = 0;
+  for (const auto& f : a.alloc().free_extents()) {
+    free_total += f.size;
+    for (const auto& l : live) EXPECT_TRUE(f.offset + f.size <= l.offset || l.offset + l.size <= f.offset);
+  }
+  EXPECT_EQ(free_total, a.alloc().free_bytes());
+  // The 160-byte gap after the first block is reused by a request of that size.
+  EXPECT_EQ(a.alloc().allocate(160), first + 40);
+}
+
+TEST(BlockAllocatorTest, AdoptRefusesOverlappingOrOutOfRangeExtents) {
+  arena a(1 << 20);
+  const std::uint64_t x = a.alloc().allocate(64);
+  using extent = block_allocator::extent;
+  EXPECT_FALSE(a.alloc().adopt({{first, 64}, {first + 32, 64}}, first + 4096, 0)) << "overlap";
+  EXPECT_FALSE(a.alloc().adopt({{first + 64, 64}, {first, 64}}, first + 4096, 0)) << "unsorted";
+  EXPECT_FALSE(a.alloc().adopt({extent{first, 8192}}, first + 4096, 0)) << "past the frontier";
+  EXPECT_FALSE(a.alloc().adopt({}, (2u << 20), 0)) << "frontier past capacity";
+  // Nothing changed: the block allocated before is still live.
+  EXPECT_EQ(a.alloc().live_bytes(), 64u);
+  EXPECT_NE(a.alloc().allocate(64), x);
 }
 
 }  // namespace

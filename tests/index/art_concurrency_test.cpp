@@ -11,7 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "index/art.hpp"
-#include "index/dram_region.hpp"
+#include "mmap/mapped_region.hpp"
 
 namespace tessel::index {
 namespace {
@@ -25,7 +25,7 @@ std::string random_key(std::mt19937_64& rng) {
 }
 
 // Walks the whole frozen root and probes sampled keys; returns false on the first disagreement.
-bool frozen_matches(const art<dram_region>& tree, const frozen_root& root,
+bool frozen_matches(const art<mmap::mapped_region>& tree, const frozen_root& root,
                     const std::map<std::string, std::string>& model, std::uint64_t seed) {
   auto c = tree.cursor(root);
   auto expected = model.begin();
@@ -48,9 +48,9 @@ bool frozen_matches(const art<dram_region>& tree, const frozen_root& root,
 }
 
 TEST(ArtConcurrencyTest, FrozenRootsStayReadableWhileTheWriterWorks) {
-  auto region = dram_region::create(1ULL << 30, false);
+  auto region = mmap::mapped_region::create_anonymous(1ULL << 30, false);
   ASSERT_TRUE(region.has_value()) << region.error().to_string();
-  art<dram_region> tree(**region);
+  art<mmap::mapped_region> tree(**region);
   std::mt19937_64 rng(2024);
   std::map<std::string, std::string> model;
   for (int i = 0; i < 3000; ++i) {

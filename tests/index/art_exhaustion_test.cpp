@@ -10,7 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "index/art.hpp"
-#include "index/dram_region.hpp"
+#include "mmap/mapped_region.hpp"
 
 namespace tessel::index {
 namespace {
@@ -18,10 +18,10 @@ namespace {
 class ArtExhaustionTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto r = dram_region::create(4U << 20, false);
+    auto r = mmap::mapped_region::create_anonymous(4U << 20, false);
     ASSERT_TRUE(r.has_value()) << r.error().to_string();
     region_ = std::move(*r);
-    tree_ = std::make_unique<art<dram_region>>(*region_);
+    tree_ = std::make_unique<art<mmap::mapped_region>>(*region_);
   }
 
   // Inserts until the region is full; returns how many writes failed.
@@ -42,7 +42,7 @@ class ArtExhaustionTest : public ::testing::Test {
     return failures;
   }
 
-  void expect_matches_model(const art<dram_region>& t) {
+  void expect_matches_model(const art<mmap::mapped_region>& t) {
     ASSERT_TRUE(t.verify().has_value()) << t.verify().error().to_string();
     ASSERT_EQ(t.size(), model_.size());
     for (const auto& [k, v] : model_) {
@@ -52,8 +52,8 @@ class ArtExhaustionTest : public ::testing::Test {
     }
   }
 
-  std::unique_ptr<dram_region> region_;
-  std::unique_ptr<art<dram_region>> tree_;
+  std::unique_ptr<mmap::mapped_region> region_;
+  std::unique_ptr<art<mmap::mapped_region>> tree_;
   std::map<std::string, std::string> model_;
 };
 

@@ -22,12 +22,12 @@
 
 #include "common/block_allocator.hpp"
 #include "index/art.hpp"
-#include "index/dram_region.hpp"
 #include "index/node_layout.hpp"
+#include "mmap/mapped_region.hpp"
 
 namespace tessel::index::test {
 
-using tree_type = art<dram_region>;
+using tree_type = art<mmap::mapped_region>;
 using model = std::map<std::string, std::string>;  // std::string orders by unsigned byte, as the tree does
 
 /// Deterministic across platforms and standard libraries (splitmix64), so a seed names the same run
@@ -87,13 +87,13 @@ struct tree_fixture {
   tree_fixture(const tree_fixture&) = delete;
   tree_fixture& operator=(const tree_fixture&) = delete;
 
-  static std::unique_ptr<dram_region> make_region(std::size_t reserve) {
-    auto r = dram_region::create(reserve, false);
-    if (!r) ADD_FAILURE() << "dram_region::create: " << r.error().to_string();
+  static std::unique_ptr<mmap::mapped_region> make_region(std::size_t reserve) {
+    auto r = mmap::mapped_region::create_anonymous(reserve, false);
+    if (!r) ADD_FAILURE() << "mapped_region::create_anonymous: " << r.error().to_string();
     return r ? std::move(*r) : nullptr;
   }
 
-  std::unique_ptr<dram_region> region;
+  std::unique_ptr<mmap::mapped_region> region;
   tree_type tree;
 };
 
@@ -141,7 +141,7 @@ inline ::testing::AssertionResult finds(const tree_type& t, const model& m, cons
 
 /// Where a cursor stands, compared with a model iterator (end() = invalid). Callers append what they did
 /// on failure, so the message costs nothing on success.
-inline ::testing::AssertionResult cursor_at(const art_cursor<dram_region>& c, const model& m,
+inline ::testing::AssertionResult cursor_at(const art_cursor<mmap::mapped_region>& c, const model& m,
                                             model::const_iterator want) {
   if (want == m.end()) {
     if (!c.valid()) return ::testing::AssertionSuccess();
@@ -305,7 +305,7 @@ inline std::vector<std::string> probes_around(const std::string& k, std::size_t 
 
 /// Bytes of every block reachable from `root` (inner nodes, terminals, leaves), as the region rounds them:
 /// what a region holding nothing but this tree reports as live.
-[[nodiscard]] inline std::size_t reachable_bytes(const dram_region& region, node_ref root) {
+[[nodiscard]] inline std::size_t reachable_bytes(const mmap::mapped_region& region, node_ref root) {
   std::byte* const base = region.base();
   std::size_t bytes = 0;
   std::vector<node_ref> pending;

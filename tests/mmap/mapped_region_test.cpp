@@ -1,7 +1,7 @@
-// Tests for index/dram_region.hpp: blocks are usable memory at stable addresses, offset 0 is never handed
+// Tests for mmap/mapped_region.hpp: blocks are usable memory at stable addresses, offset 0 is never handed
 // out, usage follows allocations, an exhausted reservation fails with no_space and a message, and reset
 // forgets every block.
-#include "index/dram_region.hpp"
+#include "mmap/mapped_region.hpp"
 
 #include <cstdint>
 #include <cstring>
@@ -12,29 +12,29 @@
 
 #include <gtest/gtest.h>
 
-namespace tessel::index {
+namespace tessel::mmap {
 namespace {
 
-std::unique_ptr<dram_region> make(std::size_t reserve) {
-  auto r = dram_region::create(reserve, false);
+std::unique_ptr<mapped_region> make(std::size_t reserve) {
+  auto r = mapped_region::create_anonymous(reserve, false);
   if (!r) {
-    ADD_FAILURE() << "dram_region::create: " << r.error().to_string();
+    ADD_FAILURE() << "mapped_region::create: " << r.error().to_string();
     return nullptr;
   }
   return std::move(*r);
 }
 
-TEST(DramRegionTest, SatisfiesTheRegionConcept) {
-  static_assert(region<dram_region>);
+TEST(AnonymousRegionTest, SatisfiesTheRegionConcept) {
+  static_assert(index::region<mapped_region>);
   auto r = make(64u << 20);
   ASSERT_NE(r, nullptr);
   EXPECT_NE(r->base(), nullptr);
-  const region_usage u = r->usage();
+  const index::region_usage u = r->usage();
   EXPECT_EQ(u.live_bytes, 0u);
   EXPECT_EQ(u.free_bytes, 0u);
 }
 
-TEST(DramRegionTest, BlocksAreWritableAlignedAndNeverAtOffsetZero) {
+TEST(AnonymousRegionTest, BlocksAreWritableAlignedAndNeverAtOffsetZero) {
   auto r = make(64u << 20);
   ASSERT_NE(r, nullptr);
   std::vector<std::pair<std::uint64_t, std::size_t>> blocks;
@@ -58,7 +58,7 @@ TEST(DramRegionTest, BlocksAreWritableAlignedAndNeverAtOffsetZero) {
   EXPECT_GE(r->usage().committed_bytes, r->usage().live_bytes);
 }
 
-TEST(DramRegionTest, UsageFollowsAllocateAndDeallocate) {
+TEST(AnonymousRegionTest, UsageFollowsAllocateAndDeallocate) {
   auto r = make(64u << 20);
   ASSERT_NE(r, nullptr);
   const std::uint64_t a = r->allocate(40);
@@ -72,7 +72,7 @@ TEST(DramRegionTest, UsageFollowsAllocateAndDeallocate) {
   EXPECT_EQ(r->usage().free_bytes, 144u);
 }
 
-TEST(DramRegionTest, ExhaustedReservationIsNoSpaceWithAMessage) {
+TEST(AnonymousRegionTest, ExhaustedReservationIsNoSpaceWithAMessage) {
   auto r = make(2u << 20);  // one huge page
   ASSERT_NE(r, nullptr);
   std::size_t blocks = 0;
@@ -86,7 +86,7 @@ TEST(DramRegionTest, ExhaustedReservationIsNoSpaceWithAMessage) {
   EXPECT_NE(r->allocate(8), 0u);
 }
 
-TEST(DramRegionTest, ResetForgetsEveryBlock) {
+TEST(AnonymousRegionTest, ResetForgetsEveryBlock) {
   auto r = make(64u << 20);
   ASSERT_NE(r, nullptr);
   const std::uint64_t first = r->allocate(48);
@@ -97,8 +97,8 @@ TEST(DramRegionTest, ResetForgetsEveryBlock) {
   EXPECT_EQ(r->allocate(48), first) << "allocation starts over at the first block";
 }
 
-TEST(DramRegionTest, ManyRegionsCoexist) {
-  std::vector<std::unique_ptr<dram_region>> regions;
+TEST(AnonymousRegionTest, ManyRegionsCoexist) {
+  std::vector<std::unique_ptr<mapped_region>> regions;
   std::vector<std::uint64_t> offsets;
   for (int i = 0; i < 8; ++i) {
     regions.push_back(make(0));  // the default reservation: address space only
@@ -115,4 +115,4 @@ TEST(DramRegionTest, ManyRegionsCoexist) {
 }
 
 }  // namespace
-}  // namespace tessel::index
+}  // namespace tessel::mmap
