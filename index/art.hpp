@@ -90,6 +90,15 @@ class art {
     ++epoch_;
     return f;
   }
+  /// Makes `at` -- a tree already in the region, e.g. a durable root found at open -- the live tree, with
+  /// `leaf_bytes` its leaves' bytes. The next epoch is at.epoch + 1, so every block under it is immutable.
+  /// REQUIRES: the live tree is empty and nothing is retired (a fresh tree).
+  void adopt(const frozen_root& at, std::size_t leaf_bytes) noexcept {
+    root_ = at.root;
+    size_ = at.size;
+    leaf_bytes_ = leaf_bytes;
+    epoch_ = at.epoch + 1;
+  }
   /// Frees every retired block that no frozen root with an epoch in `live_frozen_epochs` can reach.
   void reclaim(std::span<const std::uint64_t> live_frozen_epochs) noexcept;
   [[nodiscard]] std::size_t retired_count() const noexcept { return retired_.size(); }

@@ -26,6 +26,13 @@ class art_cursor {
  public:
   art_cursor(const Region& region, node_ref root) noexcept : base_(region.base()), root_(root) {}
 
+  /// Repoints the cursor at another version of the tree (the live root after writes copied it); the
+  /// position is lost until the next seek.
+  void reset_root(node_ref root) noexcept {
+    root_ = root;
+    leaf_ = {};
+  }
+
   [[nodiscard]] bool valid() const noexcept { return !leaf_.is_empty(); }
   [[nodiscard]] key_view key() const noexcept { return leaf_key(base_, leaf_); }
   [[nodiscard]] value_view value() const noexcept { return leaf_value(base_, leaf_); }

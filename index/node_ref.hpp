@@ -32,6 +32,10 @@ class node_ref {
     return node_ref(offset | static_cast<std::uint64_t>(kind) | (std::uint64_t{length} << length_shift));
   }
 
+  /// The stored form, for formats that persist a reference (a meta slot's root), and back.
+  [[nodiscard]] constexpr std::uint64_t bits() const noexcept { return raw_; }
+  [[nodiscard]] static constexpr node_ref from_bits(std::uint64_t raw) noexcept { return node_ref(raw); }
+
   [[nodiscard]] constexpr node_kind kind() const noexcept { return static_cast<node_kind>(raw_ & kind_mask); }
   [[nodiscard]] constexpr std::uint64_t offset() const noexcept { return raw_ & offset_mask; }
   [[nodiscard]] constexpr std::size_t length() const noexcept { return raw_ >> length_shift; }

@@ -30,12 +30,14 @@ namespace {
 
 store::store(std::unique_ptr<detail::store_impl> impl) noexcept : impl_(std::move(impl)) {}
 
-store::~store() = default;
+store::~store() {
+  if (impl_) (void)close();
+}
 
 result<std::unique_ptr<store>> store::open(const options& opts) noexcept {
   if (opts.backend != backend::dram) {
-    return make_error(errc::invalid_argument,
-                      "unknown backend " + std::to_string(static_cast<int>(opts.backend)) + " in options");
+    return make_error(errc::invalid_argument, "backend " + std::to_string(static_cast<int>(opts.backend)) +
+                                                  " keeps its data in files; open it with store::open(path, options)");
   }
   auto region = mmap::mapped_region::create_anonymous(opts.reserve_bytes, opts.huge_pages);
   if (!region) return tl::unexpected(region.error());
@@ -58,21 +60,38 @@ bool store::contains(key_view key) const noexcept {
 }
 
 result<void> store::put(key_view key, value_view value) noexcept {
+  const detail::durable_state* d = impl_->durable();
+  return put(key, value, d != nullptr ? d->opts.durability : durability::none);
+}
+
+result<void> store::put(key_view key, value_view value, durability level) noexcept {
   if (auto ok = check_entry(key, value); !ok) return ok;
-  auto r = impl_->tree().upsert(key, value);
-  if (!r) return tl::unexpected(std::move(r.error()));
-  return {};
+  auto apply = [&]() -> result<void> {
+    auto r = impl_->tree().upsert(key, value);
+    if (!r) return tl::unexpected(std::move(r.error()));
+    return {};
+  };
+  if (impl_->durable() == nullptr) return apply();
+  return impl_->durable_write(level, apply);
 }
 
 result<bool> store::erase(key_view key) noexcept {
+  const detail::durable_state* d = impl_->durable();
+  return erase(key, d != nullptr ? d->opts.durability : durability::none);
+}
+
+result<bool> store::erase(key_view key, durability level) noexcept {
   if (auto ok = check_key(key); !ok) return tl::unexpected(std::move(ok.error()));
-  return impl_->tree().erase(key);
+  if (impl_->durable() == nullptr) return impl_->tree().erase(key);
+  // Erasing a missing key writes nothing, so it needs no sequence number or commit.
+  if (!impl_->tree().find(key)) return false;
+  return impl_->durable_write(level, [&] { return impl_->tree().erase(key); });
 }
 
 result<value_view> store::get_or_insert(key_view key, value_view default_value) noexcept {
   if (auto ok = check_entry(key, default_value); !ok) return tl::unexpected(std::move(ok.error()));
   if (auto v = impl_->tree().find(key)) return *v;
-  if (auto r = impl_->tree().upsert(key, default_value); !r) return tl::unexpected(std::move(r.error()));
+  if (auto r = put(key, default_value); !r) return tl::unexpected(std::move(r.error()));
   return *impl_->tree().find(key);
 }
 
@@ -91,9 +110,7 @@ tl::unexpected<error> store::typed_size_error(std::size_t stored, std::size_t wa
                                                 " bytes but the requested type has " + std::to_string(wanted));
 }
 
-cursor store::new_cursor() const noexcept {
-  return cursor(std::make_unique<detail::cursor_impl>(impl_->tree().cursor()));
-}
+cursor store::new_cursor() const noexcept { return cursor(std::make_unique<detail::cursor_impl>(impl_->tree())); }
 
 scan_range store::prefix_scan(key_view prefix) const noexcept {
   const std::string p(as_string_view(prefix));
@@ -114,11 +131,42 @@ memory_usage store::memory() const noexcept {
   return {u.live_bytes, impl_->tree().leaf_bytes(), u.free_bytes, u.committed_bytes};
 }
 
-void store::clear() noexcept {
-  impl_->tree().clear();
-  impl_->tree().reclaim({});  // no frozen roots outlive a dram store's writes
+result<void> store::clear() noexcept {
+  if (impl_->durable() == nullptr) {
+    impl_->tree().clear();
+    impl_->tree().reclaim({});  // no frozen roots outlive a dram store's writes
+    return {};
+  }
+  return impl_->durable_write(impl_->durable()->opts.durability, [&]() -> result<void> {
+    impl_->tree().clear();
+    return {};
+  });
 }
 
-result<void> store::flush() noexcept { return {}; }
+bool store::is_durable() const noexcept { return impl_->durable() != nullptr; }
+
+result<void> store::flush() noexcept { return checkpoint(); }
+
+result<void> store::checkpoint() noexcept {
+  detail::durable_state* d = impl_->durable();
+  if (d == nullptr) return {};
+  std::lock_guard lock(d->mutex);
+  if (d->opts.read_only || d->closed) return {};
+  return impl_->commit_locked(0);
+}
+
+result<void> store::close() noexcept {
+  detail::durable_state* d = impl_->durable();
+  if (d == nullptr) return {};
+  std::lock_guard lock(d->mutex);
+  if (d->opts.read_only || d->closed) return {};
+  if (d->failed) {
+    d->closed = true;
+    return make_error(errc::fatal, "closing after a failed commit: " + d->failed->to_string());
+  }
+  auto ok = impl_->commit_locked(mmap::clean_close);
+  d->closed = true;
+  return ok;
+}
 
 }  // namespace tessel

@@ -1,8 +1,9 @@
 // tessel::store: an ordered key-value state store with the laminar StateStore surface.
 //
-// Thread safety: const methods may be called concurrently with each other; any non-const call needs external
-// synchronisation (one writer, and no reader while it writes). Lock-free readers on published versions come
-// with snapshots.
+// Thread safety: const methods may be called concurrently with each other. A dram store's non-const calls
+// need external synchronisation (one writer); a durable store's writes may come from several threads (they
+// serialise inside, and share syncs). Either way no reader may run while a write does: lock-free readers
+// on published versions come with snapshots.
 #pragma once
 
 #include <cstddef>
@@ -23,6 +24,7 @@ namespace tessel {
 namespace detail {
 class store_impl;
 class cursor_impl;
+struct store_access;  // the CLI's and tests' way to the internals
 }  // namespace detail
 
 /// One key-value pair seen by a cursor or a scan.
@@ -113,8 +115,14 @@ struct memory_usage {
 /// An ordered key-value store over one adaptive radix tree.
 class store {
  public:
-  /// Opens a new store. Errors: invalid_argument (bad options), no_memory (address space refused).
+  /// Opens a new in-memory store (backend dram). Errors: invalid_argument (bad options; a durable backend,
+  /// which needs a path), no_memory (address space refused).
   [[nodiscard]] static result<std::unique_ptr<store>> open(const options& opts) noexcept;
+  /// Opens or creates (options.mode) the durable store in directory `path` (backend mmap), recovering its
+  /// last durable state after a crash. Errors: invalid_argument (backend dram; create_new where a store
+  /// exists), not_found (open_existing where there is none), busy (open in another handle or process),
+  /// corruption (naming what is damaged), version_mismatch (a newer format), io_error, no_space, no_memory.
+  [[nodiscard]] static result<std::unique_ptr<store>> open(const std::string& path, const options& opts) noexcept;
 
   store(const store&) = delete;
   store& operator=(const store&) = delete;
@@ -129,12 +137,17 @@ class store {
   /// True when `key` is present. An oversize key is never present.
   [[nodiscard]] bool contains(key_view key) const noexcept;
 
-  /// Stores `value` under `key`, replacing any previous value.
-  /// Errors: invalid_argument (key or value over its limit), no_space (region reservation exhausted),
-  /// no_memory. On error the store is unchanged.
+  /// Stores `value` under `key`, replacing any previous value, durable as options.durability says.
+  /// Errors: invalid_argument (key or value over its limit), no_space (region reservation or disk full),
+  /// no_memory; durable stores also not_supported (read-only or closed), io_error and fatal (a failed
+  /// sync: the store then refuses writes until reopened). On error before the write applied (all but the
+  /// sync errors) the store is unchanged.
   [[nodiscard]] result<void> put(key_view key, value_view value) noexcept;
+  /// put with its own durability (ignored by dram stores).
+  [[nodiscard]] result<void> put(key_view key, value_view value, durability d) noexcept;
   /// Removes `key`; true when it was present. Removing a missing key is not an error.
   [[nodiscard]] result<bool> erase(key_view key) noexcept;
+  [[nodiscard]] result<bool> erase(key_view key, durability d) noexcept;
   /// The value of `key`, first storing `default_value` under it when absent.
   [[nodiscard]] result<value_view> get_or_insert(key_view key, value_view default_value) noexcept;
 
@@ -181,12 +194,25 @@ class store {
   [[nodiscard]] std::size_t size_bytes() const noexcept;
   [[nodiscard]] memory_usage memory() const noexcept;
 
-  /// Removes every entry and returns their memory to the region's free lists.
-  void clear() noexcept;
-  /// Makes acknowledged writes durable. A no-op for dram stores.
+  /// Removes every entry and returns their memory to the region's free lists (a durable store's, once a
+  /// commit no longer reaches them). Errors: as put.
+  [[nodiscard]] result<void> clear() noexcept;
+
+  // ---- Durability (no-ops returning success for dram stores) ----
+
+  /// Makes every write so far durable.
   [[nodiscard]] result<void> flush() noexcept;
+  /// Commits the tree, so recovery needs no log before this point. Errors: io_error, fatal.
+  [[nodiscard]] result<void> checkpoint() noexcept;
+  /// Makes everything durable and marks the store cleanly closed; later writes fail with not_supported.
+  /// The handle stays readable; its lock is released when it is destroyed. The destructor closes a store
+  /// that was not closed, ignoring errors: call close() to see them.
+  [[nodiscard]] result<void> close() noexcept;
+  /// True for stores that live in files (backend mmap).
+  [[nodiscard]] bool is_durable() const noexcept;
 
  private:
+  friend struct detail::store_access;
   explicit store(std::unique_ptr<detail::store_impl> impl) noexcept;
   [[nodiscard]] static tl::unexpected<error> typed_size_error(std::size_t stored, std::size_t wanted);
   std::unique_ptr<detail::store_impl> impl_;

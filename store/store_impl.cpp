@@ -1,0 +1,44 @@
+#include "store/store_impl.hpp"
+
+#include <array>
+#include <utility>
+
+namespace tessel::detail {
+
+store_impl::store_impl(std::unique_ptr<mmap::mapped_region> region, std::unique_ptr<durable_state> durable) noexcept
+    : durable_(std::move(durable)), region_(std::move(region)), tree_(*region_) {
+  const mmap::meta_slot& m = durable_->recovery.meta;
+  tree_.adopt({index::node_ref::from_bits(m.root), m.epoch, m.key_count}, m.leaf_bytes);
+  durable_->last_seq = m.at_seq;
+}
+
+result<void> store_impl::writable_locked() const noexcept {
+  if (durable_->opts.read_only) return make_error(errc::not_supported, "the store is open read-only");
+  if (durable_->closed) return make_error(errc::not_supported, "the store is closed");
+  if (durable_->failed) {
+    return make_error(errc::fatal, "an earlier commit failed (" + durable_->failed->to_string() +
+                                       "); reopen the store to recover its last durable state");
+  }
+  return {};
+}
+
+result<void> store_impl::commit_locked(std::uint64_t flags) noexcept {
+  if (!durable_->dirty && flags == 0) return {};
+  if (auto ok = writable_locked(); !ok) return ok;
+  const index::frozen_root frozen = tree_.freeze();
+  auto ok = durable_->committer.commit(*region_, {frozen, tree_.leaf_bytes(), durable_->last_seq, flags});
+  if (!ok) {
+    // A failed sync cannot be retried safely (the kernel may have dropped the dirty pages), so the store
+    // stops taking writes; the previous durable commit is intact and reopening recovers it.
+    if (ok.error().code() != errc::aborted) durable_->failed = ok.error();
+    return ok;
+  }
+  durable_->dirty = false;
+  // Retired blocks the new durable tree cannot reach are garbage now. The other meta slot still names the
+  // previous tree, but open falls back to it only after verifying every block's checksum.
+  const std::array<std::uint64_t, 1> live = {frozen.epoch};
+  tree_.reclaim(live);
+  return {};
+}
+
+}  // namespace tessel::detail

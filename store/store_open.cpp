@@ -1,0 +1,66 @@
+// store::open(path, options): create or open a durable store's directory, map its data file, and recover
+// the tree of its newest intact commit.
+#include <filesystem>
+#include <string>
+#include <utility>
+
+#include "tessel/store.hpp"
+
+#include "mmap/mapped_region.hpp"
+#include "mmap/store_file.hpp"
+#include "store/store_impl.hpp"
+#include "store/tree_recovery.hpp"
+
+namespace tessel {
+
+namespace {
+
+[[nodiscard]] result<std::unique_ptr<mmap::store_file>> open_or_create(const std::filesystem::path& dir,
+                                                                       const options& opts) noexcept {
+  const bool exists = mmap::store_file::exists(dir);
+  if (exists && opts.mode == open_mode::create_new) {
+    return make_error(errc::invalid_argument, "a store already exists in " + dir.string());
+  }
+  if (!exists && (opts.mode == open_mode::open_existing || opts.read_only)) {
+    return make_error(errc::not_found, "no store in " + dir.string());
+  }
+  if (exists) return mmap::store_file::open(dir, opts.read_only);
+  mmap::store_file::create_options c;
+  c.directory_mode = static_cast<std::filesystem::perms>(opts.directory_mode & 07777);
+  c.file_mode = static_cast<std::filesystem::perms>(opts.file_mode & 07777);
+  return mmap::store_file::create(dir, c);
+}
+
+}  // namespace
+
+result<std::unique_ptr<store>> store::open(const std::string& path, const options& opts) noexcept {
+  if (opts.backend == backend::dram) {
+    return make_error(errc::invalid_argument,
+                      "backend dram keeps no files; set options.backend = backend::mmap to open " + path);
+  }
+  if (opts.backend != backend::mmap) {
+    return make_error(errc::invalid_argument, "unknown backend " + std::to_string(static_cast<int>(opts.backend)));
+  }
+  if (path.empty()) return make_error(errc::invalid_argument, "empty store path");
+  try {
+    auto file = open_or_create(path, opts);
+    if (!file) return tl::unexpected(std::move(file.error()));
+    mmap::mapped_region::file_options fo;
+    fo.reserve_bytes = opts.reserve_bytes;
+    // A private mapping never writes to the file: what read-only opens and power-loss tests need.
+    fo.simulate_power_loss = opts.simulate_power_loss || opts.read_only;
+    auto region = mmap::mapped_region::map_file((*file)->fd(), (*file)->size_at_open(), mmap::first_block_offset, fo);
+    if (!region) return tl::unexpected(std::move(region.error()));
+    auto recovered = detail::recover_tree(**file, **region, opts.verify_checksums_on_open);
+    if (!recovered) return tl::unexpected(std::move(recovered.error()));
+    const int slot = recovered->slot;
+    auto durable = std::make_unique<detail::durable_state>(detail::tree_committer(std::move(*file), slot), opts,
+                                                           std::move(*recovered));
+    auto impl = std::make_unique<detail::store_impl>(std::move(*region), std::move(durable));
+    return std::unique_ptr<store>(new store(std::move(impl)));
+  } catch (...) {
+    return make_error(errc::no_memory, "opening store " + path);
+  }
+}
+
+}  // namespace tessel

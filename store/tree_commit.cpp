@@ -1,0 +1,75 @@
+#include "store/tree_commit.hpp"
+
+#include <chrono>
+#include <utility>
+#include <vector>
+
+#include "index/tree_walk.hpp"
+#include "store/block_header.hpp"
+
+namespace tessel::detail {
+
+namespace {
+
+[[nodiscard]] std::uint64_t now_unix_ns() noexcept {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
+}  // namespace
+
+result<std::vector<mmap::byte_range>> seal_new_blocks(mmap::mapped_region& region, index::node_ref root,
+                                                      std::uint64_t born_after) noexcept {
+  std::vector<mmap::byte_range> ranges;
+  std::byte* const base = region.base();
+  bool out_of_memory = false;
+  auto ok = index::walk_blocks(base, root, {mmap::first_block_offset, region.frontier()}, born_after,
+                               [&](index::node_ref r, std::size_t size) {
+                                 seal_block(base, r, size);
+                                 try {
+                                   ranges.push_back({r.offset() - block_header_bytes, size + block_header_bytes});
+                                 } catch (...) {
+                                   out_of_memory = true;
+                                 }
+                               });
+  if (!ok) return tl::unexpected(std::move(ok.error()));
+  if (out_of_memory) return make_error(errc::no_memory, "listing the blocks of a commit");
+  return ranges;
+}
+
+tree_committer::tree_committer(std::unique_ptr<mmap::store_file> file, int durable_slot) noexcept
+    : file_(std::move(file)), durable_slot_(durable_slot) {}
+
+result<void> tree_committer::commit(mmap::mapped_region& region, const commit_request& req) noexcept {
+  const mmap::meta_slot& last = durable();
+  if (!step(commit_step::seal)) return make_error(errc::aborted, "commit stopped before sealing (test hook)");
+  // Blocks born at or before the last durable epoch are sealed and durable already.
+  auto ranges = seal_new_blocks(region, req.root.root, last.epoch);
+  if (!ranges) return tl::unexpected(std::move(ranges.error()));
+
+  // Durable point 1: the new blocks (and the file size covering them). Nothing reaches them yet.
+  if (!step(commit_step::persist_blocks)) return make_error(errc::aborted, "commit stopped before persisting blocks");
+  if (auto ok = region.persist(*ranges); !ok) return ok;
+
+  // Durable point 2: the meta slot not holding `last`. Once it is durable the new tree is the store; a torn
+  // write here fails its checksum and open falls back to `last`.
+  if (!step(commit_step::write_meta)) return make_error(errc::aborted, "commit stopped before writing the meta slot");
+  mmap::meta_slot m;
+  m.generation = last.generation + 1;
+  m.epoch = req.root.epoch;
+  m.root = req.root.root.bits();
+  m.key_count = req.root.size;
+  m.leaf_bytes = req.leaf_bytes;
+  m.at_seq = req.at_seq;
+  m.frontier = region.frontier();
+  m.allocated_bytes = region.usage().live_bytes;
+  m.flags = req.flags;
+  m.committed_unix_ns = now_unix_ns();
+  const int target = 1 - durable_slot_;
+  if (auto ok = file_->write_meta(target, m); !ok) return ok;
+  durable_slot_ = target;
+  return {};
+}
+
+}  // namespace tessel::detail

@@ -1,0 +1,40 @@
+// Opening a durable store's tree: pick the meta slot, walk the tree it names, rebuild the allocator.
+//
+// Space retired but not freed when the process died is garbage after a crash, and the allocator's free lists
+// lived only in memory, so open always rebuilds the allocator from what the durable tree reaches: every
+// reachable block is live, every gap below the commit's frontier is free. The walk bounds-checks every
+// reference, so a damaged file is a corruption error, never a wild read.
+//
+// Falling back: when the newest meta slot is unusable, or its tree fails the walk, the other slot is tried
+// -- with every block's checksum verified, because blocks only the older tree reached may have been reused
+// since. Its error, if it fails too, names both problems.
+//
+// Thread safety: runs before the store is shared.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "tessel/error.hpp"
+
+#include "mmap/mapped_region.hpp"
+#include "mmap/store_file.hpp"
+
+namespace tessel::detail {
+
+struct recovered_tree {
+  int slot = 0;          ///< the meta slot whose tree is now live
+  mmap::meta_slot meta;  ///< its contents
+  std::string fallback;  ///< why the newer slot was not used; empty when it was
+  std::uint64_t blocks = 0;
+  std::uint64_t block_bytes = 0;  ///< allocator bytes of the reachable blocks (headers, rounding)
+  std::chrono::nanoseconds elapsed{};
+};
+
+/// Errors: corruption (no usable slot; the tree fails the walk or, when `verify_checksums`, a checksum),
+/// no_memory.
+[[nodiscard]] result<recovered_tree> recover_tree(const mmap::store_file& file, mmap::mapped_region& region,
+                                                  bool verify_checksums) noexcept;
+
+}  // namespace tessel::detail
