@@ -102,6 +102,14 @@ namespace tessel::detail {
 struct store_access {
   [[nodiscard]] static store_impl& impl(store& s) noexcept { return *s.impl_; }
   [[nodiscard]] static const store_impl& impl(const store& s) noexcept { return *s.impl_; }
+  /// Tests: drops a durable store as a crash would -- no commit, no clean close. Only what was made durable
+  /// stays (with options.simulate_power_loss, exactly that; otherwise the page cache may add more).
+  static void abandon(std::unique_ptr<store> s) noexcept {
+    if (durable_state* d = s->impl_->durable()) {
+      std::lock_guard lock(d->mutex);
+      d->closed = true;
+    }
+  }
 };
 
 }  // namespace tessel::detail
