@@ -1,0 +1,125 @@
+#include "store/store_check.hpp"
+
+#include <algorithm>
+#include <optional>
+#include <utility>
+
+#include "common/block_allocator.hpp"
+#include "index/art_inspect.hpp"
+#include "index/tree_walk.hpp"
+#include "mmap/mapped_region.hpp"
+#include "mmap/store_file.hpp"
+#include "store/block_header.hpp"
+
+namespace tessel {
+
+namespace {
+
+// Enough to locate damage; a store broken everywhere would otherwise print millions of lines.
+constexpr std::size_t max_block_problems = 100;
+constexpr std::uint64_t progress_every = 1 << 16;
+
+void check_tree(const mmap::store_file& file, const mmap::meta_slot& meta, check_report& report,
+                const check_progress& progress) {
+  mmap::mapped_region::file_options fo;
+  fo.simulate_power_loss = true;  // private: nothing this does can reach the file
+  auto region = mmap::mapped_region::map_file(file.fd(), file.size_at_open(), mmap::first_block_offset, fo);
+  if (!region) {
+    report.problems.push_back("cannot map the store file: " + region.error().to_string());
+    return;
+  }
+  std::byte* const base = (*region)->base();
+  const std::uint64_t end = std::min(meta.frontier, file.size_at_open());
+  if (meta.frontier > file.size_at_open()) {
+    report.problems.push_back("store file is truncated: the tree reaches byte " + std::to_string(meta.frontier) +
+                              " but the file has " + std::to_string(file.size_at_open()));
+  }
+  std::vector<block_allocator::extent> extents;
+  std::size_t block_problems = 0;
+  const index::node_ref root = index::node_ref::from_bits(meta.root);
+  auto walked =
+      index::walk_blocks(base, root, {mmap::first_block_offset, end}, 0, [&](index::node_ref r, std::size_t size) {
+        if (r.is_leaf()) {
+          ++report.leaves;
+        } else {
+          ++report.inner_nodes;
+        }
+        if (auto problem = detail::block_problem(base, r, size)) {
+          if (++block_problems <= max_block_problems) report.problems.push_back(std::move(*problem));
+        }
+        extents.push_back((*region)->extent_of(r.offset(), size));
+        if (progress && extents.size() % progress_every == 0) progress(extents.size());
+      });
+  if (block_problems > max_block_problems) {
+    report.problems.push_back(std::to_string(block_problems - max_block_problems) + " more damaged blocks");
+  }
+  if (!walked) {
+    report.problems.push_back(std::string(walked.error().message()));
+    return;
+  }
+  std::sort(extents.begin(), extents.end(), [](const auto& a, const auto& b) { return a.offset < b.offset; });
+  for (std::size_t i = 0; i < extents.size(); ++i) {
+    report.block_bytes += extents[i].size;
+    if (i > 0 && extents[i - 1].offset + extents[i - 1].size > extents[i].offset) {
+      report.problems.push_back("blocks at offsets " + std::to_string(extents[i - 1].offset) + " and " +
+                                std::to_string(extents[i].offset) + " overlap");
+    }
+    if (extents[i].offset + extents[i].size > meta.frontier) {
+      report.problems.push_back("block at offset " + std::to_string(extents[i].offset) +
+                                " lies past the committed frontier");
+    }
+  }
+  const std::uint64_t usable = meta.frontier - mmap::first_block_offset;
+  report.unreachable_bytes = usable > report.block_bytes ? usable - report.block_bytes : 0;
+  if (report.leaves != meta.key_count) {
+    report.problems.push_back("meta slot records " + std::to_string(meta.key_count) + " keys but the tree holds " +
+                              std::to_string(report.leaves));
+  }
+  // Structural invariants last: they read keys and assume every reference is sound, which the walk proved.
+  if (block_problems == 0) {
+    if (auto ok = index::inspect_verify(base, root, report.leaves); !ok) {
+      report.problems.push_back("tree invariant broken: " + std::string(ok.error().message()));
+    }
+  }
+  if (progress) progress(extents.size());
+}
+
+}  // namespace
+
+result<check_report> check_store(const std::filesystem::path& dir, const check_progress& progress) noexcept {
+  try {
+    auto file = mmap::store_file::open(dir, true);
+    if (!file) return tl::unexpected(std::move(file.error()));
+    check_report report;
+    report.file_size = (*file)->size_at_open();
+    for (int i = 0; i < 2; ++i) {
+      const auto& s = (*file)->slot(i);
+      report.slots[static_cast<unsigned>(i)] =
+          s ? "generation " + std::to_string(s->generation) + ", epoch " + std::to_string(s->epoch)
+            : std::string(s.error().message());
+    }
+    auto newest = (*file)->newest_slot();
+    if (!newest) {
+      report.problems.emplace_back(newest.error().message());
+      return report;
+    }
+    const mmap::meta_slot& meta = *(*file)->slot(*newest);
+    report.slot = *newest;
+    report.generation = meta.generation;
+    report.key_count = meta.key_count;
+    report.frontier = meta.frontier;
+    report.clean_close = (meta.flags & mmap::clean_close) != 0;
+    const auto& other = (*file)->slot(1 - *newest);
+    if (!other && meta.generation > 1) {
+      // Generation 1 is the only commit that leaves the other slot unwritten.
+      report.problems.push_back(std::string(other.error().message()) + " (the store still opens from slot " +
+                                std::to_string(*newest) + ")");
+    }
+    check_tree(**file, meta, report, progress);
+    return report;
+  } catch (...) {
+    return make_error(errc::no_memory, "checking store " + dir.string());
+  }
+}
+
+}  // namespace tessel

@@ -1,0 +1,45 @@
+// check_store: everything `tessel check` verifies in a durable store, without writing a byte: the superblock
+// and both meta slots (checksums), every block of the current tree (bounds, block header, checksum), the
+// tree's invariants (index::inspect_verify), and the allocator's accounting -- every reachable block inside
+// the committed frontier, no two overlapping; what is not reachable below the frontier is free space (or, after
+// an unclean shutdown, garbage the next open reclaims).
+//
+// Thread safety: opens its own read-only handle (a shared lock: it waits for no writer, and a store open for
+// writing is `busy`).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "tessel/error.hpp"
+
+namespace tessel {
+
+struct check_report {
+  std::vector<std::string> problems;  ///< empty: the store is healthy
+  std::array<std::string, 2> slots;   ///< "generation N, epoch E" or why the slot is unusable
+  int slot = -1;                      ///< the slot whose tree was checked
+  std::uint64_t generation = 0;
+  std::uint64_t key_count = 0;  ///< as the meta slot records it
+  std::uint64_t leaves = 0;     ///< as the walk found them
+  std::uint64_t inner_nodes = 0;
+  std::uint64_t block_bytes = 0;  ///< allocator bytes of reachable blocks (headers, rounding)
+  std::uint64_t frontier = 0;
+  std::uint64_t unreachable_bytes = 0;  ///< below the frontier, not reachable: free or garbage
+  std::uint64_t file_size = 0;
+  bool clean_close = false;
+};
+
+/// Called now and then with the number of blocks verified so far.
+using check_progress = std::function<void(std::uint64_t blocks)>;
+
+/// Errors (the store could not be examined at all): not_found, busy, io_error, version_mismatch, and
+/// corruption of the superblock. Damage found in the meta slots or the tree is in report.problems.
+[[nodiscard]] result<check_report> check_store(const std::filesystem::path& dir,
+                                               const check_progress& progress = {}) noexcept;
+
+}  // namespace tessel

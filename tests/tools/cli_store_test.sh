@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# End-to-end test of the store subcommands: load a dump with every byte value, info, check, dump (the round
+# trip is exact), then damage a leaf and see check report it with exit 3, and the documented exit codes for
+# a missing store and a store open elsewhere. Usage: cli_store_test.sh <path to tessel>
+set -euo pipefail
+tessel="$1"
+work="$(mktemp -d "${TMPDIR:-/tmp}/tessel-cli-XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# The canonical dump form of byte $1: itself when printable and not '%', else %XX.
+canonical() {
+  if (($1 >= 0x20 && $1 <= 0x7E && $1 != 0x25)); then printf "\\x$(printf %02x "$1")"; else printf '%%%02X' "$1"; fi
+}
+# A dump holding every byte value in keys and values, written in the documented format.
+{
+  echo "tessel-dump 1"
+  for i in $(seq 0 255); do
+    b="$(canonical "$i")"
+    printf 'key-%s\tvalue-%s-distinctive\n' "$b" "$b"
+  done
+  printf '/a/b\tplain text value\n'
+} > "$work/in.txt"
+
+"$tessel" load "$work/s" -i "$work/in.txt" > /dev/null
+[[ "$(stat -c %a "$work/s/data.tessel")" == 600 ]] || fail "data file is not owner-only"
+"$tessel" info "$work/s" --json | grep -q '"keys": 257' || fail "info does not report 257 keys"
+"$tessel" check "$work/s" > /dev/null || fail "check fails on a healthy store"
+"$tessel" check "$work/s" --json | grep -q '"healthy": true' || fail "check --json is not healthy"
+"$tessel" dump "$work/s" > "$work/out.txt"
+# Dump writes every entry once, in byte order of the (decoded) keys: '/' (0x2F) before "key-" with 0x00.
+[[ "$(wc -l < "$work/out.txt")" == 258 ]] || fail "dump does not hold the header and 257 entries"
+[[ "$(sed -n 2p "$work/out.txt")" == $'/a/b\tplain text value' ]] || fail "dump does not start with /a/b"
+[[ "$(sed -n 3p "$work/out.txt")" == $'key-%00\tvalue-%00-distinctive' ]] || fail "byte 0x00 did not come next"
+[[ "$(tail -1 "$work/out.txt")" == $'key-%FF\tvalue-%FF-distinctive' ]] || fail "byte 0xFF did not come last"
+grep -qxF $'key-A\tvalue-A-distinctive' "$work/out.txt" || fail "printable bytes are not written as themselves"
+cmp <(LC_ALL=C sort "$work/in.txt") <(LC_ALL=C sort "$work/out.txt") || fail "dump holds other lines than were loaded"
+"$tessel" load "$work/t" -i "$work/out.txt" > /dev/null
+"$tessel" dump "$work/t" | cmp - "$work/out.txt" || fail "load of a dump does not round-trip"
+
+# Exit codes: a missing store is 2, a bad dump is 2.
+set +e
+"$tessel" info "$work/missing" 2> /dev/null; [[ $? == 2 ]] || fail "info on a missing store does not exit 2"
+printf 'not a dump\n' | "$tessel" load "$work/u" 2> /dev/null; [[ $? == 2 ]] || fail "load of a bad dump does not exit 2"
+
+# Damage one leaf value: check finds it (exit 3) and names an offset.
+offset=$(grep -abo 'value-A-distinctive' "$work/s/data.tessel" | head -1 | cut -d: -f1)
+[[ -n "$offset" ]] || fail "leaf value not found in the data file"
+printf 'X' | dd of="$work/s/data.tessel" bs=1 seek="$offset" conv=notrunc status=none
+"$tessel" check "$work/s" > "$work/check.txt"; rc=$?
+[[ $rc == 3 ]] || fail "check of a damaged store exits $rc, not 3"
+grep -q "fails its checksum" "$work/check.txt" || fail "check does not name the damaged block"
+set -e
+echo "ok"

@@ -1,0 +1,108 @@
+// `tessel info PATH`: the facts of a durable store without opening its tree -- superblock, both meta slots,
+// sizes, key count. Read-only (a shared lock; busy while a writer has the store open). docs/tools.md §info.
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "mmap/store_file.hpp"
+#include "tools/command_registry.hpp"
+#include "tools/tool_support.hpp"
+
+namespace tessel::tools {
+namespace {
+
+struct info_options {
+  std::string path;
+  bool json = false;
+};
+
+std::string hex_id(const mmap::store_id& id) {
+  std::ostringstream out;
+  for (const std::uint8_t b : id) out << std::hex << std::setw(2) << std::setfill('0') << static_cast<int>(b);
+  return out.str();
+}
+
+nlohmann::json slot_json(const result<mmap::meta_slot>& s, bool current) {
+  if (!s) return {{"valid", false}, {"problem", std::string(s.error().message())}};
+  return {{"valid", true},
+          {"current", current},
+          {"generation", s->generation},
+          {"epoch", s->epoch},
+          {"keys", s->key_count},
+          {"leaf_bytes", s->leaf_bytes},
+          {"at_seq", s->at_seq},
+          {"frontier", s->frontier},
+          {"allocated_bytes", s->allocated_bytes},
+          {"clean_close", (s->flags & mmap::clean_close) != 0},
+          {"committed_unix_ns", s->committed_unix_ns}};
+}
+
+std::uint64_t directory_bytes(const std::filesystem::path& dir) {
+  std::uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir, ec)) {
+    if (e.is_regular_file(ec)) total += e.file_size(ec);
+  }
+  return total;
+}
+
+int run(const info_options& o) {
+  auto file = mmap::store_file::open(o.path, true);
+  if (!file) return fail("info", file.error());
+  const mmap::superblock& sb = (*file)->super();
+  auto newest = (*file)->newest_slot();
+  nlohmann::json j;
+  j["path"] = o.path;
+  j["format_version"] = sb.version;
+  j["store_id"] = hex_id(sb.id);
+  j["created_unix_ns"] = sb.created_unix_ns;
+  j["incompat_features"] = sb.incompat_features;
+  j["data_file_bytes"] = (*file)->size_at_open();
+  j["directory_bytes"] = directory_bytes(o.path);
+  j["current_slot"] = newest ? *newest : -1;
+  if (newest) j["keys"] = (*file)->slot(*newest)->key_count;
+  j["meta_slots"] = {slot_json((*file)->slot(0), newest && *newest == 0),
+                     slot_json((*file)->slot(1), newest && *newest == 1)};
+  if (o.json) {
+    std::cout << j.dump(2) << '\n';
+  } else {
+    std::cout << "store            " << o.path << '\n'
+              << "format version   " << sb.version << '\n'
+              << "store id         " << j["store_id"].get<std::string>() << '\n'
+              << "data file        " << (*file)->size_at_open() << " bytes\n"
+              << "directory        " << j["directory_bytes"].get<std::uint64_t>() << " bytes\n";
+    if (newest) std::cout << "keys             " << (*file)->slot(*newest)->key_count << '\n';
+    for (int i = 0; i < 2; ++i) {
+      const auto& s = (*file)->slot(i);
+      std::cout << "meta slot " << i << "      ";
+      if (!s) {
+        std::cout << "unusable: " << s.error().message() << '\n';
+        continue;
+      }
+      std::cout << "generation " << s->generation << ", epoch " << s->epoch << ", " << s->key_count << " keys, at_seq "
+                << s->at_seq << ", frontier " << s->frontier
+                << ((s->flags & mmap::clean_close) != 0 ? ", clean close" : "")
+                << (newest && *newest == i ? "  (current)" : "") << '\n';
+    }
+  }
+  if (!newest) return fail("info", newest.error());
+  return 0;
+}
+
+run_function setup(CLI::App& app) {
+  auto o = std::make_shared<info_options>();
+  app.add_option("path", o->path, "store directory")->required();
+  app.add_flag("--json", o->json, "print one JSON object");
+  return [o] { return run(*o); };
+}
+
+const command_registration registration{{"info", "show a store's superblock, meta slots and sizes", &setup}};
+
+}  // namespace
+}  // namespace tessel::tools
