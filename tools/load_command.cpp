@@ -12,6 +12,7 @@
 #include "tessel/store.hpp"
 
 #include "store/dump_format.hpp"
+#include "store/store_impl.hpp"
 #include "tools/command_registry.hpp"
 #include "tools/progress_meter.hpp"
 #include "tools/tool_support.hpp"
@@ -67,10 +68,13 @@ int run(const load_options& o) {
     bytes += line.size() + 1;
     auto e = parse_dump_line(line);
     if (!e) {
+      // Drop the store without committing: a load is all or nothing.
+      detail::store_access::abandon(std::move(*s));
       return fail("load", error(errc::invalid_argument,
                                 "line " + std::to_string(line_number) + ": " + std::string(e.error().message())));
     }
     if (auto ok = (*s)->put(as_bytes(e->key), as_bytes(e->value)); !ok) {
+      detail::store_access::abandon(std::move(*s));
       return fail("load", error(ok.error().code(),
                                 "line " + std::to_string(line_number) + ": " + std::string(ok.error().message())));
     }

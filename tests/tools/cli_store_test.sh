@@ -42,6 +42,9 @@ cmp <(LC_ALL=C sort "$work/in.txt") <(LC_ALL=C sort "$work/out.txt") || fail "du
 set +e
 "$tessel" info "$work/missing" 2> /dev/null; [[ $? == 2 ]] || fail "info on a missing store does not exit 2"
 printf 'not a dump\n' | "$tessel" load "$work/u" 2> /dev/null; [[ $? == 2 ]] || fail "load of a bad dump does not exit 2"
+# A malformed line after good ones: exit 2, and nothing of this load is committed.
+printf 'tessel-dump 1\nnew-key\tv\nbad line\n' | "$tessel" load "$work/t" 2> /dev/null; [[ $? == 2 ]] || fail "bad line not exit 2"
+"$tessel" dump "$work/t" | grep -q new-key && fail "a failed load committed part of its input"
 
 # Damage one leaf value: check finds it (exit 3) and names an offset.
 offset=$(grep -abo 'value-A-distinctive' "$work/s/data.tessel" | head -1 | cut -d: -f1)
