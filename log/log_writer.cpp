@@ -164,37 +164,46 @@ result<void> log_writer::reserve(std::size_t record_bytes) noexcept {
     // Rollover. Creating the file is slow (fallocate, two fsyncs), so it runs without mu_: only this
     // thread changes current_ (REQUIRES: no concurrent reserve/append), and leaders keep their own
     // references to the segments they write.
-    const std::uint64_t first_seq = last_seq_ + 1;
-    const bool replace_empty = current_end_ == segment_header_bytes;
     const std::uint64_t capacity = capacity_for(record_bytes);
-    lock.unlock();
-    auto fd = create_segment(dir_, id_, first_seq, capacity, opts_.inject_fault);
-    if (!fd) return tl::unexpected(std::move(fd.error()));
-    std::shared_ptr<open_segment> next;
-    try {
-      next = std::make_shared<open_segment>();
-      next->first_seq = first_seq;
-      next->path = dir_ / segment_file_name(first_seq);
-    } catch (...) {
-      // The new file stays behind, empty; the next writer's open replaces it.
-      return make_error(errc::no_memory, "tracking a new log segment");
-    }
-    next->fd = std::move(*fd);
-    lock.lock();
-    try {
-      if (!replace_empty) {
-        segments_.push_back({first_seq, next->path, 0});
-        // The segment left behind is retired: its record count is final.
-        segments_[segments_.size() - 2].record_bytes = current_end_ - segment_header_bytes;
-        retired_bytes_ += current_end_ - segment_header_bytes;
+    if (current_end_ == segment_header_bytes) {
+      // The current segment is empty (a record bigger than segment_bytes comes first): a new one would
+      // have its name, so grow it in place. No leader writes to it: it has no records.
+      const std::shared_ptr<open_segment> segment = current_;
+      lock.unlock();
+      if (auto r = grow_segment(segment->fd.get(), segment->path, capacity, opts_.inject_fault); !r) return r;
+      lock.lock();
+      current_capacity_ = capacity;
+    } else {
+      const std::uint64_t first_seq = last_seq_ + 1;
+      lock.unlock();
+      // Allocate before creating the file: once it exists, installing it must not fail.
+      std::shared_ptr<open_segment> next;
+      try {
+        next = std::make_shared<open_segment>();
+        next->first_seq = first_seq;
+        next->path = dir_ / segment_file_name(first_seq);
+      } catch (...) {
+        return make_error(errc::no_memory, "tracking a new log segment");
       }
-    } catch (...) {
-      return make_error(errc::no_memory, "tracking a new log segment");
+      auto fd = create_segment(dir_, id_, first_seq, capacity, opts_.inject_fault);
+      if (!fd) return tl::unexpected(std::move(fd.error()));
+      next->fd = std::move(*fd);
+      lock.lock();
+      try {
+        segments_.push_back({first_seq, next->path, 0});
+      } catch (...) {
+        // Records from first_seq on may still go into the current segment, so a segment file named
+        // first_seq must not stay behind: it would overlap them.
+        (void)::unlink(next->path.c_str());
+        return make_error(errc::no_memory, "tracking a new log segment");
+      }
+      // The segment left behind is retired: its record count is final.
+      segments_[segments_.size() - 2].record_bytes = current_end_ - segment_header_bytes;
+      retired_bytes_ += current_end_ - segment_header_bytes;
+      current_ = std::move(next);
+      current_end_ = segment_header_bytes;
+      current_capacity_ = capacity;
     }
-    // An empty current segment has the same name and was just replaced on disk: swap it in place.
-    current_ = std::move(next);
-    current_end_ = segment_header_bytes;
-    current_capacity_ = capacity;
   }
   try {
     // Grow now, so append does not allocate in the common case (a leader's swap may still hand append

@@ -88,7 +88,8 @@ class log_writer {
   /// Makes sure the next append of a record of `record_bytes` (encoded_size) fits: when the current
   /// segment's preallocated space, counting records still in memory, cannot take it, creates and
   /// preallocates the next segment now (rollover), sized to fit when the record is larger than
-  /// segment_bytes. Also writes the buffer when it holds more than max_buffered_bytes.
+  /// segment_bytes; a current segment that holds no record grows in place instead (the next one would have
+  /// its name). Also writes the buffer when it holds more than max_buffered_bytes.
   /// REQUIRES: no concurrent reserve or append.
   /// Errors: invalid_argument (record_bytes above record_max_bytes); no_space (ENOSPC, EDQUOT, EFBIG);
   /// io_error; no_memory; fatal once the writer is poisoned. On error nothing changed, and a later reserve

@@ -159,9 +159,26 @@ result<unique_fd> create_segment(const std::filesystem::path& dir, const store_i
     e = errno;
     return fail(log_errno_error(e, "renaming " + temp_path.string()));
   }
-  // Only now is the segment part of the log: it must not be lost while later records land in it.
-  if (auto s = sync_directory(dir); !s) return tl::unexpected(std::move(s.error()));
+  // Only now is the segment part of the log: it must not be lost while later records land in it. When the
+  // directory cannot be synced, take the name back: the caller keeps writing to the previous segment, and
+  // an empty segment named first_seq would overlap those records.
+  if (auto s = sync_directory(dir); !s) {
+    (void)::unlink(final_path.c_str());
+    return tl::unexpected(std::move(s.error()));
+  }
   return fd;
+}
+
+result<void> grow_segment(int fd, const std::filesystem::path& path, std::uint64_t capacity,
+                          const fault_hook& inject) noexcept {
+  int e = injected_fault(inject, fault_point::preallocate);
+  if (e == 0) e = ::posix_fallocate(fd, 0, static_cast<off_t>(capacity));
+  if (e != 0) return tl::unexpected(log_errno_error(e, "growing " + path.string() + " to " + std::to_string(capacity)));
+  if (::fsync(fd) != 0) {
+    e = errno;
+    return tl::unexpected(log_errno_error(e, "syncing " + path.string()));
+  }
+  return {};
 }
 
 result<void> remove_stale_segment_temps(const std::filesystem::path& dir) noexcept {

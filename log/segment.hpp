@@ -85,6 +85,13 @@ struct segment_entry {
                                                std::uint64_t first_seq, std::uint64_t capacity,
                                                const fault_hook& inject) noexcept;
 
+/// Grows an open segment's preallocation to `capacity` bytes and fsyncs it (the new size is metadata), for
+/// a record too big for the empty current segment: growing it in place keeps its name and its open
+/// descriptor valid, which replacing the file would not. Errors: no_space (ENOSPC, EDQUOT, EFBIG),
+/// io_error; on error the segment may have some extra blocks, its usable size is unchanged.
+[[nodiscard]] result<void> grow_segment(int fd, const std::filesystem::path& path, std::uint64_t capacity,
+                                        const fault_hook& inject) noexcept;
+
 /// Deletes leftover `<name>.tlog.tmp` files of interrupted creations. Errors: io_error.
 [[nodiscard]] result<void> remove_stale_segment_temps(const std::filesystem::path& dir) noexcept;
 

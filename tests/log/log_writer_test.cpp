@@ -168,7 +168,7 @@ TEST(LogWriter, ReserveRollsOverAndSizesSegmentsForOversizeRecords) {
   EXPECT_EQ(w->segment_count(), 1U);
   const std::string big(20000, 'b');
   ASSERT_TRUE(w->reserve(encoded_size(1, big.size())));
-  // The current segment was empty, so the oversize one replaced it rather than following it.
+  // The current segment was empty, so it grew to fit rather than being followed by one of its name.
   EXPECT_EQ(w->segment_count(), 1U);
   EXPECT_EQ(w->append(op_kind::put, as_bytes("k"), as_bytes(big)), 1U);
   ASSERT_TRUE(w->reserve(encoded_size(1, 1)));
@@ -336,7 +336,14 @@ TEST(LogWriter, NoSpaceFromPreallocationLeavesTheWriterUsable) {
   log_options o = small_segments();
   o.inject_fault = [&fail_with](fault_point p) { return p == fault_point::preallocate ? fail_with : 0; };
   auto w = open_writer(tmp.log(), 1, o);
-  std::uint64_t reserved_up_to = 0;
+  // Growing the empty first segment for an oversize record fails the same way.
+  fail_with = ENOSPC;
+  auto grow = w->reserve(encoded_size(1, 20000));
+  ASSERT_FALSE(grow);
+  EXPECT_EQ(grow.error().code(), errc::no_space);
+  fail_with = 0;
+  ASSERT_TRUE(w->reserve(encoded_size(1, 20000)));
+  std::uint64_t reserved_up_to = w->append(op_kind::put, as_bytes("k"), as_bytes(std::string(20000, 'g')));
   for (const int err : {ENOSPC, EFBIG, EDQUOT}) {
     // Fill the current segment, then ask for a rollover while the "disk" is full.
     const std::string v(500, 'v');
