@@ -1,0 +1,95 @@
+// File plumbing for the operation log (log/file_io.hpp).
+#include "log/file_io.hpp"
+
+#include <cerrno>
+#include <string>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "common/errno_error.hpp"
+
+namespace tessel::oplog {
+
+error log_errno_error(int err, std::string_view context) {
+  error e = errno_error(err, context);
+  if (err == EFBIG) return error(errc::no_space, std::string(e.message()));
+  return e;
+}
+
+unique_fd& unique_fd::operator=(unique_fd&& other) noexcept {
+  if (this != &other) {
+    reset();
+    fd_ = other.release();
+  }
+  return *this;
+}
+
+int unique_fd::release() noexcept {
+  const int fd = fd_;
+  fd_ = -1;
+  return fd;
+}
+
+void unique_fd::reset() noexcept {
+  if (fd_ >= 0) (void)::close(fd_);
+  fd_ = -1;
+}
+
+result<unique_fd> open_file(const std::filesystem::path& path, int flags, unsigned mode) noexcept {
+  int fd = -1;
+  do {
+    fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) {
+    const int e = errno;
+    return tl::unexpected(log_errno_error(e, "opening " + path.string()));
+  }
+  return unique_fd(fd);
+}
+
+result<void> pread_full(int fd, std::span<std::byte> bytes, std::uint64_t offset,
+                        const std::filesystem::path& path) noexcept {
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::pread(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int e = errno;
+      return tl::unexpected(log_errno_error(e, "reading " + path.string()));
+    }
+    if (n == 0) {
+      return make_error(errc::io_error, "reading " + path.string() + ": file ends at " + std::to_string(offset + done) +
+                                            ", before the expected " + std::to_string(offset + bytes.size()));
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  return {};
+}
+
+result<void> pwrite_full(int fd, std::span<const std::byte> bytes, std::uint64_t offset,
+                         const std::filesystem::path& path) noexcept {
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::pwrite(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int e = errno;
+      return tl::unexpected(log_errno_error(e, "writing " + path.string()));
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  return {};
+}
+
+result<void> sync_directory(const std::filesystem::path& dir) noexcept {
+  auto fd = open_file(dir, O_RDONLY | O_DIRECTORY);
+  if (!fd) return tl::unexpected(std::move(fd.error()));
+  if (::fsync(fd->get()) != 0) {
+    const int e = errno;
+    return tl::unexpected(log_errno_error(e, "syncing directory " + dir.string()));
+  }
+  return {};
+}
+
+}  // namespace tessel::oplog

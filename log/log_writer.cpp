@@ -1,0 +1,419 @@
+// log_writer (log/log_writer.hpp): buffering, rollover, the group-commit leader protocol and poisoning.
+//
+// The commit protocol, in order, for one leader:
+//   1. under mu_: take the buffer and its segment spans (swap), note batch_last = last_seq_, set flushing_;
+//   2. without mu_: for each span, if an earlier segment still has unsynced bytes, fdatasync it first (a
+//      segment is durable before its successor gets a byte, which scan_log's damage rule relies on); write
+//      the span with pwrite into the preallocated space (no allocation, so no ENOSPC on ext4/XFS);
+//   3. fdatasync the last segment written (sync_through only): the records and, for the first write into
+//      a preallocated extent, the metadata marking it written;
+//   4. under mu_: publish written_seq_/durable_seq_ = batch_last, clear flushing_, wake the waiters.
+// A failure in 2 or 3 poisons the writer in 4 instead of publishing anything.
+#include "log/log_writer.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <cerrno>
+#include <string>
+#include <utility>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace tessel::oplog {
+
+namespace {
+
+[[nodiscard]] std::uint64_t round_up(std::uint64_t v, std::uint64_t to) noexcept { return (v + to - 1) / to * to; }
+
+// Creates `dir` with mode 0700 (parents with the default mode) and makes its entry durable.
+[[nodiscard]] result<void> ensure_directory(const std::filesystem::path& dir) noexcept {
+  try {
+    std::error_code ec;
+    if (std::filesystem::is_directory(dir, ec)) return {};
+    const std::filesystem::path parent = dir.has_parent_path() ? dir.parent_path() : std::filesystem::path(".");
+    std::filesystem::create_directories(parent, ec);
+    if (ec) return tl::unexpected(log_errno_error(ec.value(), "creating directory " + parent.string()));
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      const int e = errno;
+      return tl::unexpected(log_errno_error(e, "creating log directory " + dir.string()));
+    }
+    return sync_directory(parent);
+  } catch (...) {
+    return make_error(errc::no_memory, "creating log directory");
+  }
+}
+
+// True when the segment holds no record: its first record head is zero (or missing). Records are written
+// back to back from the header on, so nothing can follow a zero head.
+[[nodiscard]] result<bool> segment_is_empty(const std::filesystem::path& path) noexcept {
+  auto fd = open_file(path, O_RDONLY);
+  if (!fd) return tl::unexpected(std::move(fd.error()));
+  struct stat st {};
+  if (::fstat(fd->get(), &st) != 0) {
+    const int e = errno;
+    return tl::unexpected(log_errno_error(e, "examining " + path.string()));
+  }
+  if (static_cast<std::uint64_t>(st.st_size) < segment_header_bytes + record_head_bytes) return true;
+  std::array<std::byte, record_head_bytes> head{};
+  if (auto r = pread_full(fd->get(), head, segment_header_bytes, path); !r) return tl::unexpected(std::move(r.error()));
+  return std::all_of(head.begin(), head.end(), [](std::byte b) { return b == std::byte{0}; });
+}
+
+[[nodiscard]] result<std::uint64_t> size_of_file(const std::filesystem::path& path) noexcept {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    const int e = errno;
+    return tl::unexpected(log_errno_error(e, "examining " + path.string()));
+  }
+  return static_cast<std::uint64_t>(st.st_size);
+}
+
+}  // namespace
+
+result<std::unique_ptr<log_writer>> log_writer::open(std::filesystem::path dir, store_id id, std::uint64_t next_seq,
+                                                     const log_options& opts) noexcept {
+  if (next_seq == 0) return make_error(errc::invalid_argument, "log next_seq must be at least 1");
+  if (opts.segment_bytes < segment_header_bytes + record_min_bytes) {
+    return make_error(errc::invalid_argument, "log segment_bytes " + std::to_string(opts.segment_bytes) +
+                                                  " cannot hold a header and one record");
+  }
+  try {
+    if (auto r = ensure_directory(dir); !r) return tl::unexpected(std::move(r.error()));
+    if (auto r = remove_stale_segment_temps(dir); !r) return tl::unexpected(std::move(r.error()));
+    auto listed = list_segments(dir);
+    if (!listed) return tl::unexpected(std::move(listed.error()));
+    std::deque<known_segment> older;
+    for (const segment_entry& s : *listed) {
+      const bool replaceable = s.first_seq == next_seq;
+      if (s.first_seq > next_seq) {
+        return make_error(errc::invalid_argument, "log segment " + s.path.string() + " starts after next_seq " +
+                                                      std::to_string(next_seq) + "; recover with scan_log first");
+      }
+      if (replaceable) {
+        auto empty = segment_is_empty(s.path);
+        if (!empty) return tl::unexpected(std::move(empty.error()));
+        if (!*empty) {
+          return make_error(errc::invalid_argument,
+                            "log segment " + s.path.string() + " already holds records at " + std::to_string(next_seq));
+        }
+        continue;  // create_segment renames the new one over it
+      }
+      auto size = size_of_file(s.path);
+      if (!size) return tl::unexpected(std::move(size.error()));
+      older.push_back({s.first_seq, s.path, *size > segment_header_bytes ? *size - segment_header_bytes : 0});
+    }
+    const std::uint64_t capacity = round_up(opts.segment_bytes, segment_alignment);
+    auto fd = create_segment(dir, id, next_seq, capacity, opts.inject_fault);
+    if (!fd) return tl::unexpected(std::move(fd.error()));
+    auto current = std::make_shared<open_segment>();
+    current->first_seq = next_seq;
+    current->path = dir / segment_file_name(next_seq);
+    current->fd = std::move(*fd);
+    return std::unique_ptr<log_writer>(
+        new log_writer(std::move(dir), id, opts, next_seq, std::move(older), std::move(current), capacity));
+  } catch (...) {
+    return make_error(errc::no_memory, "opening the log writer");
+  }
+}
+
+log_writer::log_writer(std::filesystem::path dir, store_id id, const log_options& opts, std::uint64_t next_seq,
+                       std::deque<known_segment> older, std::shared_ptr<open_segment> current, std::uint64_t capacity)
+    : dir_(std::move(dir)),
+      id_(id),
+      opts_(opts),
+      last_seq_(next_seq - 1),
+      written_seq_(next_seq - 1),
+      durable_seq_(next_seq - 1),
+      segments_(std::move(older)),
+      current_(std::move(current)),
+      current_end_(segment_header_bytes),
+      current_capacity_(capacity) {
+  for (const known_segment& s : segments_) retired_bytes_ += s.record_bytes;
+  segments_.push_back({current_->first_seq, current_->path, 0});
+}
+
+log_writer::~log_writer() = default;
+
+tl::unexpected<error> log_writer::fatal_error() const {
+  return make_error(errc::fatal, "log writer failed earlier and must be reopened: " + poisoned_->to_string());
+}
+
+std::uint64_t log_writer::capacity_for(std::size_t record_bytes) const noexcept {
+  return round_up(std::max<std::uint64_t>(opts_.segment_bytes, segment_header_bytes + record_bytes), segment_alignment);
+}
+
+result<void> log_writer::reserve(std::size_t record_bytes) noexcept {
+  if (record_bytes > record_max_bytes) {
+    return make_error(errc::invalid_argument,
+                      "log record of " + std::to_string(record_bytes) + " bytes exceeds the format's limit");
+  }
+  std::unique_lock lock(mu_);
+  if (poisoned_) return fatal_error();
+  // The backstop that bounds memory for stores that never sync; waits for a running leader first.
+  while (buffer_.size() + record_bytes > opts_.max_buffered_bytes && last_seq_ > written_seq_) {
+    if (flushing_) {
+      flushed_.wait(lock);
+      continue;
+    }
+    if (auto r = lead_flush(lock, false); !r) return r;
+  }
+  if (poisoned_) return fatal_error();
+  if (current_end_ + record_bytes > current_capacity_) {
+    // Rollover. Creating the file is slow (fallocate, two fsyncs), so it runs without mu_: only this
+    // thread changes current_ (REQUIRES: no concurrent reserve/append), and leaders keep their own
+    // references to the segments they write.
+    const std::uint64_t capacity = capacity_for(record_bytes);
+    if (current_end_ == segment_header_bytes) {
+      // The current segment is empty (a record bigger than segment_bytes comes first): a new one would
+      // have its name, so grow it in place. No leader writes to it: it has no records.
+      const std::shared_ptr<open_segment> segment = current_;
+      lock.unlock();
+      if (auto r = grow_segment(segment->fd.get(), segment->path, capacity, opts_.inject_fault); !r) return r;
+      lock.lock();
+      current_capacity_ = capacity;
+    } else {
+      const std::uint64_t first_seq = last_seq_ + 1;
+      lock.unlock();
+      // Allocate before creating the file: once it exists, installing it must not fail.
+      std::shared_ptr<open_segment> next;
+      try {
+        next = std::make_shared<open_segment>();
+        next->first_seq = first_seq;
+        next->path = dir_ / segment_file_name(first_seq);
+      } catch (...) {
+        return make_error(errc::no_memory, "tracking a new log segment");
+      }
+      auto fd = create_segment(dir_, id_, first_seq, capacity, opts_.inject_fault);
+      if (!fd) return tl::unexpected(std::move(fd.error()));
+      next->fd = std::move(*fd);
+      lock.lock();
+      try {
+        segments_.push_back({first_seq, next->path, 0});
+      } catch (...) {
+        // Records from first_seq on may still go into the current segment, so a segment file named
+        // first_seq must not stay behind: it would overlap them.
+        (void)::unlink(next->path.c_str());
+        return make_error(errc::no_memory, "tracking a new log segment");
+      }
+      // The segment left behind is retired: its record count is final.
+      segments_[segments_.size() - 2].record_bytes = current_end_ - segment_header_bytes;
+      retired_bytes_ += current_end_ - segment_header_bytes;
+      current_ = std::move(next);
+      current_end_ = segment_header_bytes;
+      current_capacity_ = capacity;
+    }
+  }
+  try {
+    // Grow now, so append does not allocate in the common case (a leader's swap may still hand append
+    // the smaller spare buffer; append copes).
+    buffer_.reserve(buffer_.size() + record_bytes);
+    spans_.reserve(spans_.size() + 1);
+  } catch (...) {
+    return make_error(errc::no_memory, "buffering a log record of " + std::to_string(record_bytes) + " bytes");
+  }
+  reserved_ = record_bytes;
+  return {};
+}
+
+std::uint64_t log_writer::append(op_kind kind, key_view key, value_view value) noexcept {
+  const std::size_t size = encoded_size(key.size(), value.size());
+  const std::lock_guard lock(mu_);
+  assert(size <= reserved_ && "append without a reserve() for its size");
+  const std::uint64_t seq = ++last_seq_;
+  reserved_ = 0;
+  if (poisoned_) return seq;
+  const std::size_t begin = buffer_.size();
+  try {
+    buffer_.resize(begin + size);
+    if (spans_.empty() || spans_.back().segment != current_) {
+      spans_.push_back({current_, current_end_, begin, 0, seq});
+    }
+  } catch (...) {
+    buffer_.resize(begin);
+    poisoned_ = error(errc::no_memory, "buffering log record " + std::to_string(seq));
+    return seq;
+  }
+  encode_record(std::span(buffer_).subspan(begin, size), seq, kind, key, value);
+  spans_.back().length += size;
+  spans_.back().last_seq = seq;
+  current_end_ += size;
+  return seq;
+}
+
+result<void> log_writer::sync_through(std::uint64_t seq) noexcept {
+  std::unique_lock lock(mu_);
+  if (seq > last_seq_) {
+    return make_error(errc::invalid_argument,
+                      "sync_through(" + std::to_string(seq) + ") past the last record " + std::to_string(last_seq_));
+  }
+  for (;;) {
+    if (poisoned_) return fatal_error();
+    if (durable_seq_ >= seq) return {};
+    if (!flushing_) {
+      // A leader takes everything appended so far, so after it durable_seq_ >= seq.
+      if (auto r = lead_flush(lock, true); !r) return r;
+      continue;
+    }
+    flushed_.wait(lock);
+  }
+}
+
+result<void> log_writer::write_buffered() noexcept {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    if (poisoned_) return fatal_error();
+    if (written_seq_ >= last_seq_) return {};
+    if (!flushing_) return lead_flush(lock, false);
+    flushed_.wait(lock);
+  }
+}
+
+result<void> log_writer::lead_flush(std::unique_lock<std::mutex>& lock, bool sync) noexcept {
+  flushing_ = true;
+  flush_buffer_.swap(buffer_);
+  flush_spans_.swap(spans_);
+  const std::uint64_t batch_last = last_seq_;
+  lock.unlock();
+  auto r = write_batch(sync);
+  // Keep the capacity: this buffer becomes the appenders' spare at the next swap.
+  flush_buffer_.clear();
+  flush_spans_.clear();
+  lock.lock();
+  flushing_ = false;
+  if (r) {
+    written_seq_ = batch_last;
+    // Without a final sync, what a rollover inside the batch synced is durable all the same.
+    durable_seq_ = std::max(durable_seq_, unsynced_ ? synced_through_ : batch_last);
+  } else if (!poisoned_) {
+    poisoned_ = r.error();
+  }
+  flushed_.notify_all();
+  return r;
+}
+
+result<void> log_writer::write_batch(bool sync) noexcept {
+  for (const buffered_span& s : flush_spans_) {
+    if (unsynced_ && unsynced_ != s.segment) {
+      if (auto r = sync_segment(unsynced_); !r) return r;
+    }
+    const auto bytes = std::span<const std::byte>(flush_buffer_).subspan(s.begin, s.length);
+    if (auto r = write_to_segment(s.segment, bytes, s.offset); !r) return r;
+    unsynced_ = s.segment;
+    unsynced_last_ = s.last_seq;
+  }
+  if (sync && unsynced_) return sync_segment(unsynced_);
+  return {};
+}
+
+result<void> log_writer::write_to_segment(const std::shared_ptr<open_segment>& segment,
+                                          std::span<const std::byte> bytes, std::uint64_t offset) noexcept {
+  if (const int e = injected_fault(opts_.inject_fault, fault_point::write); e != 0) {
+    return tl::unexpected(log_errno_error(e, "writing " + segment->path.string()));
+  }
+  if (opts_.simulate_power_loss) {
+    try {
+      held_.push_back({segment, offset, std::vector<std::byte>(bytes.begin(), bytes.end())});
+    } catch (...) {
+      return make_error(errc::no_memory, "holding back a simulated write");
+    }
+    return {};
+  }
+  return pwrite_full(segment->fd.get(), bytes, offset, segment->path);
+}
+
+result<void> log_writer::sync_segment(const std::shared_ptr<open_segment>& segment) noexcept {
+  // Held writes all belong to `segment`: an earlier segment is synced before a later one is written.
+  for (const held_write& w : held_) {
+    if (auto r = pwrite_full(w.segment->fd.get(), w.bytes, w.offset, w.segment->path); !r) return r;
+  }
+  held_.clear();
+  sync_count_.fetch_add(1, std::memory_order_relaxed);
+  int e = injected_fault(opts_.inject_fault, fault_point::sync);
+  if (e == 0 && ::fdatasync(segment->fd.get()) != 0) e = errno;
+  if (e != 0) return tl::unexpected(log_errno_error(e, "syncing " + segment->path.string()));
+  unsynced_.reset();
+  synced_through_ = unsynced_last_;
+  return {};
+}
+
+result<void> log_writer::drop_through(std::uint64_t seq) noexcept {
+  const std::lock_guard drop_lock(drop_mu_);
+  std::vector<known_segment> doomed;
+  {
+    const std::lock_guard lock(mu_);
+    try {
+      // segments_[1].first_seq - 1 is the last seq segments_[0] can hold; the current segment (back) stays.
+      while (segments_.size() >= 2 && segments_[1].first_seq - 1 <= seq) {
+        doomed.push_back(std::move(segments_.front()));
+        segments_.pop_front();
+        retired_bytes_ -= doomed.back().record_bytes;
+      }
+    } catch (...) {
+      return make_error(errc::no_memory, "dropping log segments");
+    }
+  }
+  if (doomed.empty()) return {};
+  for (std::size_t i = 0; i < doomed.size(); ++i) {
+    if (::unlink(doomed[i].path.c_str()) == 0 || errno == ENOENT) continue;
+    const int e = errno;
+    // Put back what is still on disk, in order; only drop_through removes from the front, and we hold
+    // drop_mu_, so the front is where they belong.
+    const std::lock_guard lock(mu_);
+    for (std::size_t j = doomed.size(); j > i; --j) {
+      retired_bytes_ += doomed[j - 1].record_bytes;
+      segments_.push_front(std::move(doomed[j - 1]));
+    }
+    return tl::unexpected(log_errno_error(e, "deleting log segment " + doomed[i].path.string()));
+  }
+  return sync_directory(dir_);
+}
+
+std::uint64_t log_writer::last_seq() const noexcept {
+  const std::lock_guard lock(mu_);
+  return last_seq_;
+}
+
+std::uint64_t log_writer::durable_seq() const noexcept {
+  const std::lock_guard lock(mu_);
+  return durable_seq_;
+}
+
+std::uint64_t log_writer::retained_bytes() const noexcept {
+  const std::lock_guard lock(mu_);
+  return retired_bytes_ + (current_end_ - segment_header_bytes);
+}
+
+std::size_t log_writer::buffered_bytes() const noexcept {
+  const std::lock_guard lock(mu_);
+  return buffer_.size();
+}
+
+std::size_t log_writer::segment_count() const noexcept {
+  const std::lock_guard lock(mu_);
+  return segments_.size();
+}
+
+void log_writer::abandon(std::size_t keep_unsynced_bytes) noexcept {
+  const std::lock_guard lock(mu_);
+  std::size_t left = keep_unsynced_bytes;
+  auto keep = [&left](const std::shared_ptr<open_segment>& segment, std::span<const std::byte> bytes,
+                      std::uint64_t offset) {
+    const std::size_t n = std::min(left, bytes.size());
+    // A test hook imitating a crash: a failed write only means fewer bytes survive.
+    if (n != 0) (void)pwrite_full(segment->fd.get(), bytes.first(n), offset, segment->path);
+    left -= n;
+  };
+  for (const held_write& w : held_) keep(w.segment, w.bytes, w.offset);
+  for (const buffered_span& s : spans_) {
+    keep(s.segment, std::span<const std::byte>(buffer_).subspan(s.begin, s.length), s.offset);
+  }
+  held_.clear();
+  buffer_.clear();
+  spans_.clear();
+  unsynced_.reset();
+  if (!poisoned_) poisoned_ = error(errc::fatal, "log writer was abandoned");
+}
+
+}  // namespace tessel::oplog
