@@ -85,6 +85,11 @@ class mapped_region {
   /// Forgets every block; the memory stays committed for reuse.
   void reset() noexcept { allocator_.reset(); }
   [[nodiscard]] bool file_backed() const noexcept { return fd_ >= 0; }
+  /// True when `p` points into the region's reserved range (a view of a stored key or value).
+  [[nodiscard]] bool contains(const void* p) const noexcept {
+    const auto* b = static_cast<const std::byte*>(p);
+    return b >= base_ && b < base_ + reserved_;
+  }
   /// 8 in a file region, 0 in anonymous memory.
   [[nodiscard]] std::size_t block_header_bytes() const noexcept { return header_bytes_; }
   /// The allocator extent of the block whose payload (`size` bytes) is at `offset`.

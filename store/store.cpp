@@ -72,7 +72,17 @@ result<void> store::put(key_view key, value_view value, durability level) noexce
     return {};
   };
   if (impl_->durable() == nullptr) return apply();
-  return impl_->durable_write(level, apply);
+  // The log record is written after the tree changed, when a view into the tree may have been freed.
+  if (impl_->region().contains(key.data()) || impl_->region().contains(value.data())) {
+    try {
+      const std::string k(as_string_view(key));
+      const std::string v(as_string_view(value));
+      return put(as_bytes(k), as_bytes(v), level);
+    } catch (...) {
+      return make_error(errc::no_memory, "copying a key or value that points into the store");
+    }
+  }
+  return impl_->durable_write(level, {oplog::op_kind::put, key, value}, apply);
 }
 
 result<bool> store::erase(key_view key) noexcept {
@@ -85,7 +95,15 @@ result<bool> store::erase(key_view key, durability level) noexcept {
   if (impl_->durable() == nullptr) return impl_->tree().erase(key);
   // Erasing a missing key writes nothing, so it needs no sequence number or commit.
   if (!impl_->tree().find(key)) return false;
-  return impl_->durable_write(level, [&] { return impl_->tree().erase(key); });
+  if (impl_->region().contains(key.data())) {
+    try {
+      const std::string k(as_string_view(key));
+      return erase(as_bytes(k), level);
+    } catch (...) {
+      return make_error(errc::no_memory, "copying a key that points into the store");
+    }
+  }
+  return impl_->durable_write(level, {oplog::op_kind::erase, key, {}}, [&] { return impl_->tree().erase(key); });
 }
 
 result<value_view> store::get_or_insert(key_view key, value_view default_value) noexcept {
@@ -137,15 +155,20 @@ result<void> store::clear() noexcept {
     impl_->tree().reclaim({});  // no frozen roots outlive a dram store's writes
     return {};
   }
-  return impl_->durable_write(impl_->durable()->opts.durability, [&]() -> result<void> {
-    impl_->tree().clear();
-    return {};
-  });
+  return impl_->durable_write(impl_->durable()->opts.durability, {oplog::op_kind::clear, {}, {}},
+                              [&]() -> result<void> {
+                                impl_->tree().clear();
+                                return {};
+                              });
 }
 
 bool store::is_durable() const noexcept { return impl_->durable() != nullptr; }
 
-result<void> store::flush() noexcept { return checkpoint(); }
+result<void> store::flush() noexcept {
+  detail::durable_state* d = impl_->durable();
+  if (d == nullptr || d->log == nullptr) return {};
+  return impl_->sync_log(d->log->last_seq());
+}
 
 result<void> store::checkpoint() noexcept {
   detail::durable_state* d = impl_->durable();

@@ -22,9 +22,29 @@ result<void> store_impl::writable_locked() const noexcept {
   return {};
 }
 
+bool store_impl::checkpoint_due_locked() const noexcept {
+  const options& o = durable_->opts;
+  if (durable_->log->retained_bytes() - durable_->log_bytes_at_commit >= o.checkpoint_log_bytes) return true;
+  return o.checkpoint_interval.count() > 0 &&
+         std::chrono::steady_clock::now() - durable_->first_dirty >= o.checkpoint_interval;
+}
+
+result<void> store_impl::sync_log(std::uint64_t seq) noexcept {
+  if (auto ok = durable_->log->sync_through(seq); !ok) {
+    std::lock_guard lock(durable_->mutex);
+    // The log is poisoned: a failed sync cannot be retried safely.
+    if (!durable_->failed) durable_->failed = ok.error();
+    return ok;
+  }
+  return {};
+}
+
 result<void> store_impl::commit_locked(std::uint64_t flags) noexcept {
   if (!durable_->dirty && flags == 0) return {};
   if (auto ok = writable_locked(); !ok) return ok;
+  // The meta slot the commit overwrites holds the commit before the last; records after the last commit
+  // must stay in the log, for falling back to it if the new meta slot is ever found damaged.
+  const std::uint64_t keep_after = durable_->committer.durable().at_seq;
   const index::frozen_root frozen = tree_.freeze();
   auto ok = durable_->committer.commit(*region_, {frozen, tree_.leaf_bytes(), durable_->last_seq, flags});
   if (!ok) {
@@ -34,6 +54,10 @@ result<void> store_impl::commit_locked(std::uint64_t flags) noexcept {
     return ok;
   }
   durable_->dirty = false;
+  // The log before the older of the two meta slots is no longer needed. A failure to delete a file only
+  // keeps it; the next commit retries.
+  (void)durable_->log->drop_through(keep_after);
+  durable_->log_bytes_at_commit = durable_->log->retained_bytes();
   // Retired blocks the new durable tree cannot reach are garbage now. The other meta slot still names the
   // previous tree, but open falls back to it only after verifying every block's checksum.
   const std::array<std::uint64_t, 1> live = {frozen.epoch};

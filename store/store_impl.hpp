@@ -5,6 +5,7 @@
 // store's writes serialise on durable_state::mutex, which also guards commits.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -13,6 +14,7 @@
 #include "tessel/store.hpp"
 
 #include "index/art.hpp"
+#include "log/log_writer.hpp"
 #include "mmap/mapped_region.hpp"
 #include "store/tree_commit.hpp"
 #include "store/tree_recovery.hpp"
@@ -28,12 +30,23 @@ struct durable_state {
 
   tree_committer committer;
   options opts;
-  recovered_tree recovery;     ///< what open found
-  std::mutex mutex;            ///< one writer or committer at a time
-  std::uint64_t last_seq = 0;  ///< sequence number of the last applied write
-  bool dirty = false;          ///< writes since the last durable commit
+  recovered_tree recovery;                              ///< what open found in the data file
+  std::uint64_t replayed_records = 0;                   ///< log records open applied on top of it
+  std::unique_ptr<oplog::log_writer> log;               ///< null when read-only
+  std::mutex mutex;                                     ///< one writer or committer at a time
+  std::uint64_t last_seq = 0;                           ///< sequence number of the last applied write
+  bool dirty = false;                                   ///< writes since the last durable commit
+  std::uint64_t log_bytes_at_commit = 0;                ///< log->retained_bytes() right after the last commit
+  std::chrono::steady_clock::time_point first_dirty{};  ///< of the first write since the last commit
   bool closed = false;
-  std::optional<error> failed;  ///< set by a failed commit: the store refuses writes until reopened
+  std::optional<error> failed;  ///< set by a failed commit or log sync: writes refused until reopened
+};
+
+/// What a write puts in the operation log.
+struct log_entry {
+  oplog::op_kind kind;
+  key_view key;
+  value_view value;
 };
 
 class store_impl {
@@ -51,15 +64,22 @@ class store_impl {
   [[nodiscard]] durable_state* durable() noexcept { return durable_.get(); }
   [[nodiscard]] const durable_state* durable() const noexcept { return durable_.get(); }
 
-  /// Runs `apply` (a tree write returning result<T>) as one write of a durable store at durability `d`.
+  /// Runs `apply` (a tree write returning result<T>) as one write of a durable store, logged as `entry`,
+  /// durable as `d` says. The log has room for the record before the tree changes, so a write that fails
+  /// changes nothing. REQUIRES: entry's views do not point into the region (the write may free them).
   template <class Apply>
-  auto durable_write(durability d, Apply&& apply) noexcept -> decltype(apply());
+  auto durable_write(durability d, const log_entry& entry, Apply&& apply) noexcept -> decltype(apply());
 
-  /// Commits the live tree when it changed (or `flags` must be recorded). REQUIRES: durable, mutex held.
+  /// Commits the live tree when it changed (or `flags` must be recorded), then drops the log segments no
+  /// meta slot needs. REQUIRES: durable, mutex held.
   [[nodiscard]] result<void> commit_locked(std::uint64_t flags) noexcept;
+  /// Makes every write so far durable through the log. REQUIRES: durable, mutex NOT held.
+  [[nodiscard]] result<void> sync_log(std::uint64_t seq) noexcept;
 
  private:
   [[nodiscard]] result<void> writable_locked() const noexcept;
+  /// The checkpoint policy: options.checkpoint_log_bytes of log, or checkpoint_interval, since the last commit.
+  [[nodiscard]] bool checkpoint_due_locked() const noexcept;
 
   // Destroyed in reverse: the tree (nothing), the region (unmapped), then the file (lock released).
   std::unique_ptr<durable_state> durable_;
@@ -68,16 +88,28 @@ class store_impl {
 };
 
 template <class Apply>
-auto store_impl::durable_write(durability d, Apply&& apply) noexcept -> decltype(apply()) {
-  std::lock_guard lock(durable_->mutex);
-  if (auto ok = writable_locked(); !ok) return tl::unexpected(std::move(ok.error()));
-  auto r = apply();
-  if (!r) return r;
-  ++durable_->last_seq;
-  durable_->dirty = true;
-  if (d != durability::none) {
-    if (auto ok = commit_locked(0); !ok) return tl::unexpected(std::move(ok.error()));
-  }
+auto store_impl::durable_write(durability d, const log_entry& entry, Apply&& apply) noexcept -> decltype(apply()) {
+  std::uint64_t seq = 0;
+  auto r = [&]() -> decltype(apply()) {
+    std::lock_guard lock(durable_->mutex);
+    if (auto ok = writable_locked(); !ok) return tl::unexpected(std::move(ok.error()));
+    if (auto ok = durable_->log->reserve(oplog::encoded_size(entry.key.size(), entry.value.size())); !ok) {
+      return tl::unexpected(std::move(ok.error()));
+    }
+    auto applied = apply();
+    if (!applied) return applied;
+    seq = durable_->log->append(entry.kind, entry.key, entry.value);
+    durable_->last_seq = seq;
+    if (!durable_->dirty) durable_->first_dirty = std::chrono::steady_clock::now();
+    durable_->dirty = true;
+    if (d == durability::sync || checkpoint_due_locked()) {
+      if (auto ok = commit_locked(0); !ok) return tl::unexpected(std::move(ok.error()));
+    }
+    return applied;
+  }();
+  if (!r || d != durability::log) return r;
+  // Outside the mutex, so concurrent writers share one fdatasync (group commit).
+  if (auto ok = sync_log(seq); !ok) return tl::unexpected(std::move(ok.error()));
   return r;
 }
 

@@ -8,6 +8,7 @@
 
 #include "mmap/mapped_region.hpp"
 #include "mmap/store_file.hpp"
+#include "store/log_recovery.hpp"
 #include "store/store_impl.hpp"
 #include "store/tree_recovery.hpp"
 
@@ -57,6 +58,7 @@ result<std::unique_ptr<store>> store::open(const std::string& path, const option
     auto durable = std::make_unique<detail::durable_state>(detail::tree_committer(std::move(*file), slot), opts,
                                                            std::move(*recovered));
     auto impl = std::make_unique<detail::store_impl>(std::move(*region), std::move(durable));
+    if (auto ok = detail::recover_log(*impl); !ok) return tl::unexpected(std::move(ok.error()));
     return std::unique_ptr<store>(new store(std::move(impl)));
   } catch (...) {
     return make_error(errc::no_memory, "opening store " + path);

@@ -1,0 +1,54 @@
+#include "store/log_recovery.hpp"
+
+#include <string>
+#include <utility>
+
+#include "log/log_reader.hpp"
+
+namespace tessel::detail {
+
+result<void> recover_log(store_impl& impl) noexcept {
+  durable_state& d = *impl.durable();
+  try {
+    const std::filesystem::path dir = log_directory(d.committer.file().directory());
+    const auto& id = d.committer.file().super().id;
+    store_tree& tree = impl.tree();
+    auto report = oplog::scan_log(dir, id, d.recovery.meta.at_seq, [&](const oplog::record_view& r) -> result<void> {
+      switch (r.kind) {
+        case oplog::op_kind::put:
+          if (auto ok = tree.upsert(r.key, r.value); !ok) return tl::unexpected(std::move(ok.error()));
+          break;
+        case oplog::op_kind::erase:
+          if (auto ok = tree.erase(r.key); !ok) return tl::unexpected(std::move(ok.error()));
+          break;
+        case oplog::op_kind::clear: tree.clear(); break;
+      }
+      return {};
+    });
+    if (!report) {
+      return make_error(report.error().code(), "replaying the operation log: " + std::string(report.error().message()));
+    }
+    d.replayed_records = report->replayed;
+    d.last_seq = report->next_seq - 1;
+    if (report->replayed > 0) {
+      d.dirty = true;
+      d.first_dirty = std::chrono::steady_clock::now();
+    }
+    if (d.opts.read_only) return {};
+    if (report->damage) {
+      if (auto ok = oplog::cut_tail(*report->damage); !ok) return ok;
+    }
+    oplog::log_options lo;
+    lo.segment_bytes = d.opts.log_segment_bytes;
+    lo.simulate_power_loss = d.opts.simulate_power_loss;
+    auto writer = oplog::log_writer::open(dir, id, report->next_seq, lo);
+    if (!writer) return tl::unexpected(std::move(writer.error()));
+    d.log = std::move(*writer);
+    d.log_bytes_at_commit = d.log->retained_bytes();
+    return {};
+  } catch (...) {
+    return make_error(errc::no_memory, "recovering the operation log");
+  }
+}
+
+}  // namespace tessel::detail
