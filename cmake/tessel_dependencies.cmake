@@ -6,10 +6,15 @@ include_guard(GLOBAL)
 # Public: include/tessel/error.hpp uses tl::expected, so the installed package finds it too
 # (cmake/tesselConfig.cmake.in).
 find_package(tl-expected 1.0 CONFIG REQUIRED)  # tl::expected
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(xxhash REQUIRED IMPORTED_TARGET libxxhash)  # PkgConfig::xxhash (checksums, common/)
 
 if(TESSEL_BUILD_TOOLS)
   find_package(CLI11 CONFIG REQUIRED)          # CLI11::CLI11
   find_package(nlohmann_json CONFIG REQUIRED)  # nlohmann_json::nlohmann_json
+  # Peers of `tessel bench --durable`.
+  pkg_check_modules(lmdb REQUIRED IMPORTED_TARGET lmdb)        # PkgConfig::lmdb
+  pkg_check_modules(rocksdb REQUIRED IMPORTED_TARGET rocksdb)  # PkgConfig::rocksdb
 endif()
 if(TESSEL_BUILD_BENCH)
   find_package(benchmark CONFIG REQUIRED)      # benchmark::benchmark, benchmark::benchmark_main
@@ -18,8 +23,5 @@ if(TESSEL_BUILD_TESTS)
   find_package(GTest CONFIG REQUIRED)          # GTest::gtest, GTest::gtest_main, GTest::gmock
 endif()
 
-find_package(PkgConfig REQUIRED)
-pkg_check_modules(xxhash REQUIRED IMPORTED_TARGET libxxhash)  # PkgConfig::xxhash (checksums, common/)
-
-# Still to be found when code first uses them (setup.sh installs them already): OpenSSL, TBB (CONFIG), hwloc and libpmemobj (pkg-config), jemalloc. Link them PRIVATE: they must never
-# appear in include/tessel/.
+# Still to be found when code first uses them (setup.sh installs them already): OpenSSL, TBB (CONFIG), hwloc
+# and libpmemobj (pkg-config), jemalloc. Link them PRIVATE: they must never appear in include/tessel/.

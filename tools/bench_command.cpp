@@ -18,6 +18,7 @@
 #include "tools/bench_runner.hpp"
 #include "tools/bench_workload.hpp"
 #include "tools/command_registry.hpp"
+#include "tools/durable_bench.hpp"
 
 namespace tessel::tools {
 namespace {
@@ -36,6 +37,9 @@ struct bench_options {
   bool no_huge_pages = false;
   unsigned pin_cpu = 0;
   CLI::Option* pin_option = nullptr;
+  bool durable = false;
+  std::string dir = "tessel-bench-data";
+  std::size_t puts = 2000;
 };
 
 // A failure's exit code is its errc value; not_found (1) would read as a usage error, and in a benchmark a
@@ -135,7 +139,25 @@ run_function setup(CLI::App& app) {
       ->delimiter(',')
       ->check(CLI::IsMember(phase_names));
 
+  app.add_flag("--durable", o->durable,
+               "measure durable puts (log, sync) and mmap gets against LMDB and RocksDB instead");
+  app.add_option("--dir", o->dir, "--durable: where the stores live (a subdirectory is made and removed)")
+      ->capture_default_str();
+  app.add_option("--puts", o->puts, "--durable: durable puts per subject")->capture_default_str();
+
   return [o] {
+    if (o->durable) {
+      durable_bench_config d;
+      d.dir = o->dir;
+      d.puts = o->puts;
+      d.keys = o->config.keys;
+      d.gets = o->config.ops != 0 ? o->config.ops : std::min<std::size_t>(o->config.keys, 200'000);
+      d.value_size = o->config.value_size;
+      d.seed = o->config.seed;
+      d.json = o->config.json;
+      d.peers = !o->no_peers;
+      return run_durable_bench(d);
+    }
     bench_config config = o->config;
     config.peers = !o->no_peers;
     config.huge_pages = !o->no_huge_pages;

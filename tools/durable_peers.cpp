@@ -110,8 +110,8 @@ class rocksdb_peer final : public durable_peer {
   std::string_view name() const noexcept override { return "rocksdb"; }
 
   result<void> put(std::string_view key, std::string_view value) override {
-    const rocksdb::Status s = db_->Put(sync_, rocksdb::Slice(key.data(), key.size()),
-                                       rocksdb::Slice(value.data(), value.size()));
+    const rocksdb::Status s =
+        db_->Put(sync_, rocksdb::Slice(key.data(), key.size()), rocksdb::Slice(value.data(), value.size()));
     if (!s.ok()) return rocks_error(s, "put");
     return {};
   }

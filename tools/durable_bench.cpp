@@ -1,0 +1,346 @@
+// `tessel bench --durable`: see durable_bench.hpp. The timed loops are put_phase, group_phase and get_phase.
+#include "tools/durable_bench.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include "tessel/store.hpp"
+
+#include "bench/support/latency_recorder.hpp"
+#include "bench/support/rng.hpp"
+#include "bench/support/sink.hpp"
+#include "bench/support/tsc_clock.hpp"
+#include "tools/durable_peers.hpp"
+
+namespace tessel::tools {
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+struct row {
+  std::string part;                ///< "put", "put 2 threads", "get"
+  std::string subject;             ///< "tessel log", "lmdb", ...
+  bench::latency_summary latency;  ///< empty for throughput-only rows
+  double ops_per_s = 0;
+};
+
+/// Random 16-byte keys (binary), distinct with overwhelming probability.
+std::vector<std::string> make_keys(std::size_t n, std::uint64_t seed) {
+  bench::rng r(seed);
+  std::vector<std::string> keys(n, std::string(16, '\0'));
+  for (std::string& k : keys) {
+    const std::uint64_t a = r.next();
+    const std::uint64_t b = r.next();
+    std::memcpy(k.data(), &a, 8);
+    std::memcpy(k.data() + 8, &b, 8);
+  }
+  return keys;
+}
+
+/// A durable writer under test: tessel at a level, or a peer.
+using put_fn = std::function<result<void>(const std::string&, const std::string&)>;
+
+result<row> put_phase(const std::string& subject, const std::vector<std::string>& keys, const std::string& value,
+                      const put_fn& put, const bench::tsc_clock& clock) {
+  bench::latency_recorder recorder;
+  recorder.reserve(keys.size());
+  result<void> failure;
+  const steady::time_point start = steady::now();
+  for (const std::string& k : keys) {
+    recorder.add(bench::time_one([&] { failure = put(k, value); }));
+    if (!failure) return make_error(failure.error().code(), subject + " put: " + failure.error().to_string());
+  }
+  const double seconds = std::chrono::duration<double>(steady::now() - start).count();
+  return row{"put", subject, recorder.summarize(clock), static_cast<double>(keys.size()) / seconds};
+}
+
+result<row> group_phase(const std::string& subject, const std::vector<std::string>& keys, const std::string& value,
+                        const put_fn& put) {
+  std::vector<result<void>> failures(2);
+  const steady::time_point start = steady::now();
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < 2; ++t) {
+    threads.emplace_back([&, t] {
+      for (std::size_t i = t; i < keys.size(); i += 2) {
+        if (auto ok = put(keys[i], value); !ok) {
+          failures[t] = ok;
+          return;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  const double seconds = std::chrono::duration<double>(steady::now() - start).count();
+  for (const auto& f : failures) {
+    if (!f) return make_error(f.error().code(), subject + " put (2 threads): " + f.error().to_string());
+  }
+  return row{"put 2 threads", subject, {}, static_cast<double>(keys.size()) / seconds};
+}
+
+/// `get(key)` returns the value's size or -1; every key must be found with `value_size` bytes.
+result<row> get_phase(const std::string& subject, const std::vector<std::string>& keys,
+                      const std::vector<std::uint32_t>& order, std::size_t value_size,
+                      const std::function<long(const std::string&)>& get, const bench::tsc_clock& clock) {
+  bench::latency_recorder recorder;
+  recorder.reserve(order.size());
+  std::size_t wrong = 0;
+  const steady::time_point start = steady::now();
+  for (const std::uint32_t i : order) {
+    long size = 0;
+    recorder.add(bench::time_one([&] {
+      size = get(keys[i]);
+      bench::do_not_optimize(size);
+    }));
+    wrong += size != static_cast<long>(value_size);
+  }
+  const double seconds = std::chrono::duration<double>(steady::now() - start).count();
+  if (wrong != 0) {
+    return make_error(errc::corruption, subject + " get: " + std::to_string(wrong) + " keys missing or wrong");
+  }
+  return row{"get", subject, recorder.summarize(clock), static_cast<double>(order.size()) / seconds};
+}
+
+result<std::unique_ptr<store>> open_tessel(const std::filesystem::path& dir, durability level) {
+  options o;
+  o.backend = backend::mmap;
+  o.durability = level;
+  o.mode = open_mode::create_new;
+  return store::open(dir.string(), o);
+}
+
+put_fn tessel_put(store& s) {
+  return [&s](const std::string& k, const std::string& v) { return s.put(as_bytes(k), as_bytes(v)); };
+}
+
+/// Runs every part, appending rows. Subdirectories of `root` are created fresh per subject.
+result<void> run_parts(const durable_bench_config& c, const std::filesystem::path& root, const bench::tsc_clock& clock,
+                       std::vector<row>& rows) {
+  const std::string value(c.value_size, 'v');
+  const std::vector<std::string> put_keys = make_keys(c.puts, c.seed);
+
+  // ---- Durable single-key puts, one thread ----
+  for (const auto& [name, level] :
+       {std::pair{"tessel log", durability::log}, std::pair{"tessel sync", durability::sync}}) {
+    auto s = open_tessel(root / name, level);
+    if (!s) return tl::unexpected(s.error());
+    auto r = put_phase(name, put_keys, value, tessel_put(**s), clock);
+    if (!r) return tl::unexpected(r.error());
+    rows.push_back(*r);
+  }
+  if (c.peers) {
+    for (const auto& [name, open] : {std::pair{"lmdb", &open_lmdb}, std::pair{"rocksdb", &open_rocksdb}}) {
+      auto p = open((root / name).string());
+      if (!p) return tl::unexpected(p.error());
+      durable_peer& peer = **p;
+      auto r = put_phase(
+          name, put_keys, value, [&](const std::string& k, const std::string& v) { return peer.put(k, v); }, clock);
+      if (!r) return tl::unexpected(r.error());
+      rows.push_back(*r);
+    }
+  }
+
+  // ---- Group commit: the same number of puts from 2 threads ----
+  {
+    auto s = open_tessel(root / "tessel log 2t", durability::log);
+    if (!s) return tl::unexpected(s.error());
+    auto r = group_phase("tessel log", put_keys, value, tessel_put(**s));
+    if (!r) return tl::unexpected(r.error());
+    rows.push_back(*r);
+  }
+  if (c.peers) {
+    auto p = open_rocksdb((root / "rocksdb 2t").string());
+    if (!p) return tl::unexpected(p.error());
+    durable_peer& peer = **p;
+    auto r = group_phase("rocksdb", put_keys, value,
+                         [&](const std::string& k, const std::string& v) { return peer.put(k, v); });
+    if (!r) return tl::unexpected(r.error());
+    rows.push_back(*r);
+  }
+
+  // ---- Warm gets ----
+  const std::vector<std::string> keys = make_keys(c.keys, c.seed + 1);
+  std::vector<std::uint32_t> order(c.gets);
+  bench::rng pick(c.seed + 2);
+  for (std::uint32_t& i : order) i = static_cast<std::uint32_t>(pick.below(keys.size()));
+  {
+    auto mm = open_tessel(root / "tessel get", durability::none);
+    if (!mm) return tl::unexpected(mm.error());
+    options dram_options;
+    auto dram = store::open(dram_options);
+    if (!dram) return tl::unexpected(dram.error());
+    for (const std::string& k : keys) {
+      if (auto ok = (*mm)->put(as_bytes(k), as_bytes(value)); !ok) return tl::unexpected(ok.error());
+      if (auto ok = (*dram)->put(as_bytes(k), as_bytes(value)); !ok) return tl::unexpected(ok.error());
+    }
+    if (auto ok = (*mm)->checkpoint(); !ok) return tl::unexpected(ok.error());
+    auto getter = [](store& s) {
+      return [&s](const std::string& k) -> long {
+        auto v = s.get(as_bytes(k));
+        return v ? static_cast<long>(v->size()) : -1;
+      };
+    };
+    for (int round = 0; round < 2; ++round) {  // the first round warms caches and the page table
+      auto a = get_phase("tessel mmap", keys, order, c.value_size, getter(**mm), clock);
+      if (!a) return tl::unexpected(a.error());
+      auto b = get_phase("tessel dram", keys, order, c.value_size, getter(**dram), clock);
+      if (!b) return tl::unexpected(b.error());
+      if (round == 1) {
+        rows.push_back(*a);
+        rows.push_back(*b);
+      }
+    }
+  }
+  if (c.peers) {
+    auto p = open_lmdb((root / "lmdb get").string());
+    if (!p) return tl::unexpected(p.error());
+    durable_peer& peer = **p;
+    std::size_t next = 0;
+    auto ok = peer.load([&](std::string& k, std::string& v) {
+      if (next == keys.size()) return false;
+      k = keys[next++];
+      v = value;
+      return true;
+    });
+    if (!ok) return tl::unexpected(ok.error());
+    peer.begin_reads();
+    for (int round = 0; round < 2; ++round) {
+      auto r = get_phase(
+          "lmdb", keys, order, c.value_size, [&](const std::string& k) { return peer.get(k); }, clock);
+      if (!r) return tl::unexpected(r.error());
+      if (round == 1) rows.push_back(*r);
+    }
+  }
+  return {};
+}
+
+const row* find_row(const std::vector<row>& rows, std::string_view part, std::string_view subject) {
+  for (const row& r : rows) {
+    if (r.part == part && r.subject == subject) return &r;
+  }
+  return nullptr;
+}
+
+struct goal {
+  std::string text;
+  std::string measured;
+  bool met = false;
+};
+
+std::vector<goal> evaluate(const std::vector<row>& rows) {
+  std::vector<goal> goals;
+  auto fmt = [](double v) {
+    std::ostringstream o;
+    o << std::fixed << std::setprecision(2) << v;
+    return o.str();
+  };
+  const row* log1 = find_row(rows, "put", "tessel log");
+  const row* lmdb = find_row(rows, "put", "lmdb");
+  const row* rocks = find_row(rows, "put", "rocksdb");
+  if (log1 != nullptr && lmdb != nullptr && rocks != nullptr) {
+    const double best = std::max(lmdb->ops_per_s, rocks->ops_per_s);
+    goals.push_back({"durable put (log) ops/s >= best of lmdb and rocksdb", fmt(log1->ops_per_s / best) + "x",
+                     log1->ops_per_s >= best});
+  }
+  const row* log2 = find_row(rows, "put 2 threads", "tessel log");
+  if (log1 != nullptr && log2 != nullptr) {
+    goals.push_back({"durable put (log), 2 threads >= 1.8x one thread", fmt(log2->ops_per_s / log1->ops_per_s) + "x",
+                     log2->ops_per_s >= 1.8 * log1->ops_per_s});
+  }
+  const row* mm = find_row(rows, "get", "tessel mmap");
+  const row* dram = find_row(rows, "get", "tessel dram");
+  const row* lget = find_row(rows, "get", "lmdb");
+  if (mm != nullptr && dram != nullptr) {
+    goals.push_back({"mmap get p50 <= 1.2x dram get p50", fmt(mm->latency.p50_ns / dram->latency.p50_ns) + "x",
+                     mm->latency.p50_ns <= 1.2 * dram->latency.p50_ns});
+  }
+  if (mm != nullptr && lget != nullptr) {
+    goals.push_back({"mmap get >= 2x faster than lmdb (p50)", fmt(lget->latency.p50_ns / mm->latency.p50_ns) + "x",
+                     lget->latency.p50_ns >= 2 * mm->latency.p50_ns});
+  }
+  return goals;
+}
+
+void print(const durable_bench_config& c, const std::vector<row>& rows, const std::vector<goal>& goals) {
+  if (c.json) {
+    nlohmann::json j;
+    j["dir"] = c.dir;
+    j["puts"] = c.puts;
+    j["keys"] = c.keys;
+    j["gets"] = c.gets;
+    j["value_size"] = c.value_size;
+    for (const row& r : rows) {
+      j["results"].push_back({{"part", r.part},
+                              {"subject", r.subject},
+                              {"ops_per_s", r.ops_per_s},
+                              {"p50_ns", r.latency.p50_ns},
+                              {"p99_ns", r.latency.p99_ns},
+                              {"p999_ns", r.latency.p999_ns},
+                              {"max_ns", r.latency.max_ns}});
+    }
+    for (const goal& g : goals) j["goals"].push_back({{"goal", g.text}, {"measured", g.measured}, {"met", g.met}});
+    std::cout << j.dump(2) << '\n';
+    return;
+  }
+  std::cout << "tessel bench --durable: " << c.puts << " durable puts, gets over " << c.keys << " keys, values of "
+            << c.value_size << " bytes, stores in " << c.dir << "\n\n";
+  std::cout << std::left << std::setw(15) << "part" << std::setw(14) << "subject" << std::right << std::setw(12)
+            << "p50 ns" << std::setw(12) << "p99 ns" << std::setw(12) << "p999 ns" << std::setw(14) << "ops/s" << '\n';
+  for (const row& r : rows) {
+    std::cout << std::left << std::setw(15) << r.part << std::setw(14) << r.subject << std::right << std::fixed
+              << std::setprecision(0);
+    if (r.latency.count > 0) {
+      std::cout << std::setw(12) << r.latency.p50_ns << std::setw(12) << r.latency.p99_ns << std::setw(12)
+                << r.latency.p999_ns;
+    } else {
+      std::cout << std::setw(12) << "-" << std::setw(12) << "-" << std::setw(12) << "-";
+    }
+    std::cout << std::setw(14) << r.ops_per_s << '\n';
+  }
+  std::cout << "\ngoals\n";
+  for (const goal& g : goals) {
+    std::cout << "  " << (g.met ? "PASS " : "MISS ") << std::left << std::setw(56) << g.text << g.measured << '\n';
+  }
+}
+
+}  // namespace
+
+int run_durable_bench(const durable_bench_config& c) {
+  const std::filesystem::path root = std::filesystem::path(c.dir) / ("run-" + std::to_string(::getpid()));
+  std::error_code ec;
+  std::filesystem::create_directories(root, ec);
+  if (ec) {
+    std::cerr << "tessel bench: cannot create " << root << ": " << ec.message() << '\n';
+    return static_cast<int>(errc::io_error);
+  }
+  const bench::tsc_clock clock = bench::tsc_clock::calibrate();
+  std::vector<row> rows;
+  result<void> ok;
+  try {
+    ok = run_parts(c, root, clock, rows);
+  } catch (const std::exception& e) {
+    ok = make_error(errc::io_error, e.what());
+  }
+  std::filesystem::remove_all(root, ec);
+  if (!ok) {
+    std::cerr << "tessel bench: " << ok.error().to_string() << '\n';
+    const int code = static_cast<int>(ok.error().code());
+    return code >= 2 ? code : static_cast<int>(errc::corruption);
+  }
+  print(c, rows, evaluate(rows));
+  return 0;
+}
+
+}  // namespace tessel::tools
