@@ -7,9 +7,11 @@
 #include "common/block_allocator.hpp"
 #include "index/art_inspect.hpp"
 #include "index/tree_walk.hpp"
+#include "log/log_reader.hpp"
 #include "mmap/mapped_region.hpp"
 #include "mmap/store_file.hpp"
 #include "store/block_header.hpp"
+#include "store/log_recovery.hpp"
 
 namespace tessel {
 
@@ -116,6 +118,18 @@ result<check_report> check_store(const std::filesystem::path& dir, const check_p
                                 std::to_string(*newest) + ")");
     }
     check_tree(**file, meta, report, progress);
+    auto log = oplog::scan_log(detail::log_directory(dir), (*file)->super().id, meta.at_seq,
+                               [](const oplog::record_view&) -> result<void> { return {}; });
+    if (!log) {
+      report.problems.push_back("operation log: " + std::string(log.error().message()));
+    } else {
+      report.log_records = log->records;
+      report.log_records_to_replay = log->replayed;
+      if (log->damage) {
+        report.log_torn_tail = log->damage->segment.string() + " at offset " + std::to_string(log->damage->offset) +
+                               " (" + log->damage->reason + ")";
+      }
+    }
     return report;
   } catch (...) {
     return make_error(errc::no_memory, "checking store " + dir.string());

@@ -2,7 +2,9 @@
 // and both meta slots (checksums), every block of the current tree (bounds, block header, checksum), the
 // tree's invariants (index::inspect_verify), and the allocator's accounting -- every reachable block inside
 // the committed frontier, no two overlapping; what is not reachable below the frontier is free space (or, after
-// an unclean shutdown, garbage the next open reclaims).
+// an unclean shutdown, garbage the next open reclaims); and the operation log (segment headers, record
+// checksums and sequence, no records missing after the commit's at_seq). A torn log tail is not damage: it is
+// what a crash between a write and its sync leaves, and open cuts it.
 //
 // Thread safety: opens its own read-only handle (a shared lock: it waits for no writer, and a store open for
 // writing is `busy`).
@@ -32,6 +34,9 @@ struct check_report {
   std::uint64_t unreachable_bytes = 0;  ///< below the frontier, not reachable: free or garbage
   std::uint64_t file_size = 0;
   bool clean_close = false;
+  std::uint64_t log_records = 0;            ///< valid records in the operation log
+  std::uint64_t log_records_to_replay = 0;  ///< of them, after the checked commit's at_seq
+  std::string log_torn_tail;                ///< where a torn tail starts (the next open cuts it); empty if none
 };
 
 /// Called now and then with the number of blocks verified so far.

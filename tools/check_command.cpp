@@ -40,7 +40,10 @@ int run(const check_options& o) {
                         {"unreachable_bytes", r.unreachable_bytes},
                         {"frontier", r.frontier},
                         {"file_size", r.file_size},
-                        {"clean_close", r.clean_close}};
+                        {"clean_close", r.clean_close},
+                        {"log_records", r.log_records},
+                        {"log_records_to_replay", r.log_records_to_replay},
+                        {"log_torn_tail", r.log_torn_tail}};
     std::cout << j.dump(2) << '\n';
   } else {
     std::cout << "meta slot 0      " << r.slots[0] << '\n' << "meta slot 1      " << r.slots[1] << '\n';
@@ -51,6 +54,9 @@ int run(const check_options& o) {
                 << "unreachable      " << r.unreachable_bytes
                 << (r.clean_close ? " bytes free\n" : " bytes free or left by an unclean shutdown\n");
     }
+    std::cout << "log              " << r.log_records << " records, " << r.log_records_to_replay
+              << " after the checked commit\n";
+    if (!r.log_torn_tail.empty()) std::cout << "log tail         torn at " << r.log_torn_tail << " (open cuts it)\n";
     for (const std::string& p : r.problems) std::cout << "PROBLEM          " << p << '\n';
     std::cout << (r.problems.empty() ? "healthy\n" : "DAMAGED\n");
   }

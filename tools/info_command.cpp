@@ -10,7 +10,9 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "log/log_reader.hpp"
 #include "mmap/store_file.hpp"
+#include "store/log_recovery.hpp"
 #include "tools/command_registry.hpp"
 #include "tools/tool_support.hpp"
 
@@ -69,6 +71,20 @@ int run(const info_options& o) {
   if (newest) j["keys"] = (*file)->slot(*newest)->key_count;
   j["meta_slots"] = {slot_json((*file)->slot(0), newest && *newest == 0),
                      slot_json((*file)->slot(1), newest && *newest == 1)};
+  const std::uint64_t at_seq = newest ? (*file)->slot(*newest)->at_seq : 0;
+  auto log = oplog::scan_log(detail::log_directory(o.path), sb.id, at_seq,
+                             [](const oplog::record_view&) -> result<void> { return {}; });
+  if (log) {
+    j["log"] = {{"segments", log->segments},    {"first_seq", log->first_seq}, {"last_seq", log->last_seq},
+                {"records", log->records},      {"to_replay", log->replayed},  {"record_bytes", log->bytes},
+                {"file_bytes", log->file_bytes}};
+    if (log->damage) {
+      j["log"]["torn_tail"] = {
+          {"segment", log->damage->segment.string()}, {"offset", log->damage->offset}, {"reason", log->damage->reason}};
+    }
+  } else {
+    j["log"] = {{"problem", log.error().to_string()}};
+  }
   if (o.json) {
     std::cout << j.dump(2) << '\n';
   } else {
@@ -89,6 +105,17 @@ int run(const info_options& o) {
                 << s->at_seq << ", frontier " << s->frontier
                 << ((s->flags & mmap::clean_close) != 0 ? ", clean close" : "")
                 << (newest && *newest == i ? "  (current)" : "") << '\n';
+    }
+    if (log) {
+      std::cout << "log              " << log->segments << " segments, " << log->records << " records (seq "
+                << log->first_seq << ".." << log->last_seq << "), " << log->replayed << " after the current commit, "
+                << log->file_bytes << " bytes on disk\n";
+      if (log->damage) {
+        std::cout << "log tail         torn at " << log->damage->segment.string() << " offset " << log->damage->offset
+                  << " (" << log->damage->reason << "); the next open cuts it\n";
+      }
+    } else {
+      std::cout << "log              unreadable: " << log.error().to_string() << '\n';
     }
   }
   if (!newest) return fail("info", newest.error());
