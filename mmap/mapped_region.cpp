@@ -139,6 +139,9 @@ std::uint64_t mapped_region::grow_file(std::uint64_t end) noexcept {
     const int rc = ::posix_fallocate(fd_, static_cast<off_t>(committed_), static_cast<off_t>(new_end - committed_));
     if (rc != 0) {
       last_error_ = errno_error(rc, "growing the store file to " + std::to_string(new_end) + " bytes");
+      // A size limit on the file (RLIMIT_FSIZE, the file system's largest file) leaves the store as full
+      // as a full disk does: callers see no_space, as documented for writes.
+      if (rc == EFBIG) last_error_ = error(errc::no_space, std::string(last_error_.message()));
       continue;
     }
     // Growth adds whole pages, but a file cut short by damage may end inside a page, and MAP_FIXED needs a
