@@ -1,7 +1,9 @@
 #include "mmap/mapped_region.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
+#include <cstring>
 #include <string>
 
 #include <fcntl.h>
@@ -137,12 +139,23 @@ std::uint64_t mapped_region::grow_file(std::uint64_t end) noexcept {
     const int rc = ::posix_fallocate(fd_, static_cast<off_t>(committed_), static_cast<off_t>(new_end - committed_));
     if (rc != 0) {
       last_error_ = errno_error(rc, "growing the store file to " + std::to_string(new_end) + " bytes");
+      // A size limit on the file (RLIMIT_FSIZE, the file system's largest file) leaves the store as full
+      // as a full disk does: callers see no_space, as documented for writes.
+      if (rc == EFBIG) last_error_ = error(errc::no_space, std::string(last_error_.message()));
       continue;
     }
-    if (!map_file_range(base_, fd_, committed_, new_end, private_mapping_)) {
+    // Growth adds whole pages, but a file cut short by damage may end inside a page, and MAP_FIXED needs a
+    // page-aligned start: map that last page again, keeping its bytes (in a private mapping they may hold
+    // writes the file has not seen).
+    const std::uint64_t map_from = committed_ & ~(block_allocator::page_size - 1);
+    const std::size_t partial = committed_ - map_from;
+    std::array<std::byte, block_allocator::page_size> kept;
+    if (partial != 0) std::memcpy(kept.data(), base_ + map_from, partial);
+    if (!map_file_range(base_, fd_, map_from, new_end, private_mapping_)) {
       last_error_ = errno_error(errno, "mapping the grown store file");
       return 0;
     }
+    if (partial != 0) std::memcpy(base_ + map_from, kept.data(), partial);
     committed_ = new_end;
     return committed_;
   }

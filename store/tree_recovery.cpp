@@ -58,7 +58,11 @@ result<recovered_tree> recover_tree(const mmap::store_file& file, mmap::mapped_r
   if (!newest) return tl::unexpected(std::move(newest.error()));
   const int first = *newest;
   const int other = 1 - first;
-  auto tree = adopt_tree(file, region, first, *file.slot(first), verify_checksums);
+  // A damaged other slot may have held the newest commit, making `first` a fallback whose retired blocks
+  // may have been freed and reused since: verify its blocks as any fallback's. (An unwritten slot 1 of a
+  // store that never committed fails too; its tree is empty, so the check costs nothing.)
+  const bool maybe_fallback = !file.slot(other).has_value();
+  auto tree = adopt_tree(file, region, first, *file.slot(first), verify_checksums || maybe_fallback);
   if (!tree) {
     if (!file.slot(other)) {
       return make_error(errc::corruption, std::string(tree.error().message()) + "; and " +
