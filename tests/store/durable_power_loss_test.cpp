@@ -301,6 +301,8 @@ std::string disk_full_value(int i) { return std::string(64 << 10, static_cast<ch
 disk_full_report fill_until_full(const std::string& dir) {
   disk_full_report r;
   options o = durable_options(durability::sync);
+  // RLIMIT_FSIZE limits each file: small log segments stay under it, the data file runs into it.
+  o.log_segment_bytes = 256 << 10;
   auto s = store::open(dir, o);
   if (!s) {
     std::snprintf(r.message, sizeof r.message, "open: %s", s.error().to_string().c_str());

@@ -320,7 +320,9 @@ TEST_F(DurableStoreTest, OverwritingAcrossReopensReusesFreedSpace) {
   const auto file = test::data_file(dir_);
   std::vector<std::uint64_t> sizes;
   for (int round = 0; round < rounds; ++round) {
-    auto s = must_open(dir_, durable_options(durability::sync));
+    // Durability none with a checkpoint every 250 writes: commits free what they stop reaching during a
+    // round, reopens rebuild the free lists between rounds -- without two syncs per write.
+    auto s = must_open(dir_, durable_options(durability::none));
     ASSERT_TRUE(s);
     if (round > 0) {
       ASSERT_EQ(s->len(), static_cast<std::size_t>(keys));
@@ -329,6 +331,9 @@ TEST_F(DurableStoreTest, OverwritingAcrossReopensReusesFreedSpace) {
       // Values change size from round to round, so freed blocks are not always an exact fit.
       const std::string v(static_cast<std::size_t>(40 + (i + round) % 60), static_cast<char>('a' + round));
       ASSERT_TRUE(s->put_string("key/" + std::to_string(i), v));
+      if (i % 250 == 249) {
+        ASSERT_TRUE(s->checkpoint());
+      }
     }
     ASSERT_TRUE(s->close());
     s.reset();
