@@ -19,6 +19,7 @@
 #include "tools/bench_workload.hpp"
 #include "tools/command_registry.hpp"
 #include "tools/durable_bench.hpp"
+#include "tools/recovery_bench.hpp"
 
 namespace tessel::tools {
 namespace {
@@ -38,8 +39,11 @@ struct bench_options {
   unsigned pin_cpu = 0;
   CLI::Option* pin_option = nullptr;
   bool durable = false;
+  bool recovery = false;
   std::string dir = "tessel-bench-data";
   std::size_t puts = 2000;
+  std::size_t data_mb = 1024;
+  std::size_t log_mb = 100;
 };
 
 // A failure's exit code is its errc value; not_found (1) would read as a usage error, and in a benchmark a
@@ -145,7 +149,19 @@ run_function setup(CLI::App& app) {
       ->capture_default_str();
   app.add_option("--puts", o->puts, "--durable: durable puts per subject")->capture_default_str();
 
+  app.add_flag("--recovery", o->recovery, "measure open after kill -9 of a store of --data-mb with --log-mb of log");
+  app.add_option("--data-mb", o->data_mb, "--recovery: tree size")->capture_default_str();
+  app.add_option("--log-mb", o->log_mb, "--recovery: log written after the last commit")->capture_default_str();
+
   return [o] {
+    if (o->recovery) {
+      recovery_bench_config r;
+      r.dir = o->dir;
+      r.data_mb = o->data_mb;
+      r.log_mb = o->log_mb;
+      r.json = o->config.json;
+      return run_recovery_bench(r);
+    }
     if (o->durable) {
       durable_bench_config d;
       d.dir = o->dir;
