@@ -51,7 +51,12 @@ result<std::unique_ptr<store>> store::open(const options& opts) noexcept {
 
 result<value_view> store::get(key_view key) const noexcept {
   if (auto ok = check_key(key); !ok) return tl::unexpected(std::move(ok.error()));
-  if (auto v = impl_->tree().find(key)) return *v;
+  if (auto v = impl_->tree().find(key)) {
+    if (TESSEL_UNLIKELY(impl_->verify_reads())) {
+      if (auto ok = impl_->verify_leaf(key, *v); !ok) return tl::unexpected(std::move(ok.error()));
+    }
+    return *v;
+  }
   return tl::unexpected(error(errc::not_found));
 }
 

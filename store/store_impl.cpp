@@ -3,6 +3,8 @@
 #include <array>
 #include <utility>
 
+#include "store/block_header.hpp"
+
 namespace tessel::detail {
 
 store_impl::store_impl(std::unique_ptr<mmap::mapped_region> region, std::unique_ptr<durable_state> durable) noexcept
@@ -10,6 +12,21 @@ store_impl::store_impl(std::unique_ptr<mmap::mapped_region> region, std::unique_
   const mmap::meta_slot& m = durable_->recovery.meta;
   tree_.adopt({index::node_ref::from_bits(m.root), m.epoch, m.key_count}, m.leaf_bytes);
   durable_->last_seq = m.at_seq;
+  verify_reads_ = durable_->opts.verify_checksums_on_read;
+}
+
+result<void> store_impl::verify_leaf(key_view key, value_view value) const noexcept {
+  // A leaf is header, key, value (index/node_layout.hpp): its start follows from the value's position.
+  const std::byte* const base = region_->base();
+  const std::byte* const leaf = value.data() - key.size() - index::leaf_layout::header_size(value.size());
+  // Leaves born after the last commit have no checksum yet.
+  if (index::leaf_layout::epoch(leaf) > durable_->committer.durable().epoch) return {};
+  const auto offset = static_cast<std::uint64_t>(leaf - base);
+  const index::node_ref r = index::node_ref::make(index::node_kind::leaf, offset, key.size());
+  if (auto problem = block_problem(base, r, index::leaf_layout::block_size(key.size(), value.size()))) {
+    return make_error(errc::corruption, *problem);
+  }
+  return {};
 }
 
 result<void> store_impl::writable_locked() const noexcept {

@@ -61,6 +61,11 @@ class store_impl {
   [[nodiscard]] const store_tree& tree() const noexcept { return tree_; }
   [[nodiscard]] mmap::mapped_region& region() noexcept { return *region_; }
   [[nodiscard]] const mmap::mapped_region& region() const noexcept { return *region_; }
+  /// True when get() must verify the leaf it returns (options.verify_checksums_on_read).
+  [[nodiscard]] bool verify_reads() const noexcept { return verify_reads_; }
+  /// Checks the committed leaf holding `value` (found under `key`) against its block header.
+  /// Errors: corruption naming the leaf's offset.
+  [[nodiscard]] result<void> verify_leaf(key_view key, value_view value) const noexcept;
   [[nodiscard]] durable_state* durable() noexcept { return durable_.get(); }
   [[nodiscard]] const durable_state* durable() const noexcept { return durable_.get(); }
 
@@ -85,6 +90,7 @@ class store_impl {
   std::unique_ptr<durable_state> durable_;
   std::unique_ptr<mmap::mapped_region> region_;
   store_tree tree_;
+  bool verify_reads_ = false;
 };
 
 template <class Apply>

@@ -49,6 +49,11 @@ struct options {
   /// at open instead of by `tessel check`. Costs reading every byte of the store. Default: false.
   bool verify_checksums_on_open = false;
 
+  /// Durable stores: get() verifies the checksum of the leaf it returns (committed leaves; a leaf written
+  /// since the last commit has no checksum yet) and fails with corruption naming its offset instead of
+  /// returning damaged bytes. Inner nodes are verified by `tessel check`. Default: false.
+  bool verify_checksums_on_read = false;
+
   /// Durable stores: permission bits of a newly created store directory and data files (before umask is
   /// ignored: exactly these). Default: owner only (0700 and 0600).
   std::uint32_t directory_mode = 0700;
