@@ -147,6 +147,27 @@ bool block_allocator::adopt(const std::vector<extent>& in_use, std::uint64_t fro
   return true;
 }
 
+bool block_allocator::adopt_free(const std::vector<extent>& free, std::uint64_t frontier,
+                                 std::uint64_t committed_end) noexcept {
+  if (frontier < first_offset_ || frontier > capacity_ || frontier % granule != 0) return false;
+  std::uint64_t cursor = first_offset_;
+  std::uint64_t free_total = 0;
+  for (const extent& e : free) {
+    if (e.offset < cursor || e.size == 0 || e.size > frontier - e.offset || e.offset % granule != 0 ||
+        e.size % granule != 0) {
+      return false;
+    }
+    cursor = e.offset + e.size;
+    free_total += e.size;
+  }
+  reset();
+  frontier_ = frontier;
+  committed_end_ = committed_end;
+  live_bytes_ = frontier - first_offset_ - free_total;
+  for (const extent& e : free) free_gap(e.offset, e.size);
+  return true;
+}
+
 void block_allocator::free_gap(std::uint64_t offset, std::uint64_t size) noexcept {
   if (size > small_limit) {
     const std::uint64_t pages = size & ~(page_size - 1);

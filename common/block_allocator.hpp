@@ -62,6 +62,11 @@ class block_allocator {
   /// Returns false (and changes nothing) when the extents are unsorted, overlap or lie outside the range.
   [[nodiscard]] bool adopt(const std::vector<extent>& in_use, std::uint64_t frontier,
                            std::uint64_t committed_end) noexcept;
+  /// Replaces all state: `free` (sorted by offset, not overlapping, inside [first_offset, frontier)) are the
+  /// free blocks, everything else below `frontier` is live. How a store reopened after a clean close
+  /// restores its allocator without walking its tree. Returns false (changing nothing) on bad extents.
+  [[nodiscard]] bool adopt_free(const std::vector<extent>& free, std::uint64_t frontier,
+                                std::uint64_t committed_end) noexcept;
   /// Every free block, in no particular order (for accounting checks and clean-close records).
   [[nodiscard]] std::vector<extent> free_extents() const;
 

@@ -185,6 +185,18 @@ result<void> mapped_region::adopt(const std::vector<block_allocator::extent>& in
   return {};
 }
 
+result<void> mapped_region::adopt_free(const std::vector<block_allocator::extent>& free,
+                                       std::uint64_t frontier) noexcept {
+  if (frontier > committed_) {
+    return make_error(errc::corruption, "the free table ends at byte " + std::to_string(frontier) +
+                                            " but the store file has only " + std::to_string(committed_));
+  }
+  if (!allocator_.adopt_free(free, frontier, committed_)) {
+    return make_error(errc::corruption, "the free table's extents overlap or lie outside the store file");
+  }
+  return {};
+}
+
 result<void> mapped_region::persist(std::span<const byte_range> ranges) noexcept {
   if (fd_ < 0) return {};
   if (private_mapping_) {

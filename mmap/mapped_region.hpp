@@ -99,6 +99,10 @@ class mapped_region {
   /// Rebuilds the allocator: `in_use` (sorted, payload extents via extent_of) live, the gaps free.
   /// Errors: corruption when the extents overlap or lie outside the file.
   [[nodiscard]] result<void> adopt(const std::vector<block_allocator::extent>& in_use, std::uint64_t frontier) noexcept;
+  /// Rebuilds the allocator from the free extents (sorted; allocator extents) a clean close recorded.
+  /// Errors: corruption when they overlap or lie outside the file.
+  [[nodiscard]] result<void> adopt_free(const std::vector<block_allocator::extent>& free,
+                                        std::uint64_t frontier) noexcept;
   [[nodiscard]] std::uint64_t frontier() const noexcept { return allocator_.frontier(); }
   /// Bytes of the file mapped so far (its size); 0 for anonymous memory.
   [[nodiscard]] std::uint64_t file_size() const noexcept { return fd_ >= 0 ? committed_ : 0; }

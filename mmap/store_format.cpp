@@ -22,7 +22,8 @@ constexpr std::size_t version = 8, header_bytes = 12, incompat = 16, compat = 24
 }  // namespace sb
 namespace meta {
 constexpr std::size_t generation = 8, epoch = 16, root = 24, key_count = 32, leaf_bytes = 40, at_seq = 48,
-                      frontier = 56, allocated_bytes = 64, flags = 72, committed = 80;
+                      frontier = 56, allocated_bytes = 64, flags = 72, committed = 80, free_table = 88,
+                      free_table_bytes = 96;
 }  // namespace meta
 
 void seal(page& p) noexcept {
@@ -104,6 +105,8 @@ page encode_meta(const meta_slot& m) noexcept {
   store_le(p.data() + meta::allocated_bytes, m.allocated_bytes);
   store_le(p.data() + meta::flags, m.flags);
   store_le(p.data() + meta::committed, m.committed_unix_ns);
+  store_le(p.data() + meta::free_table, m.free_table);
+  store_le(p.data() + meta::free_table_bytes, m.free_table_bytes);
   seal(p);
   return p;
 }
@@ -126,6 +129,8 @@ result<meta_slot> decode_meta(std::span<const std::byte, page_bytes> p, int inde
   m.allocated_bytes = load_le<std::uint64_t>(p.data() + meta::allocated_bytes);
   m.flags = load_le<std::uint64_t>(p.data() + meta::flags);
   m.committed_unix_ns = load_le<std::uint64_t>(p.data() + meta::committed);
+  m.free_table = load_le<std::uint64_t>(p.data() + meta::free_table);
+  m.free_table_bytes = load_le<std::uint64_t>(p.data() + meta::free_table_bytes);
   if (m.frontier < first_block_offset || m.frontier % 8 != 0 || m.epoch == 0) {
     return make_error(errc::corruption, slot + " describes an impossible tree (frontier " + std::to_string(m.frontier) +
                                             ", epoch " + std::to_string(m.epoch) + ")");

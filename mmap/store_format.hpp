@@ -60,6 +60,9 @@ struct meta_slot {
   std::uint64_t allocated_bytes = 0;  ///< bytes the allocator counted in use: reachable + retired, not freed
   std::uint64_t flags = 0;            ///< meta_flag bits
   std::uint64_t committed_unix_ns = 0;
+  /// Written by a clean close: the block listing every free extent (0: none; open then walks the tree).
+  std::uint64_t free_table = 0;
+  std::uint64_t free_table_bytes = 0;
 };
 
 [[nodiscard]] page encode_superblock(const superblock& s) noexcept;

@@ -192,7 +192,7 @@ result<void> store::close() noexcept {
     d->closed = true;
     return make_error(errc::fatal, "closing after a failed commit: " + d->failed->to_string());
   }
-  auto ok = impl_->commit_locked(mmap::clean_close);
+  auto ok = impl_->close_locked();
   d->closed = true;
   return ok;
 }

@@ -11,6 +11,7 @@
 #include "mmap/mapped_region.hpp"
 #include "mmap/store_file.hpp"
 #include "store/block_header.hpp"
+#include "store/free_table.hpp"
 #include "store/log_recovery.hpp"
 
 namespace tessel {
@@ -20,6 +21,42 @@ namespace {
 // Enough to locate damage; a store broken everywhere would otherwise print millions of lines.
 constexpr std::size_t max_block_problems = 100;
 constexpr std::uint64_t progress_every = 1 << 16;
+
+/// A clean close's record of free space against the tree: every byte below the frontier is reachable,
+/// recorded free, or the record itself -- never two of them.
+void check_free_table(const mmap::mapped_region& region, const mmap::meta_slot& meta,
+                      const std::vector<block_allocator::extent>& reachable, check_report& report) {
+  const detail::free_table_ref ref{meta.free_table, meta.free_table_bytes};
+  auto free = detail::read_free_table(region, ref, meta.frontier);
+  if (!free) {
+    report.problems.push_back(std::string(free.error().message()));
+    return;
+  }
+  std::vector<block_allocator::extent> all = reachable;
+  all.insert(all.end(), free->begin(), free->end());
+  all.push_back(region.extent_of(ref.offset, ref.bytes));
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.offset < b.offset; });
+  std::uint64_t cursor = mmap::first_block_offset;
+  for (const auto& e : all) {
+    if (e.offset < cursor) {
+      report.problems.push_back("space at offset " + std::to_string(e.offset) +
+                                " is both in use and recorded free (or recorded twice)");
+      return;
+    }
+    if (e.offset > cursor) {
+      report.problems.push_back("bytes " + std::to_string(cursor) + ".." + std::to_string(e.offset) +
+                                " are neither reachable nor recorded free");
+      return;
+    }
+    cursor = e.offset + e.size;
+  }
+  if (cursor != meta.frontier) {
+    report.problems.push_back("reachable and free space end at " + std::to_string(cursor) + ", not at the frontier " +
+                              std::to_string(meta.frontier));
+  }
+  report.recorded_free_bytes = 0;
+  for (const auto& e : *free) report.recorded_free_bytes += e.size;
+}
 
 void check_tree(const mmap::store_file& file, const mmap::meta_slot& meta, check_report& report,
                 const check_progress& progress) {
@@ -46,7 +83,7 @@ void check_tree(const mmap::store_file& file, const mmap::meta_slot& meta, check
         } else {
           ++report.inner_nodes;
         }
-        if (auto problem = detail::block_problem(base, r, size)) {
+        if (auto problem = detail::block_problem(base, r.offset(), size, r.is_leaf() ? "leaf" : "node")) {
           if (++block_problems <= max_block_problems) report.problems.push_back(std::move(*problem));
         }
         extents.push_back((*region)->extent_of(r.offset(), size));
@@ -73,6 +110,7 @@ void check_tree(const mmap::store_file& file, const mmap::meta_slot& meta, check
   }
   const std::uint64_t usable = meta.frontier - mmap::first_block_offset;
   report.unreachable_bytes = usable > report.block_bytes ? usable - report.block_bytes : 0;
+  if (meta.free_table != 0) check_free_table(**region, meta, extents, report);
   if (report.leaves != meta.key_count) {
     report.problems.push_back("meta slot records " + std::to_string(meta.key_count) + " keys but the tree holds " +
                               std::to_string(report.leaves));

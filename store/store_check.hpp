@@ -1,8 +1,9 @@
 // check_store: everything `tessel check` verifies in a durable store, without writing a byte: the superblock
 // and both meta slots (checksums), every block of the current tree (bounds, block header, checksum), the
 // tree's invariants (index::inspect_verify), and the allocator's accounting -- every reachable block inside
-// the committed frontier, no two overlapping; what is not reachable below the frontier is free space (or, after
-// an unclean shutdown, garbage the next open reclaims); and the operation log (segment headers, record
+// the committed frontier, no two overlapping; after a clean close every byte below the frontier is exactly one
+// of reachable, recorded free, or the record itself; after a crash what is not reachable is garbage the next
+// open reclaims; and the operation log (segment headers, record
 // checksums and sequence, no records missing after the commit's at_seq). A torn log tail is not damage: it is
 // what a crash between a write and its sync leaves, and open cuts it.
 //
@@ -31,7 +32,8 @@ struct check_report {
   std::uint64_t inner_nodes = 0;
   std::uint64_t block_bytes = 0;  ///< allocator bytes of reachable blocks (headers, rounding)
   std::uint64_t frontier = 0;
-  std::uint64_t unreachable_bytes = 0;  ///< below the frontier, not reachable: free or garbage
+  std::uint64_t unreachable_bytes = 0;    ///< below the frontier, not reachable: free or garbage
+  std::uint64_t recorded_free_bytes = 0;  ///< free space a clean close recorded (then cross-checked exactly)
   std::uint64_t file_size = 0;
   bool clean_close = false;
   std::uint64_t log_records = 0;            ///< valid records in the operation log

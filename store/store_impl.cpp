@@ -22,8 +22,7 @@ result<void> store_impl::verify_leaf(key_view key, value_view value) const noexc
   // Leaves born after the last commit have no checksum yet.
   if (index::leaf_layout::epoch(leaf) > durable_->committer.durable().epoch) return {};
   const auto offset = static_cast<std::uint64_t>(leaf - base);
-  const index::node_ref r = index::node_ref::make(index::node_kind::leaf, offset, key.size());
-  if (auto problem = block_problem(base, r, index::leaf_layout::block_size(key.size(), value.size()))) {
+  if (auto problem = block_problem(base, offset, index::leaf_layout::block_size(key.size(), value.size()), "leaf")) {
     return make_error(errc::corruption, *problem);
   }
   return {};
@@ -56,14 +55,15 @@ result<void> store_impl::sync_log(std::uint64_t seq) noexcept {
   return {};
 }
 
-result<void> store_impl::commit_locked(std::uint64_t flags) noexcept {
+result<void> store_impl::commit_locked(std::uint64_t flags, free_table_ref table) noexcept {
   if (!durable_->dirty && flags == 0) return {};
   if (auto ok = writable_locked(); !ok) return ok;
   // The meta slot the commit overwrites holds the commit before the last; records after the last commit
   // must stay in the log, for falling back to it if the new meta slot is ever found damaged.
   const std::uint64_t keep_after = durable_->committer.durable().at_seq;
   const index::frozen_root frozen = tree_.freeze();
-  auto ok = durable_->committer.commit(*region_, {frozen, tree_.leaf_bytes(), durable_->last_seq, flags});
+  auto ok = durable_->committer.commit(
+      *region_, {frozen, tree_.leaf_bytes(), durable_->last_seq, flags, table.offset, table.bytes});
   if (!ok) {
     // A failed sync cannot be retried safely (the kernel may have dropped the dirty pages), so the store
     // stops taking writes; the previous durable commit is intact and reopening recovers it.
@@ -80,6 +80,18 @@ result<void> store_impl::commit_locked(std::uint64_t flags) noexcept {
   const std::array<std::uint64_t, 1> live = {frozen.epoch};
   tree_.reclaim(live);
   return {};
+}
+
+result<void> store_impl::close_locked() noexcept {
+  // 1. The tree as it is. Its commit frees every retired block it stops reaching, so the allocator's free
+  //    lists are now exactly what the tree does not use.
+  if (auto ok = commit_locked(0); !ok) return ok;
+  // 2. Record them. Without room for the record, close is still clean; the next open walks the tree.
+  auto table = write_free_table(*region_);
+  if (!table) return commit_locked(mmap::clean_close);
+  // 3. The same tree again, with the record. It overwrites the slot of the commit before step 1, whose
+  //    blocks the table lists as free.
+  return commit_locked(mmap::clean_close, *table);
 }
 
 }  // namespace tessel::detail

@@ -16,6 +16,7 @@
 #include "index/art.hpp"
 #include "log/log_writer.hpp"
 #include "mmap/mapped_region.hpp"
+#include "store/free_table.hpp"
 #include "store/tree_commit.hpp"
 #include "store/tree_recovery.hpp"
 
@@ -77,7 +78,10 @@ class store_impl {
 
   /// Commits the live tree when it changed (or `flags` must be recorded), then drops the log segments no
   /// meta slot needs. REQUIRES: durable, mutex held.
-  [[nodiscard]] result<void> commit_locked(std::uint64_t flags) noexcept;
+  [[nodiscard]] result<void> commit_locked(std::uint64_t flags, free_table_ref table = {}) noexcept;
+  /// close(): commits the tree, then records the free space and commits again with the clean-close flag, so
+  /// the next open skips the tree walk. REQUIRES: durable, mutex held.
+  [[nodiscard]] result<void> close_locked() noexcept;
   /// Makes every write so far durable through the log. REQUIRES: durable, mutex NOT held.
   [[nodiscard]] result<void> sync_log(std::uint64_t seq) noexcept;
 

@@ -26,7 +26,7 @@ result<std::vector<mmap::byte_range>> seal_new_blocks(mmap::mapped_region& regio
   bool out_of_memory = false;
   auto ok = index::walk_blocks(base, root, {mmap::first_block_offset, region.frontier()}, born_after,
                                [&](index::node_ref r, std::size_t size) {
-                                 seal_block(base, r, size);
+                                 seal_block(base, r.offset(), size);
                                  try {
                                    ranges.push_back({r.offset() - block_header_bytes, size + block_header_bytes});
                                  } catch (...) {
@@ -47,6 +47,13 @@ result<void> tree_committer::commit(mmap::mapped_region& region, const commit_re
   // Blocks born at or before the last durable epoch are sealed and durable already.
   auto ranges = seal_new_blocks(region, req.root.root, last.epoch);
   if (!ranges) return tl::unexpected(std::move(ranges.error()));
+  if (req.free_table != 0) {
+    try {
+      ranges->push_back({req.free_table - block_header_bytes, req.free_table_bytes + block_header_bytes});
+    } catch (...) {
+      return make_error(errc::no_memory, "listing the blocks of a commit");
+    }
+  }
 
   // Durable point 1: the new blocks (and the file size covering them). Nothing reaches them yet.
   if (!step(commit_step::persist_blocks)) return make_error(errc::aborted, "commit stopped before persisting blocks");
@@ -66,6 +73,8 @@ result<void> tree_committer::commit(mmap::mapped_region& region, const commit_re
   m.allocated_bytes = region.usage().live_bytes;
   m.flags = req.flags;
   m.committed_unix_ns = now_unix_ns();
+  m.free_table = req.free_table;
+  m.free_table_bytes = req.free_table_bytes;
   const int target = 1 - durable_slot_;
   if (auto ok = file_->write_meta(target, m); !ok) return ok;
   durable_slot_ = target;

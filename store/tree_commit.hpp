@@ -34,6 +34,10 @@ struct commit_request {
   std::uint64_t leaf_bytes = 0;
   std::uint64_t at_seq = 0;
   std::uint64_t flags = 0;  ///< mmap::meta_flag bits
+  /// A clean close's free-extent table: a sealed block (offset of its payload, bytes), persisted with the
+  /// commit's blocks. 0: none.
+  std::uint64_t free_table = 0;
+  std::uint64_t free_table_bytes = 0;
 };
 
 class tree_committer {

@@ -7,6 +7,7 @@
 
 #include "index/tree_walk.hpp"
 #include "store/block_header.hpp"
+#include "store/free_table.hpp"
 
 namespace tessel::detail {
 
@@ -29,7 +30,8 @@ result<recovered_tree> adopt_tree(const mmap::store_file& file, mmap::mapped_reg
     const index::node_ref root = index::node_ref::from_bits(meta.root);
     auto walked = index::walk_blocks(base, root, {mmap::first_block_offset, meta.frontier}, 0,
                                      [&](index::node_ref r, std::size_t size) {
-                                       if (verify && !problem) problem = block_problem(base, r, size);
+                                       if (verify && !problem)
+                                         problem = block_problem(base, r.offset(), size, r.is_leaf() ? "leaf" : "node");
                                        extents.push_back(region.extent_of(r.offset(), size));
                                      });
     if (!walked) return make_error(walked.error().code(), where + std::string(walked.error().message()));
@@ -49,6 +51,22 @@ result<recovered_tree> adopt_tree(const mmap::store_file& file, mmap::mapped_reg
   }
 }
 
+/// After a clean close: the allocator from the recorded free space, the record's own block freed again.
+/// An error means the record is unusable; the caller walks the tree instead.
+result<recovered_tree> adopt_free_table(mmap::mapped_region& region, int slot, const mmap::meta_slot& meta) noexcept {
+  const free_table_ref table{meta.free_table, meta.free_table_bytes};
+  auto free = read_free_table(region, table, meta.frontier);
+  if (!free) return tl::unexpected(std::move(free.error()));
+  if (auto ok = region.adopt_free(*free, meta.frontier); !ok) return tl::unexpected(std::move(ok.error()));
+  region.deallocate(table.offset, table.bytes);
+  recovered_tree out;
+  out.slot = slot;
+  out.meta = meta;
+  out.from_free_table = true;
+  out.block_bytes = region.usage().live_bytes;
+  return out;
+}
+
 }  // namespace
 
 result<recovered_tree> recover_tree(const mmap::store_file& file, mmap::mapped_region& region,
@@ -62,7 +80,15 @@ result<recovered_tree> recover_tree(const mmap::store_file& file, mmap::mapped_r
   // may have been freed and reused since: verify its blocks as any fallback's. (An unwritten slot 1 of a
   // store that never committed fails too; its tree is empty, so the check costs nothing.)
   const bool maybe_fallback = !file.slot(other).has_value();
-  auto tree = adopt_tree(file, region, first, *file.slot(first), verify_checksums || maybe_fallback);
+  const mmap::meta_slot& meta = *file.slot(first);
+  if (!verify_checksums && !maybe_fallback && (meta.flags & mmap::clean_close) != 0 && meta.free_table != 0 &&
+      meta.frontier <= file.size_at_open()) {
+    if (auto fast = adopt_free_table(region, first, meta)) {
+      fast->elapsed = std::chrono::steady_clock::now() - started;
+      return fast;
+    }
+  }
+  auto tree = adopt_tree(file, region, first, meta, verify_checksums || maybe_fallback);
   if (!tree) {
     if (!file.slot(other)) {
       return make_error(errc::corruption, std::string(tree.error().message()) + "; and " +

@@ -1,9 +1,10 @@
 // Opening a durable store's tree: pick the meta slot, walk the tree it names, rebuild the allocator.
 //
-// Space retired but not freed when the process died is garbage after a crash, and the allocator's free lists
-// lived only in memory, so open always rebuilds the allocator from what the durable tree reaches: every
-// reachable block is live, every gap below the commit's frontier is free. The walk bounds-checks every
-// reference, so a damaged file is a corruption error, never a wild read.
+// After a clean close the newest meta slot names a record of the free space (store/free_table.hpp) and the
+// allocator is restored from it without reading the tree. Otherwise -- after a crash, space retired but not
+// freed is garbage, and the allocator's free lists lived only in memory -- open rebuilds the allocator from
+// what the durable tree reaches: every reachable block is live, every gap below the commit's frontier free. The walk
+// bounds-checks every reference, so a damaged file is a corruption error, never a wild read.
 //
 // Falling back: when the newest meta slot is unusable, or its tree fails the walk, the other slot is tried
 // -- with every block's checksum verified, because blocks only the older tree reached may have been reused
@@ -24,9 +25,10 @@
 namespace tessel::detail {
 
 struct recovered_tree {
-  int slot = 0;          ///< the meta slot whose tree is now live
-  mmap::meta_slot meta;  ///< its contents
-  std::string fallback;  ///< why the newer slot was not used; empty when it was
+  int slot = 0;                  ///< the meta slot whose tree is now live
+  mmap::meta_slot meta;          ///< its contents
+  std::string fallback;          ///< why the newer slot was not used; empty when it was
+  bool from_free_table = false;  ///< the allocator came from a clean close's record, not a tree walk
   std::uint64_t blocks = 0;
   std::uint64_t block_bytes = 0;  ///< allocator bytes of the reachable blocks (headers, rounding)
   std::chrono::nanoseconds elapsed{};

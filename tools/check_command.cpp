@@ -38,6 +38,7 @@ int run(const check_options& o) {
                         {"inner_nodes", r.inner_nodes},
                         {"block_bytes", r.block_bytes},
                         {"unreachable_bytes", r.unreachable_bytes},
+                        {"recorded_free_bytes", r.recorded_free_bytes},
                         {"frontier", r.frontier},
                         {"file_size", r.file_size},
                         {"clean_close", r.clean_close},

@@ -13,6 +13,7 @@
 
 #include "tessel/store.hpp"
 
+#include "store/store_check.hpp"
 #include "store/store_impl.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -158,6 +159,65 @@ TEST(DurableLogTest, ConcurrentLoggedWritersAllSurviveACrash) {
   auto s = open_store(dir, durable_options(durability::log));
   ASSERT_NE(s, nullptr);
   EXPECT_EQ(s->len(), std::size_t{threads * per_thread});
+}
+
+}  // namespace
+}  // namespace tessel
+
+namespace tessel {
+namespace {
+
+TEST(CleanCloseTest, OpenAfterACleanCloseSkipsTheWalkAndAfterACrashWalks) {
+  test::temp_dir tmp;
+  const std::string dir = tmp.sub("s");
+  std::map<std::string, std::string> model;
+  {
+    auto s = open_store(dir, durable_options(durability::none));
+    ASSERT_NE(s, nullptr);
+    // Churn, so there is free space to record: inserts, overwrites of other sizes, erases, checkpoints.
+    for (int i = 0; i < 4000; ++i) {
+      const std::string k = "k" + std::to_string(i % 1500);
+      const std::string v(static_cast<std::size_t>(10 + i % 90), static_cast<char>('a' + i % 26));
+      ASSERT_TRUE(s->put_string(k, v).has_value());
+      model[k] = v;
+      if (i % 7 == 0) {
+        ASSERT_TRUE(s->erase(as_bytes(k)).has_value());
+        model.erase(k);
+      }
+      if (i % 1000 == 999) {
+        ASSERT_TRUE(s->checkpoint().has_value());
+      }
+    }
+    ASSERT_TRUE(s->close().has_value());
+  }
+  // check: every byte below the frontier is reachable, recorded free, or the record -- exactly one.
+  auto report = check_store(dir);
+  ASSERT_TRUE(report.has_value()) << report.error().to_string();
+  EXPECT_TRUE(report->problems.empty()) << report->problems.front();
+  EXPECT_TRUE(report->clean_close);
+  EXPECT_GT(report->recorded_free_bytes, 0u);
+
+  std::size_t live_after_clean_open = 0;
+  {
+    auto s = open_store(dir, durable_options(durability::none));
+    ASSERT_NE(s, nullptr);
+    EXPECT_TRUE(store_access::impl(*s).durable()->recovery.from_free_table);
+    EXPECT_EQ(contents(*s), model);
+    live_after_clean_open = s->memory().live_bytes;
+    // Writes go into the recorded free space; then a crash.
+    for (int i = 0; i < 500; ++i) {
+      ASSERT_TRUE(s->put_string("new" + std::to_string(i), "value").has_value());
+      model["new" + std::to_string(i)] = "value";
+    }
+    ASSERT_TRUE(s->checkpoint().has_value());
+    store_access::abandon(std::move(s));
+  }
+  auto s = open_store(dir, durable_options(durability::none));
+  ASSERT_NE(s, nullptr);
+  EXPECT_FALSE(store_access::impl(*s).durable()->recovery.from_free_table) << "after a crash open walks the tree";
+  EXPECT_EQ(contents(*s), model);
+  EXPECT_GT(s->memory().live_bytes, live_after_clean_open);
+  ASSERT_TRUE(s->close().has_value());
 }
 
 }  // namespace
