@@ -5,10 +5,8 @@
 #pragma once
 
 #include <cstdint>
-#include <cstdlib>
 #include <filesystem>
 #include <string>
-#include <system_error>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -18,30 +16,15 @@
 #include "log/log_reader.hpp"
 #include "log/record.hpp"
 #include "log/segment.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace tessel::oplog::testing {
 
-/// A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
-class temp_dir {
+/// A test's own directory (tests/support/temp_dir.hpp) with the log directory inside it.
+class temp_dir : public tessel::test::temp_dir {
  public:
-  temp_dir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern = std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/tessel-log-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed for " << pattern;
-    path_ = pattern;
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
   /// The log directory inside it (not created: the writer creates it).
-  [[nodiscard]] std::filesystem::path log() const { return path_ / "log"; }
-
- private:
-  std::filesystem::path path_;
+  [[nodiscard]] std::filesystem::path log() const { return path() / "log"; }
 };
 
 inline constexpr store_id test_store_id = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
