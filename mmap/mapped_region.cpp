@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/errno_error.hpp"
+#include "common/file_io.hpp"
 
 namespace tessel::mmap {
 
@@ -202,15 +203,7 @@ result<void> mapped_region::persist(std::span<const byte_range> ranges) noexcept
   if (private_mapping_) {
     // Only what the protocol names reaches the file.
     for (const byte_range& r : ranges) {
-      std::uint64_t done = 0;
-      while (done < r.size) {
-        const ssize_t n = ::pwrite(fd_, base_ + r.offset + done, r.size - done, static_cast<off_t>(r.offset + done));
-        if (n < 0) {
-          if (errno == EINTR) continue;
-          return tl::unexpected(errno_error(errno, "writing tree blocks to the store file"));
-        }
-        done += static_cast<std::uint64_t>(n);
-      }
+      if (auto ok = pwrite_full(fd_, {base_ + r.offset, r.size}, r.offset, "the store file"); !ok) return ok;
     }
   }
   if (::fdatasync(fd_) != 0) return tl::unexpected(errno_error(errno, "syncing the store file"));

@@ -13,49 +13,11 @@
 #include <unistd.h>
 
 #include "common/errno_error.hpp"
+#include "common/file_io.hpp"
 
 namespace tessel::mmap {
 
 namespace {
-
-[[nodiscard]] result<void> write_all(int fd, const std::byte* data, std::size_t size, std::uint64_t offset,
-                                     const char* what) noexcept {
-  std::size_t done = 0;
-  while (done < size) {
-    const ssize_t n = ::pwrite(fd, data + done, size - done, static_cast<off_t>(offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return tl::unexpected(errno_error(errno, what));
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  return {};
-}
-
-[[nodiscard]] result<void> read_all(int fd, std::byte* data, std::size_t size, std::uint64_t offset,
-                                    const char* what) noexcept {
-  std::size_t done = 0;
-  while (done < size) {
-    const ssize_t n = ::pread(fd, data + done, size - done, static_cast<off_t>(offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return tl::unexpected(errno_error(errno, what));
-    }
-    if (n == 0) return make_error(errc::corruption, std::string(what) + ": the store file is truncated");
-    done += static_cast<std::size_t>(n);
-  }
-  return {};
-}
-
-[[nodiscard]] result<void> sync_directory(const std::filesystem::path& dir) noexcept {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return tl::unexpected(errno_error(errno, "opening " + dir.string() + " to sync it"));
-  const int rc = ::fsync(fd);
-  const int e = errno;
-  ::close(fd);
-  if (rc != 0) return tl::unexpected(errno_error(e, "syncing directory " + dir.string()));
-  return {};
-}
 
 [[nodiscard]] mode_t to_mode(std::filesystem::perms p) noexcept { return static_cast<mode_t>(p); }
 
@@ -119,10 +81,10 @@ result<std::unique_ptr<store_file>> store_file::create(const std::filesystem::pa
     }
     const page sp = encode_superblock(s);
     const page mp = encode_meta(m);
-    if (auto ok = write_all(fd, sp.data(), sp.size(), superblock_offset, "writing the superblock"); !ok) {
+    if (auto ok = pwrite_full(fd, sp, superblock_offset, tmp); !ok) {
       return fail(ok.error());
     }
-    if (auto ok = write_all(fd, mp.data(), mp.size(), meta_offsets[0], "writing meta slot 0"); !ok) {
+    if (auto ok = pwrite_full(fd, mp, meta_offsets[0], tmp); !ok) {
       return fail(ok.error());
     }
     if (::fsync(fd) != 0) return fail(errno_error(errno, "syncing the new store file"));
@@ -178,15 +140,12 @@ result<void> store_file::load() noexcept {
                                             std::to_string(first_block_offset) + ")");
   }
   page p{};
-  if (auto ok = read_all(fd_, p.data(), p.size(), superblock_offset, "reading the superblock"); !ok) return ok;
+  if (auto ok = pread_full(fd_, p, superblock_offset, dir_ / data_file_name); !ok) return ok;
   auto s = decode_superblock(p);
   if (!s) return tl::unexpected(std::move(s.error()));
   super_ = *s;
   for (int i = 0; i < 2; ++i) {
-    if (auto ok = read_all(fd_, p.data(), p.size(), meta_offsets[static_cast<unsigned>(i)], "reading a meta slot");
-        !ok) {
-      return ok;
-    }
+    if (auto ok = pread_full(fd_, p, meta_offsets[static_cast<unsigned>(i)], dir_ / data_file_name); !ok) return ok;
     slots_[static_cast<unsigned>(i)] = decode_meta(p, i);
   }
   return {};
@@ -205,7 +164,7 @@ result<int> store_file::newest_slot() const noexcept {
 result<void> store_file::write_meta(int index, const meta_slot& m) noexcept {
   const page p = encode_meta(m);
   const auto at = meta_offsets[static_cast<unsigned>(index)];
-  if (auto ok = write_all(fd_, p.data(), p.size(), at, "writing a meta slot"); !ok) return ok;
+  if (auto ok = pwrite_full(fd_, p, at, dir_ / data_file_name); !ok) return ok;
   if (::fdatasync(fd_) != 0) return tl::unexpected(errno_error(errno, "syncing a meta slot"));
   slots_[static_cast<unsigned>(index)] = m;
   return {};

@@ -1,5 +1,5 @@
-// File plumbing for the operation log (log/file_io.hpp).
-#include "log/file_io.hpp"
+// File plumbing shared by the data file and the operation log (common/file_io.hpp).
+#include "common/file_io.hpp"
 
 #include <cerrno>
 #include <string>
@@ -9,9 +9,9 @@
 
 #include "common/errno_error.hpp"
 
-namespace tessel::oplog {
+namespace tessel {
 
-error log_errno_error(int err, std::string_view context) {
+error file_errno_error(int err, std::string_view context) {
   error e = errno_error(err, context);
   if (err == EFBIG) return error(errc::no_space, std::string(e.message()));
   return e;
@@ -43,7 +43,7 @@ result<unique_fd> open_file(const std::filesystem::path& path, int flags, unsign
   } while (fd < 0 && errno == EINTR);
   if (fd < 0) {
     const int e = errno;
-    return tl::unexpected(log_errno_error(e, "opening " + path.string()));
+    return tl::unexpected(file_errno_error(e, "opening " + path.string()));
   }
   return unique_fd(fd);
 }
@@ -56,7 +56,7 @@ result<void> pread_full(int fd, std::span<std::byte> bytes, std::uint64_t offset
     if (n < 0) {
       if (errno == EINTR) continue;
       const int e = errno;
-      return tl::unexpected(log_errno_error(e, "reading " + path.string()));
+      return tl::unexpected(file_errno_error(e, "reading " + path.string()));
     }
     if (n == 0) {
       return make_error(errc::io_error, "reading " + path.string() + ": file ends at " + std::to_string(offset + done) +
@@ -75,7 +75,7 @@ result<void> pwrite_full(int fd, std::span<const std::byte> bytes, std::uint64_t
     if (n < 0) {
       if (errno == EINTR) continue;
       const int e = errno;
-      return tl::unexpected(log_errno_error(e, "writing " + path.string()));
+      return tl::unexpected(file_errno_error(e, "writing " + path.string()));
     }
     done += static_cast<std::size_t>(n);
   }
@@ -87,9 +87,9 @@ result<void> sync_directory(const std::filesystem::path& dir) noexcept {
   if (!fd) return tl::unexpected(std::move(fd.error()));
   if (::fsync(fd->get()) != 0) {
     const int e = errno;
-    return tl::unexpected(log_errno_error(e, "syncing directory " + dir.string()));
+    return tl::unexpected(file_errno_error(e, "syncing directory " + dir.string()));
   }
   return {};
 }
 
-}  // namespace tessel::oplog
+}  // namespace tessel

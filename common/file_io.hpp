@@ -1,0 +1,60 @@
+// File plumbing shared by the data file (mmap/) and the operation log (log/): an owning file descriptor,
+// whole-buffer pread/pwrite, directory fsync, and errno translation for files that store data.
+//
+// Thread safety: unique_fd is a value (one owner); the functions are safe from any thread on distinct
+// descriptors, and pread/pwrite on one descriptor from several threads (they carry their own offset).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string_view>
+
+#include "tessel/error.hpp"
+
+namespace tessel {
+
+/// errno_error, except that EFBIG (a file past RLIMIT_FSIZE or the file system's limit) is no_space too:
+/// for a store file both mean "this cannot be stored here", and the store handles them alike.
+[[nodiscard]] error file_errno_error(int err, std::string_view context);
+
+/// An owned file descriptor; closes it on destruction. -1 = none.
+class unique_fd {
+ public:
+  unique_fd() noexcept = default;
+  explicit unique_fd(int fd) noexcept : fd_(fd) {}
+  unique_fd(unique_fd&& other) noexcept : fd_(other.release()) {}
+  unique_fd& operator=(unique_fd&& other) noexcept;
+  unique_fd(const unique_fd&) = delete;
+  unique_fd& operator=(const unique_fd&) = delete;
+  ~unique_fd() { reset(); }
+
+  [[nodiscard]] int get() const noexcept { return fd_; }
+  [[nodiscard]] explicit operator bool() const noexcept { return fd_ >= 0; }
+  [[nodiscard]] int release() noexcept;
+  /// Closes the descriptor. A close error is ignored: nothing here relies on close to report write
+  /// errors; durable writes fsync first.
+  void reset() noexcept;
+
+ private:
+  int fd_ = -1;
+};
+
+/// Opens `path` with `flags` (O_CLOEXEC added) and `mode`. Errors: as file_errno_error.
+[[nodiscard]] result<unique_fd> open_file(const std::filesystem::path& path, int flags, unsigned mode = 0) noexcept;
+
+/// Reads exactly bytes.size() bytes at `offset`, retrying short reads and EINTR. Errors: io_error, also
+/// when the file ends before offset + bytes.size().
+[[nodiscard]] result<void> pread_full(int fd, std::span<std::byte> bytes, std::uint64_t offset,
+                                      const std::filesystem::path& path) noexcept;
+
+/// Writes all of `bytes` at `offset`, retrying short writes and EINTR. Errors: no_space (ENOSPC, EDQUOT,
+/// EFBIG), io_error.
+[[nodiscard]] result<void> pwrite_full(int fd, std::span<const std::byte> bytes, std::uint64_t offset,
+                                       const std::filesystem::path& path) noexcept;
+
+/// fsync of a directory, so that a file created, renamed or deleted in it survives a crash. Errors: io_error.
+[[nodiscard]] result<void> sync_directory(const std::filesystem::path& dir) noexcept;
+
+}  // namespace tessel
