@@ -1,13 +1,18 @@
 // log_writer (log/log_writer.hpp): buffering, rollover, the group-commit leader protocol and poisoning.
 //
 // The commit protocol, in order, for one leader:
-//   1. under mu_: take the buffer and its segment spans (swap), note batch_last = last_seq_, set flushing_;
+//   0. under mu_: set flushing_; a sync leader with evidence of other writers then waits (the gather, see
+//      log_writer.hpp) until their records are appended or the bounded delay ends, releasing mu_ while it
+//      waits: appends go on, other syncers wait for this leader, and a writer poisoned meanwhile flushes
+//      nothing;
+//   1. under mu_: take the buffer and its segment spans (swap), note batch_last = last_seq_;
 //   2. without mu_: for each span, if an earlier segment still has unsynced bytes, fdatasync it first (a
 //      segment is durable before its successor gets a byte, which scan_log's damage rule relies on); write
 //      the span with pwrite into the preallocated space (no allocation, so no ENOSPC on ext4/XFS);
 //   3. fdatasync the last segment written (sync_through only): the records and, for the first write into
 //      a preallocated extent, the metadata marking it written;
-//   4. under mu_: publish written_seq_/durable_seq_ = batch_last, clear flushing_, wake the waiters.
+//   4. under mu_: publish written_seq_/durable_seq_ = batch_last, clear flushing_; then wake the waiters
+//      with mu_ released (and take it back).
 // A failure in 2 or 3 poisons the writer in 4 instead of publishing anything.
 #include "log/log_writer.hpp"
 
@@ -126,6 +131,7 @@ log_writer::log_writer(std::filesystem::path dir, store_id id, const log_options
       last_seq_(next_seq - 1),
       written_seq_(next_seq - 1),
       durable_seq_(next_seq - 1),
+      taken_seq_(next_seq - 1),
       segments_(std::move(older)),
       current_(std::move(current)),
       current_end_(segment_header_bytes),
@@ -154,6 +160,11 @@ result<void> log_writer::reserve(std::size_t record_bytes) noexcept {
   // The backstop that bounds memory for stores that never sync; waits for a running leader first.
   while (buffer_.size() + record_bytes > opts_.max_buffered_bytes && last_seq_ > written_seq_) {
     if (flushing_) {
+      if (gather_until_ != 0) {
+        // A gathering leader would otherwise wait out its delay for records that this reserve holds up.
+        gather_cut_ = true;
+        gathered_.notify_one();
+      }
       flushed_.wait(lock);
       continue;
     }
@@ -219,11 +230,24 @@ result<void> log_writer::reserve(std::size_t record_bytes) noexcept {
 
 std::uint64_t log_writer::append(op_kind kind, key_view key, value_view value) noexcept {
   const std::size_t size = encoded_size(key.size(), value.size());
-  const std::lock_guard lock(mu_);
-  assert(size <= reserved_ && "append without a reserve() for its size");
-  const std::uint64_t seq = ++last_seq_;
-  reserved_ = 0;
-  if (poisoned_) return seq;
+  std::uint64_t seq = 0;
+  bool wake_leader = false;
+  {
+    const std::lock_guard lock(mu_);
+    assert(size <= reserved_ && "append without a reserve() for its size");
+    seq = ++last_seq_;
+    reserved_ = 0;
+    if (!poisoned_) buffer_record(seq, kind, key, value, size);
+    // A gathering leader waits for this many records, or for nothing more once the writer is poisoned.
+    wake_leader = gather_until_ != 0 && (last_seq_ >= gather_until_ || poisoned_);
+  }
+  // Hot path: notified after mu_ is released, so the leader does not wake only to block on it.
+  if (wake_leader) gathered_.notify_one();
+  return seq;
+}
+
+void log_writer::buffer_record(std::uint64_t seq, op_kind kind, key_view key, value_view value,
+                               std::size_t size) noexcept {
   const std::size_t begin = buffer_.size();
   try {
     buffer_.resize(begin + size);
@@ -233,13 +257,12 @@ std::uint64_t log_writer::append(op_kind kind, key_view key, value_view value) n
   } catch (...) {
     buffer_.resize(begin);
     poisoned_ = error(errc::no_memory, "buffering log record " + std::to_string(seq));
-    return seq;
+    return;
   }
   encode_record(std::span(buffer_).subspan(begin, size), seq, kind, key, value);
   spans_.back().length += size;
   spans_.back().last_seq = seq;
   current_end_ += size;
-  return seq;
 }
 
 result<void> log_writer::sync_through(std::uint64_t seq) noexcept {
@@ -248,16 +271,25 @@ result<void> log_writer::sync_through(std::uint64_t seq) noexcept {
     return make_error(errc::invalid_argument,
                       "sync_through(" + std::to_string(seq) + ") past the last record " + std::to_string(last_seq_));
   }
-  for (;;) {
-    if (poisoned_) return fatal_error();
-    if (durable_seq_ >= seq) return {};
-    if (!flushing_) {
-      // A leader takes everything appended so far, so after it durable_seq_ >= seq.
-      if (auto r = lead_flush(lock, true); !r) return r;
-      continue;
+  if (poisoned_) return fatal_error();
+  if (durable_seq_ >= seq) return {};
+  // Counted while it waits or leads: the evidence of concurrent writers that leaders gather for.
+  ++syncers_;
+  peak_syncers_ = std::max(peak_syncers_, syncers_);
+  auto r = [&]() -> result<void> {
+    for (;;) {
+      if (poisoned_) return fatal_error();
+      if (durable_seq_ >= seq) return {};
+      if (!flushing_) {
+        // A leader takes everything appended so far, so after it durable_seq_ >= seq.
+        if (auto led = lead_flush(lock, true); !led) return led;
+        continue;
+      }
+      flushed_.wait(lock);
     }
-    flushed_.wait(lock);
-  }
+  }();
+  --syncers_;
+  return r;
 }
 
 result<void> log_writer::write_buffered() noexcept {
@@ -272,9 +304,21 @@ result<void> log_writer::write_buffered() noexcept {
 
 result<void> log_writer::lead_flush(std::unique_lock<std::mutex>& lock, bool sync) noexcept {
   flushing_ = true;
+  if (sync) gather(lock);
+  if (poisoned_) {
+    // Poisoned while gathering: an append may have dropped a record that batch_last would cover.
+    flushing_ = false;
+    flushed_.notify_all();
+    return fatal_error();
+  }
   flush_buffer_.swap(buffer_);
   flush_spans_.swap(spans_);
   const std::uint64_t batch_last = last_seq_;
+  taken_seq_ = batch_last;
+  if (sync) {
+    last_peak_syncers_ = peak_syncers_;
+    peak_syncers_ = syncers_;
+  }
   lock.unlock();
   auto r = write_batch(sync);
   // Keep the capacity: this buffer becomes the appenders' spare at the next swap.
@@ -289,8 +333,41 @@ result<void> log_writer::lead_flush(std::unique_lock<std::mutex>& lock, bool syn
   } else if (!poisoned_) {
     poisoned_ = r.error();
   }
+  // Woken without mu_ held, so the followers do not wake only to block on it: they bring the next round
+  // of records, which the next leader's gather waits for.
+  lock.unlock();
   flushed_.notify_all();
+  lock.lock();
   return r;
+}
+
+void log_writer::gather(std::unique_lock<std::mutex>& lock) noexcept {
+  // One record from each thread that was in sync_through at once lately, this leader's included: each is a
+  // writer that appends again when its sync returns (or already did). Over two batches, because a writer
+  // descheduled between its append and its sync_through can miss one batch's count entirely.
+  const std::size_t writers = std::max(peak_syncers_, last_peak_syncers_);
+  const std::uint64_t until = taken_seq_ + writers;
+  if (writers < 2 || last_seq_ >= until) return;
+  if (gather_skip_ > 0) {
+    --gather_skip_;
+    return;
+  }
+  // Waiting longer than half an fdatasync to save one would cost the leader more than it saves the others.
+  const std::chrono::nanoseconds delay =
+      std::min<std::chrono::nanoseconds>(opts_.group_commit_max_delay, sync_time_ / 2);
+  if (delay <= std::chrono::nanoseconds::zero()) return;
+  gather_count_.fetch_add(1, std::memory_order_relaxed);
+  const std::uint64_t before = last_seq_;
+  gather_until_ = until;
+  gather_cut_ = false;
+  (void)gathered_.wait_for(lock, delay, [&] { return last_seq_ >= until || gather_cut_ || poisoned_.has_value(); });
+  gather_until_ = 0;
+  if (last_seq_ > before) {
+    gather_backoff_ = 1;
+  } else {
+    gather_skip_ = gather_backoff_;
+    gather_backoff_ = std::min<std::uint32_t>(gather_backoff_ * 2, 64);
+  }
 }
 
 result<void> log_writer::write_batch(bool sync) noexcept {
@@ -330,8 +407,12 @@ result<void> log_writer::sync_segment(const std::shared_ptr<open_segment>& segme
   }
   held_.clear();
   sync_count_.fetch_add(1, std::memory_order_relaxed);
+  const auto start = std::chrono::steady_clock::now();
   int e = injected_fault(opts_.inject_fault, fault_point::sync);
   if (e == 0 && ::fdatasync(segment->fd.get()) != 0) e = errno;
+  // For the gather's bound: an average that follows the device within a few syncs.
+  const std::chrono::nanoseconds took = std::chrono::steady_clock::now() - start;
+  sync_time_ = sync_time_ == std::chrono::nanoseconds::zero() ? took : sync_time_ + (took - sync_time_) / 8;
   if (e != 0) return tl::unexpected(log_errno_error(e, "syncing " + segment->path.string()));
   unsynced_.reset();
   synced_through_ = unsynced_last_;
