@@ -13,6 +13,60 @@ namespace tessel::detail {
 
 namespace {
 
+/// Which 8-byte granules of [first_block_offset, frontier) reachable blocks occupy. Marking a bitmap and
+/// reading its runs back costs a few word operations per block; sorting a list of millions of extents cost
+/// a quarter of a recovery's time (measured at 1 GB).
+class occupancy {
+ public:
+  explicit occupancy(std::uint64_t frontier) : words_(((frontier - mmap::first_block_offset) / 8 + 63) / 64, 0) {}
+
+  /// Marks `e`; false when some of it was marked already (two blocks overlap).
+  bool mark(const block_allocator::extent& e) noexcept {
+    std::uint64_t bit = (e.offset - mmap::first_block_offset) / 8;
+    std::uint64_t left = e.size / 8;
+    bool fresh = true;
+    while (left > 0) {
+      const std::uint64_t in_word = std::min<std::uint64_t>(left, 64 - bit % 64);
+      const std::uint64_t mask = (in_word == 64 ? ~0ULL : ((1ULL << in_word) - 1)) << (bit % 64);
+      std::uint64_t& w = words_[bit / 64];
+      fresh = fresh && (w & mask) == 0;
+      w |= mask;
+      bit += in_word;
+      left -= in_word;
+    }
+    return fresh;
+  }
+
+  /// The marked runs as sorted extents (adjacent blocks merge: the allocator only needs the gaps).
+  [[nodiscard]] std::vector<block_allocator::extent> runs() const {
+    std::vector<block_allocator::extent> out;
+    const std::uint64_t bits = words_.size() * 64;
+    std::uint64_t bit = 0;
+    while (bit < bits) {
+      bit = next(bit, true);
+      if (bit >= bits) break;
+      const std::uint64_t end = next(bit, false);
+      out.push_back({mmap::first_block_offset + bit * 8, (end - bit) * 8});
+      bit = end;
+    }
+    return out;
+  }
+
+ private:
+  /// The first bit at or after `from` that is set (`set`) or clear; the bit count when there is none.
+  [[nodiscard]] std::uint64_t next(std::uint64_t from, bool set) const noexcept {
+    std::uint64_t i = from / 64;
+    std::uint64_t w = (set ? words_[i] : ~words_[i]) & (~0ULL << (from % 64));
+    while (w == 0) {
+      if (++i == words_.size()) return words_.size() * 64;
+      w = set ? words_[i] : ~words_[i];
+    }
+    return i * 64 + static_cast<std::uint64_t>(__builtin_ctzll(w));
+  }
+
+  std::vector<std::uint64_t> words_;
+};
+
 /// Walks the tree of `meta` and adopts its blocks. Changes nothing in `region` on error.
 result<recovered_tree> adopt_tree(const mmap::store_file& file, mmap::mapped_region& region, int slot,
                                   const mmap::meta_slot& meta, bool verify) noexcept {
@@ -23,26 +77,34 @@ result<recovered_tree> adopt_tree(const mmap::store_file& file, mmap::mapped_reg
                                               " but the store file has only " + std::to_string(file.size_at_open()) +
                                               " (truncated?)");
     }
-    std::vector<block_allocator::extent> extents;
-    extents.reserve(meta.key_count + meta.key_count / 2 + 1);
+    occupancy used(meta.frontier);
+    std::uint64_t blocks = 0;
+    std::uint64_t block_bytes = 0;
+    bool overlap = false;
     std::optional<std::string> problem;
     std::byte* const base = region.base();
     const index::node_ref root = index::node_ref::from_bits(meta.root);
-    auto walked = index::walk_blocks(base, root, {mmap::first_block_offset, meta.frontier}, 0,
-                                     [&](index::node_ref r, std::size_t size) {
-                                       if (verify && !problem)
-                                         problem = block_problem(base, r.offset(), size, r.is_leaf() ? "leaf" : "node");
-                                       extents.push_back(region.extent_of(r.offset(), size));
-                                     });
+    auto walked = index::walk_blocks(
+        base, root, {mmap::first_block_offset, meta.frontier}, 0, [&](index::node_ref r, std::size_t size) {
+          if (verify && !problem) problem = block_problem(base, r.offset(), size, r.is_leaf() ? "leaf" : "node");
+          const block_allocator::extent e = region.extent_of(r.offset(), size);
+          // The walk bounds the block itself; its header and rounding must
+          // fit as well before the bitmap is touched.
+          if (e.offset < mmap::first_block_offset || e.offset + e.size > meta.frontier || !used.mark(e)) {
+            overlap = true;
+          }
+          ++blocks;
+          block_bytes += e.size;
+        });
     if (!walked) return make_error(walked.error().code(), where + std::string(walked.error().message()));
     if (problem) return make_error(errc::corruption, where + *problem);
-    std::sort(extents.begin(), extents.end(), [](const auto& a, const auto& b) { return a.offset < b.offset; });
+    if (overlap) return make_error(errc::corruption, where + "blocks of the tree overlap or run past its frontier");
     recovered_tree out;
     out.slot = slot;
     out.meta = meta;
-    out.blocks = extents.size();
-    for (const auto& e : extents) out.block_bytes += e.size;
-    if (auto ok = region.adopt(extents, meta.frontier); !ok) {
+    out.blocks = blocks;
+    out.block_bytes = block_bytes;
+    if (auto ok = region.adopt(used.runs(), meta.frontier); !ok) {
       return make_error(errc::corruption, where + std::string(ok.error().message()));
     }
     return out;
