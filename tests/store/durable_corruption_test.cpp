@@ -16,6 +16,7 @@
 
 #include "common/checksum.hpp"
 #include "common/le_codec.hpp"
+#include "index/node_ref.hpp"
 #include "mmap/store_format.hpp"
 #include "tests/store/durable_test_support.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -220,6 +221,25 @@ TEST_F(DurableMetaSlotTest, NewestSlotNamingARootOutsideTheFileFallsBack) {
   ASSERT_EQ(page.size(), mmap::page_bytes);
   const auto root = load_le<std::uint64_t>(page.data() + 24);
   store_le<std::uint64_t>(page.data() + 24, root ^ (1ULL << 40));  // far past the end of the file
+  store_le<std::uint64_t>(page.data() + 4088, checksum64(std::span(page.data(), 4088)));
+  test::write_bytes(file_, at, page);
+  auto s = must_open(dir_, durable_options(durability::none));
+  ASSERT_TRUE(s);
+  expect_contents(*s, previous_);
+  EXPECT_THAT(detail::store_access::impl(*s).durable()->recovery.fallback, HasSubstr("meta slot"));
+}
+
+TEST_F(DurableMetaSlotTest, NewestSlotNamingARootInsideTheFixedPagesFallsBack) {
+  make_two_commits(/*power_loss=*/true);
+  // A leaf "at" the first block offset: its header would lie in meta slot 1. Recovery must refuse it
+  // before marking anything, not write outside its bookkeeping.
+  const int newest = test::newest_slot(file_);
+  const std::uint64_t at = mmap::meta_offsets[static_cast<unsigned>(newest)];
+  std::vector<std::byte> page = test::read_bytes(file_, at, mmap::page_bytes);
+  ASSERT_EQ(page.size(), mmap::page_bytes);
+  const index::node_ref bad = index::node_ref::make(index::node_kind::leaf, mmap::first_block_offset, 0);
+  store_le<std::uint64_t>(page.data() + 24, bad.bits());
+  store_le<std::uint64_t>(page.data() + 32, 1);  // key count
   store_le<std::uint64_t>(page.data() + 4088, checksum64(std::span(page.data(), 4088)));
   test::write_bytes(file_, at, page);
   auto s = must_open(dir_, durable_options(durability::none));
