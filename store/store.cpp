@@ -98,8 +98,6 @@ result<bool> store::erase(key_view key) noexcept {
 result<bool> store::erase(key_view key, durability level) noexcept {
   if (auto ok = check_key(key); !ok) return tl::unexpected(std::move(ok.error()));
   if (impl_->durable() == nullptr) return impl_->tree().erase(key);
-  // Erasing a missing key writes nothing, so it needs no sequence number or commit.
-  if (!impl_->tree().find(key)) return false;
   if (impl_->region().contains(key.data())) {
     try {
       const std::string k(as_string_view(key));
@@ -113,9 +111,32 @@ result<bool> store::erase(key_view key, durability level) noexcept {
 
 result<value_view> store::get_or_insert(key_view key, value_view default_value) noexcept {
   if (auto ok = check_entry(key, default_value); !ok) return tl::unexpected(std::move(ok.error()));
-  if (auto v = impl_->tree().find(key)) return *v;
-  if (auto r = put(key, default_value); !r) return tl::unexpected(std::move(r.error()));
-  return *impl_->tree().find(key);
+  if (impl_->durable() == nullptr) {
+    if (auto v = impl_->tree().find(key)) return *v;
+    if (auto r = impl_->tree().upsert(key, default_value); !r) return tl::unexpected(std::move(r.error()));
+    return *impl_->tree().find(key);
+  }
+  if (impl_->region().contains(key.data()) || impl_->region().contains(default_value.data())) {
+    try {
+      const std::string k(as_string_view(key));
+      const std::string v(as_string_view(default_value));
+      return get_or_insert(as_bytes(k), as_bytes(v));
+    } catch (...) {
+      return make_error(errc::no_memory, "copying a key or value that points into the store");
+    }
+  }
+  // Look and insert under the store's mutex, so concurrent writers see one of them insert.
+  std::optional<value_view> found;
+  auto wrote = impl_->durable_write(impl_->durable()->opts.durability, {oplog::op_kind::put, key, default_value},
+                                    [&]() -> result<bool> {
+                                      if ((found = impl_->tree().find(key))) return false;
+                                      auto r = impl_->tree().upsert(key, default_value);
+                                      if (!r) return tl::unexpected(std::move(r.error()));
+                                      found = impl_->tree().find(key);
+                                      return true;
+                                    });
+  if (!wrote) return tl::unexpected(std::move(wrote.error()));
+  return *found;
 }
 
 result<std::string> store::get_string(std::string_view key) const noexcept {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <type_traits>
 
 #include "tessel/options.hpp"
 #include "tessel/store.hpp"
@@ -72,7 +73,9 @@ class store_impl {
 
   /// Runs `apply` (a tree write returning result<T>) as one write of a durable store, logged as `entry`,
   /// durable as `d` says. The log has room for the record before the tree changes, so a write that fails
-  /// changes nothing. REQUIRES: entry's views do not point into the region (the write may free them).
+  /// changes nothing. When T is bool, false means the write changed nothing (erasing a missing key): it is
+  /// neither logged nor waited for. REQUIRES: entry's views do not point into the region (the write may
+  /// free them).
   template <class Apply>
   auto durable_write(durability d, const log_entry& entry, Apply&& apply) noexcept -> decltype(apply());
 
@@ -108,6 +111,9 @@ auto store_impl::durable_write(durability d, const log_entry& entry, Apply&& app
     }
     auto applied = apply();
     if (!applied) return applied;
+    if constexpr (std::is_same_v<typename decltype(applied)::value_type, bool>) {
+      if (!*applied) return applied;
+    }
     seq = durable_->log->append(entry.kind, entry.key, entry.value);
     durable_->last_seq = seq;
     if (!durable_->dirty) durable_->first_dirty = std::chrono::steady_clock::now();
@@ -117,7 +123,7 @@ auto store_impl::durable_write(durability d, const log_entry& entry, Apply&& app
     }
     return applied;
   }();
-  if (!r || d != durability::log) return r;
+  if (!r || d != durability::log || seq == 0) return r;
   // Outside the mutex, so concurrent writers share one fdatasync (group commit).
   if (auto ok = sync_log(seq); !ok) return tl::unexpected(std::move(ok.error()));
   return r;
