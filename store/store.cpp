@@ -77,16 +77,6 @@ result<void> store::put(key_view key, value_view value, durability level) noexce
     return {};
   };
   if (impl_->durable() == nullptr) return apply();
-  // The log record is written after the tree changed, when a view into the tree may have been freed.
-  if (impl_->region().contains(key.data()) || impl_->region().contains(value.data())) {
-    try {
-      const std::string k(as_string_view(key));
-      const std::string v(as_string_view(value));
-      return put(as_bytes(k), as_bytes(v), level);
-    } catch (...) {
-      return make_error(errc::no_memory, "copying a key or value that points into the store");
-    }
-  }
   return impl_->durable_write(level, {oplog::op_kind::put, key, value}, apply);
 }
 
@@ -98,14 +88,6 @@ result<bool> store::erase(key_view key) noexcept {
 result<bool> store::erase(key_view key, durability level) noexcept {
   if (auto ok = check_key(key); !ok) return tl::unexpected(std::move(ok.error()));
   if (impl_->durable() == nullptr) return impl_->tree().erase(key);
-  if (impl_->region().contains(key.data())) {
-    try {
-      const std::string k(as_string_view(key));
-      return erase(as_bytes(k), level);
-    } catch (...) {
-      return make_error(errc::no_memory, "copying a key that points into the store");
-    }
-  }
   return impl_->durable_write(level, {oplog::op_kind::erase, key, {}}, [&] { return impl_->tree().erase(key); });
 }
 
@@ -115,15 +97,6 @@ result<value_view> store::get_or_insert(key_view key, value_view default_value) 
     if (auto v = impl_->tree().find(key)) return *v;
     if (auto r = impl_->tree().upsert(key, default_value); !r) return tl::unexpected(std::move(r.error()));
     return *impl_->tree().find(key);
-  }
-  if (impl_->region().contains(key.data()) || impl_->region().contains(default_value.data())) {
-    try {
-      const std::string k(as_string_view(key));
-      const std::string v(as_string_view(default_value));
-      return get_or_insert(as_bytes(k), as_bytes(v));
-    } catch (...) {
-      return make_error(errc::no_memory, "copying a key or value that points into the store");
-    }
   }
   // Look and insert under the store's mutex, so concurrent writers see one of them insert.
   std::optional<value_view> found;

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <type_traits>
 
 #include "tessel/options.hpp"
@@ -74,8 +75,8 @@ class store_impl {
   /// Runs `apply` (a tree write returning result<T>) as one write of a durable store, logged as `entry`,
   /// durable as `d` says. The log has room for the record before the tree changes, so a write that fails
   /// changes nothing. When T is bool, false means the write changed nothing (erasing a missing key): it is
-  /// neither logged nor waited for. REQUIRES: entry's views do not point into the region (the write may
-  /// free them).
+  /// neither logged nor waited for. Entry's views may point into the region (a value read from the store):
+  /// they are copied first, since the write may free what they point at before the record is appended.
   template <class Apply>
   auto durable_write(durability d, const log_entry& entry, Apply&& apply) noexcept -> decltype(apply());
 
@@ -101,7 +102,19 @@ class store_impl {
 };
 
 template <class Apply>
-auto store_impl::durable_write(durability d, const log_entry& entry, Apply&& apply) noexcept -> decltype(apply()) {
+auto store_impl::durable_write(durability d, const log_entry& given, Apply&& apply) noexcept -> decltype(apply()) {
+  log_entry entry = given;
+  std::string owned_key;
+  std::string owned_value;
+  if (TESSEL_UNLIKELY(region_->contains(given.key.data()) || region_->contains(given.value.data()))) {
+    try {
+      owned_key.assign(as_string_view(given.key));
+      owned_value.assign(as_string_view(given.value));
+    } catch (...) {
+      return make_error(errc::no_memory, "copying a key or value that points into the store");
+    }
+    entry = {given.kind, as_bytes(owned_key), as_bytes(owned_value)};
+  }
   std::uint64_t seq = 0;
   auto r = [&]() -> decltype(apply()) {
     std::lock_guard lock(durable_->mutex);

@@ -80,6 +80,30 @@ TEST(DurableLogTest, LoggedWritesSurviveACrashByReplay) {
   EXPECT_TRUE(s->checkpoint().has_value());
 }
 
+TEST(DurableLogTest, ValuesReadFromTheStoreAreLoggedWhole) {
+  test::temp_dir tmp;
+  const std::string dir = tmp.sub("s");
+  {
+    auto s = open_store(dir, durable_options(durability::log));
+    ASSERT_NE(s, nullptr);
+    ASSERT_TRUE(s->put_string("a", std::string(200, 'x')).has_value());
+    ASSERT_TRUE(s->checkpoint().has_value());  // "a" is now in an immutable block an overwrite retires
+    for (int i = 0; i < 3; ++i) {
+      const auto v = s->get(as_bytes(std::string("a")));
+      ASSERT_TRUE(v.has_value());
+      ASSERT_TRUE(s->put(as_bytes(std::string("b") + std::to_string(i)), *v).has_value());
+      const auto again = s->get(as_bytes(std::string("a")));
+      ASSERT_TRUE(again.has_value());
+      ASSERT_TRUE(s->put(as_bytes(std::string("a")), *again).has_value());
+    }
+    store_access::abandon(std::move(s));  // only the log holds the writes after the checkpoint
+  }
+  auto s = open_store(dir, durable_options(durability::log));
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(store_access::impl(*s).durable()->replayed_records, 6u);
+  for (const char* k : {"a", "b0", "b1", "b2"}) EXPECT_EQ(s->get_string(k).value_or(""), std::string(200, 'x')) << k;
+}
+
 TEST(DurableLogTest, UnsyncedWritesAreLostWholeAndATornTailIsCut) {
   test::temp_dir tmp;
   const std::string dir = tmp.sub("s");

@@ -317,6 +317,33 @@ TYPED_TEST(StoreTest, ReservationExhaustedIsNoSpaceAndChangesNothing) {
   EXPECT_EQ(small->len(), stored);
 }
 
+TYPED_TEST(StoreTest, WritesMayTakeKeysAndValuesReadFromTheStore) {
+  // Views into the store's own blocks, which the write itself may free (a durable store copies them for its
+  // log first).
+  ASSERT_TRUE(this->db().put_string("source", std::string(300, 's')).has_value());
+  ASSERT_TRUE(this->db().put_string("key-as-value", "target").has_value());
+  const auto v = this->db().get(bv("source"));
+  ASSERT_TRUE(v.has_value());
+  ASSERT_TRUE(this->db().put(bv("copy"), *v).has_value());
+  const auto same = this->db().get(bv("source"));
+  ASSERT_TRUE(same.has_value());
+  ASSERT_TRUE(this->db().put(bv("source"), *same).has_value()) << "overwriting a key with its own value";
+  EXPECT_EQ(this->db().get_string("source").value_or(""), std::string(300, 's'));
+  EXPECT_EQ(this->db().get_string("copy").value_or(""), std::string(300, 's'));
+
+  auto c = this->db().new_cursor();
+  c.seek(bv("key-as-value"));
+  ASSERT_TRUE(c.valid());
+  const auto inserted = this->db().get_or_insert(c.value(), c.key());
+  ASSERT_TRUE(inserted.has_value());
+  EXPECT_EQ(str(*inserted), "key-as-value");
+  c.seek(bv("copy"));
+  ASSERT_TRUE(c.valid());
+  EXPECT_TRUE(this->db().erase(c.key()).value_or(false));
+  EXPECT_FALSE(this->db().contains(bv("copy")));
+  EXPECT_EQ(this->db().get_string("target").value_or(""), "key-as-value");
+}
+
 // ---- get_or_insert -----------------------------------------------------------------------------------------
 
 TYPED_TEST(StoreTest, GetOrInsertStoresTheDefaultOnlyWhenAbsent) {
