@@ -29,7 +29,6 @@ result<void> recover_log(store_impl& impl) noexcept {
       return make_error(report.error().code(), "replaying the operation log: " + std::string(report.error().message()));
     }
     d.replayed_records = report->replayed;
-    d.last_seq = report->next_seq - 1;
     if (report->replayed > 0) {
       d.dirty = true;
       d.first_dirty = std::chrono::steady_clock::now();

@@ -11,7 +11,6 @@ store_impl::store_impl(std::unique_ptr<mmap::mapped_region> region, std::unique_
     : durable_(std::move(durable)), region_(std::move(region)), tree_(*region_) {
   const mmap::meta_slot& m = durable_->recovery.meta;
   tree_.adopt({index::node_ref::from_bits(m.root), m.epoch, m.key_count}, m.leaf_bytes);
-  durable_->last_seq = m.at_seq;
   verify_reads_ = durable_->opts.verify_checksums_on_read;
 }
 
@@ -63,7 +62,7 @@ result<void> store_impl::commit_locked(std::uint64_t flags, free_table_ref table
   const std::uint64_t keep_after = durable_->committer.durable().at_seq;
   const index::frozen_root frozen = tree_.freeze();
   auto ok = durable_->committer.commit(
-      *region_, {frozen, tree_.leaf_bytes(), durable_->last_seq, flags, table.offset, table.bytes});
+      *region_, {frozen, tree_.leaf_bytes(), durable_->log->last_seq(), flags, table.offset, table.bytes});
   if (!ok) {
     // A failed sync cannot be retried safely (the kernel may have dropped the dirty pages), so the store
     // stops taking writes; the previous durable commit is intact and reopening recovers it.

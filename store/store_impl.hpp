@@ -37,7 +37,6 @@ struct durable_state {
   std::uint64_t replayed_records = 0;                   ///< log records open applied on top of it
   std::unique_ptr<oplog::log_writer> log;               ///< null when read-only
   std::mutex mutex;                                     ///< one writer or committer at a time
-  std::uint64_t last_seq = 0;                           ///< sequence number of the last applied write
   bool dirty = false;                                   ///< writes since the last durable commit
   std::uint64_t log_bytes_at_commit = 0;                ///< log->retained_bytes() right after the last commit
   std::chrono::steady_clock::time_point first_dirty{};  ///< of the first write since the last commit
@@ -128,7 +127,6 @@ auto store_impl::durable_write(durability d, const log_entry& given, Apply&& app
       if (!*applied) return applied;
     }
     seq = durable_->log->append(entry.kind, entry.key, entry.value);
-    durable_->last_seq = seq;
     if (!durable_->dirty) durable_->first_dirty = std::chrono::steady_clock::now();
     durable_->dirty = true;
     if (d == durability::sync || checkpoint_due_locked()) {
