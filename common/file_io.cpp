@@ -5,6 +5,7 @@
 #include <string>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/errno_error.hpp"
@@ -80,6 +81,15 @@ result<void> pwrite_full(int fd, std::span<const std::byte> bytes, std::uint64_t
     done += static_cast<std::size_t>(n);
   }
   return {};
+}
+
+result<std::uint64_t> file_size(int fd, const std::filesystem::path& path) noexcept {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int e = errno;
+    return tl::unexpected(file_errno_error(e, "examining " + path.string()));
+  }
+  return static_cast<std::uint64_t>(st.st_size);
 }
 
 result<void> sync_directory(const std::filesystem::path& dir) noexcept {

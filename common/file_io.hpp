@@ -54,6 +54,9 @@ class unique_fd {
 [[nodiscard]] result<void> pwrite_full(int fd, std::span<const std::byte> bytes, std::uint64_t offset,
                                        const std::filesystem::path& path) noexcept;
 
+/// The size of the open file `fd` (named `path` in messages). Errors: io_error.
+[[nodiscard]] result<std::uint64_t> file_size(int fd, const std::filesystem::path& path) noexcept;
+
 /// fsync of a directory, so that a file created, renamed or deleted in it survives a crash. Errors: io_error.
 [[nodiscard]] result<void> sync_directory(const std::filesystem::path& dir) noexcept;
 

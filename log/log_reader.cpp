@@ -8,7 +8,6 @@
 #include <utility>
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 namespace tessel::oplog {
@@ -33,15 +32,12 @@ constexpr std::size_t io_chunk = 1U << 20;
 [[nodiscard]] result<void> read_file(const std::filesystem::path& path, std::vector<std::byte>& out) noexcept {
   auto fd = open_file(path, O_RDONLY);
   if (!fd) return tl::unexpected(std::move(fd.error()));
-  struct stat st {};
-  if (::fstat(fd->get(), &st) != 0) {
-    const int e = errno;
-    return tl::unexpected(log_errno_error(e, "examining " + path.string()));
-  }
+  auto size = file_size(fd->get(), path);
+  if (!size) return tl::unexpected(std::move(size.error()));
   try {
-    out.resize(static_cast<std::size_t>(st.st_size));
+    out.resize(*size);
   } catch (...) {
-    return make_error(errc::no_memory, "reading " + path.string() + " (" + std::to_string(st.st_size) + " bytes)");
+    return make_error(errc::no_memory, "reading " + path.string() + " (" + std::to_string(*size) + " bytes)");
   }
   return pread_full(fd->get(), out, 0, path);
 }
@@ -169,12 +165,9 @@ result<void> cut_tail(const tail_damage& damage) noexcept {
     }
     auto fd = open_file(damage.segment, O_RDWR);
     if (!fd) return tl::unexpected(std::move(fd.error()));
-    struct stat st {};
-    if (::fstat(fd->get(), &st) != 0) {
-      const int e = errno;
-      return tl::unexpected(log_errno_error(e, "examining " + damage.segment.string()));
-    }
-    const auto size = static_cast<std::uint64_t>(st.st_size);
+    auto file_bytes = file_size(fd->get(), damage.segment);
+    if (!file_bytes) return tl::unexpected(std::move(file_bytes.error()));
+    const std::uint64_t size = *file_bytes;
     // Find the end of the nonzero bytes again rather than trusting bytes_after: zeroing more than that
     // would only cost time, and less would leave damage.
     std::vector<std::byte> chunk(io_chunk);

@@ -55,12 +55,9 @@ namespace {
 [[nodiscard]] result<bool> segment_is_empty(const std::filesystem::path& path) noexcept {
   auto fd = open_file(path, O_RDONLY);
   if (!fd) return tl::unexpected(std::move(fd.error()));
-  struct stat st {};
-  if (::fstat(fd->get(), &st) != 0) {
-    const int e = errno;
-    return tl::unexpected(log_errno_error(e, "examining " + path.string()));
-  }
-  if (static_cast<std::uint64_t>(st.st_size) < segment_header_bytes + record_head_bytes) return true;
+  auto size = file_size(fd->get(), path);
+  if (!size) return tl::unexpected(std::move(size.error()));
+  if (*size < segment_header_bytes + record_head_bytes) return true;
   std::array<std::byte, record_head_bytes> head{};
   if (auto r = pread_full(fd->get(), head, segment_header_bytes, path); !r) return tl::unexpected(std::move(r.error()));
   return std::all_of(head.begin(), head.end(), [](std::byte b) { return b == std::byte{0}; });

@@ -1,7 +1,6 @@
 #include "mmap/store_file.hpp"
 
 #include <cerrno>
-#include <chrono>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -14,18 +13,13 @@
 
 #include "common/errno_error.hpp"
 #include "common/file_io.hpp"
+#include "common/wall_clock.hpp"
 
 namespace tessel::mmap {
 
 namespace {
 
 [[nodiscard]] mode_t to_mode(std::filesystem::perms p) noexcept { return static_cast<mode_t>(p); }
-
-[[nodiscard]] std::uint64_t now_unix_ns() noexcept {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count());
-}
 
 }  // namespace
 
@@ -70,7 +64,7 @@ result<std::unique_ptr<store_file>> store_file::create(const std::filesystem::pa
     if (::getrandom(s.id.data(), s.id.size(), 0) != static_cast<ssize_t>(s.id.size())) {
       return fail(errno_error(errno, "drawing a store id"));
     }
-    s.created_unix_ns = now_unix_ns();
+    s.created_unix_ns = unix_time_ns();
     meta_slot m;
     m.generation = 1;
     m.epoch = 1;
@@ -131,9 +125,9 @@ result<std::unique_ptr<store_file>> store_file::open(const std::filesystem::path
 }
 
 result<void> store_file::load() noexcept {
-  struct stat st {};
-  if (::fstat(fd_, &st) != 0) return tl::unexpected(errno_error(errno, "reading the store file's size"));
-  size_at_open_ = static_cast<std::uint64_t>(st.st_size);
+  auto size = file_size(fd_, dir_ / data_file_name);
+  if (!size) return tl::unexpected(std::move(size.error()));
+  size_at_open_ = *size;
   if (size_at_open_ < first_block_offset) {
     return make_error(errc::corruption, "store file is truncated: " + std::to_string(size_at_open_) +
                                             " bytes, shorter than its fixed pages (" +

@@ -1,23 +1,13 @@
 #include "store/tree_commit.hpp"
 
-#include <chrono>
 #include <utility>
 #include <vector>
 
+#include "common/wall_clock.hpp"
 #include "index/tree_walk.hpp"
 #include "store/block_header.hpp"
 
 namespace tessel::detail {
-
-namespace {
-
-[[nodiscard]] std::uint64_t now_unix_ns() noexcept {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count());
-}
-
-}  // namespace
 
 result<std::vector<mmap::byte_range>> seal_new_blocks(mmap::mapped_region& region, index::node_ref root,
                                                       std::uint64_t born_after) noexcept {
@@ -72,7 +62,7 @@ result<void> tree_committer::commit(mmap::mapped_region& region, const commit_re
   m.frontier = region.frontier();
   m.allocated_bytes = region.usage().live_bytes;
   m.flags = req.flags;
-  m.committed_unix_ns = now_unix_ns();
+  m.committed_unix_ns = unix_time_ns();
   m.free_table = req.free_table;
   m.free_table_bytes = req.free_table_bytes;
   const int target = 1 - durable_slot_;
