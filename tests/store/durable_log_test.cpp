@@ -2,6 +2,7 @@
 // everything not synced (power-loss simulation) and come back by replay; a torn log tail is cut, never
 // replayed; checkpoints drop the log the meta slots no longer need; concurrent logged writers all survive.
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -143,6 +144,49 @@ TEST(DurableLogTest, UnsyncedWritesAreLostWholeAndATornTailIsCut) {
   ASSERT_NE(again, nullptr);
   EXPECT_EQ(again->get_string("after").value_or(""), "crash");
   EXPECT_EQ(again->len(), got.size() + 1);
+}
+
+TEST(DurableLogTest, FlushMakesEarlierWritesAtDurabilityNoneDurable) {
+  test::temp_dir tmp;
+  const std::string dir = tmp.sub("s");
+  {
+    auto s = open_store(dir, durable_options(durability::none));
+    ASSERT_NE(s, nullptr);
+    for (int i = 0; i < 100; ++i) ASSERT_TRUE(s->put_string("f" + std::to_string(i), "flushed").has_value());
+    ASSERT_TRUE(s->flush().has_value());
+    ASSERT_TRUE(s->put_string("after", "lost").has_value());  // not flushed: a crash may lose it
+    store_access::abandon(std::move(s));
+  }
+  auto s = open_store(dir, durable_options(durability::none));
+  ASSERT_NE(s, nullptr);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(s->get_string("f" + std::to_string(i)).value_or(""), "flushed") << i;
+  EXPECT_FALSE(s->contains(as_bytes(std::string("after")))) << "power loss keeps only what was synced";
+}
+
+TEST(DurableLogTest, ThePolicyCheckpointsByLogSizeAndByTime) {
+  test::temp_dir tmp;
+  auto generation = [](store& s) { return store_access::impl(s).durable()->committer.durable().generation; };
+  {
+    options o = durable_options(durability::none);
+    o.checkpoint_log_bytes = 4096;
+    o.checkpoint_interval = std::chrono::milliseconds(0);
+    auto s = open_store(tmp.sub("by-size"), o);
+    ASSERT_NE(s, nullptr);
+    const std::uint64_t before = generation(*s);
+    for (int i = 0; i < 60; ++i) ASSERT_TRUE(s->put_string("k" + std::to_string(i), std::string(100, 'v')).has_value());
+    EXPECT_GE(generation(*s), before + 1) << "7 KiB of log since the last commit, past the 4 KiB threshold";
+  }
+  {
+    options o = durable_options(durability::none);
+    o.checkpoint_interval = std::chrono::milliseconds(1);
+    auto s = open_store(tmp.sub("by-time"), o);
+    ASSERT_NE(s, nullptr);
+    const std::uint64_t before = generation(*s);
+    ASSERT_TRUE(s->put_string("first", "v").has_value());
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    ASSERT_TRUE(s->put_string("second", "v").has_value());
+    EXPECT_EQ(generation(*s), before + 1) << "the write after the interval commits";
+  }
 }
 
 TEST(DurableLogTest, CheckpointsDropTheLogTheMetaSlotsNoLongerNeed) {
