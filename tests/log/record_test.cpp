@@ -95,32 +95,32 @@ TEST(Record, ZerosNeverDecode) {
 // Rewrites the checksum, so a test can make records whose checksum is right but whose fields are not: a
 // writer bug or a forgery, refused all the same.
 std::vector<std::byte> reseal(std::vector<std::byte> buf) {
-  store_le<std::uint32_t>(buf.data(), checksum32(std::span<const std::byte>(buf).subspan(4)));
+  store_le<std::uint32_t>(&buf.at(0), checksum32(std::span<const std::byte>(buf).subspan(4)));
   return buf;
 }
 
 TEST(Record, RejectsBadFieldsUnderAValidChecksum) {
   const auto good = encode(5, op_kind::put, "key", "value");
   auto kind = good;
-  kind[16] = std::byte{9};
+  kind.at(16) = std::byte{9};
   auto d = decode_record(reseal(kind));
   ASSERT_FALSE(d);
   EXPECT_NE(d.error().message().find("unknown kind"), std::string_view::npos);
   auto zero_kind = good;
-  zero_kind[16] = std::byte{0};
+  zero_kind.at(16) = std::byte{0};
   EXPECT_FALSE(decode_record(reseal(zero_kind)));
   auto pad = good;
-  pad[18] = std::byte{1};
+  pad.at(18) = std::byte{1};
   d = decode_record(reseal(pad));
   ASSERT_FALSE(d);
   EXPECT_NE(d.error().message().find("padding"), std::string_view::npos);
   auto key_len = good;
-  store_le<std::uint32_t>(key_len.data() + 20, 9);  // body holds 3 + 5 bytes
+  store_le<std::uint32_t>(&key_len.at(20), 9);  // body holds 3 + 5 bytes
   d = decode_record(reseal(key_len));
   ASSERT_FALSE(d);
   EXPECT_NE(d.error().message().find("key_length"), std::string_view::npos);
   auto body_len = good;
-  store_le<std::uint32_t>(body_len.data() + 4, 15);
+  store_le<std::uint32_t>(&body_len.at(4), 15);
   d = decode_record(reseal(body_len));
   ASSERT_FALSE(d);
   EXPECT_NE(d.error().message().find("below"), std::string_view::npos);
