@@ -8,6 +8,10 @@ include_guard(GLOBAL)
 find_package(tl-expected 1.0 CONFIG REQUIRED)  # tl::expected
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(xxhash REQUIRED IMPORTED_TARGET libxxhash)  # PkgConfig::xxhash (checksums, common/)
+# The pmem backend (pmem/): libpmemobj's C API, libpmem for flushes, libpmempool for `tessel check`.
+pkg_check_modules(pmemobj REQUIRED IMPORTED_TARGET libpmemobj)    # PkgConfig::pmemobj
+pkg_check_modules(pmem REQUIRED IMPORTED_TARGET libpmem)          # PkgConfig::pmem
+pkg_check_modules(pmempool REQUIRED IMPORTED_TARGET libpmempool)  # PkgConfig::pmempool
 
 if(TESSEL_BUILD_TOOLS)
   find_package(CLI11 CONFIG REQUIRED)          # CLI11::CLI11
@@ -24,4 +28,4 @@ if(TESSEL_BUILD_TESTS)
 endif()
 
 # Still to be found when code first uses them (setup.sh installs them already): OpenSSL, TBB (CONFIG), hwloc
-# and libpmemobj (pkg-config), jemalloc. Link them PRIVATE: they must never appear in include/tessel/.
+# (pkg-config), jemalloc. Link them PRIVATE: they must never appear in include/tessel/.

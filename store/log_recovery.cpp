@@ -10,8 +10,8 @@ namespace tessel::detail {
 result<void> recover_log(store_impl& impl) noexcept {
   durable_state& d = *impl.durable();
   try {
-    const std::filesystem::path dir = log_directory(d.committer.file().directory());
-    const auto& id = d.committer.file().super().id;
+    const std::filesystem::path dir = log_directory(d.committer->file().directory());
+    const auto& id = d.committer->file().super().id;
     store_tree& tree = impl.tree();
     auto report = oplog::scan_log(dir, id, d.recovery.meta.at_seq, [&](const oplog::record_view& r) -> result<void> {
       switch (r.kind) {

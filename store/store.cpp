@@ -165,7 +165,12 @@ bool store::is_durable() const noexcept { return impl_->durable() != nullptr; }
 
 result<void> store::flush() noexcept {
   detail::durable_state* d = impl_->durable();
-  if (d == nullptr || d->log == nullptr) return {};
+  if (d == nullptr) return {};
+  if (d->pool_log != nullptr) {
+    std::lock_guard lock(d->mutex);
+    return d->pool_log->sync();
+  }
+  if (d->log == nullptr) return {};
   return impl_->sync_log(d->log->last_seq());
 }
 

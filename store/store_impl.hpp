@@ -1,5 +1,6 @@
-// The internals behind tessel::store and tessel::cursor: one adaptive radix tree in one mapped_region, and
-// for durable stores the commit machinery (durable_state).
+// The internals behind tessel::store and tessel::cursor: one adaptive radix tree in one region -- a
+// mapped_region (dram, mmap) or a pool_region (pmem), behind tree_region -- and for durable stores the commit
+// machinery (durable_state).
 //
 // Thread safety: as tessel::store. A dram store's writes are not synchronised (one writer). A durable
 // store's writes serialise on durable_state::mutex, which also guards commits.
@@ -18,24 +19,35 @@
 #include "index/art.hpp"
 #include "log/log_writer.hpp"
 #include "mmap/mapped_region.hpp"
+#include "pmem/pool_log.hpp"
+#include "pmem/pool_region.hpp"
 #include "store/free_table.hpp"
+#include "store/pool_recovery.hpp"
 #include "store/tree_commit.hpp"
 #include "store/tree_recovery.hpp"
+#include "store/tree_region.hpp"
 
 namespace tessel::detail {
 
-using store_tree = index::art<mmap::mapped_region>;
+using store_tree = index::art<tree_region>;
 
-/// What a durable store has beyond its tree.
+/// What a durable store has beyond its tree. The file-backed parts (committer, recovery, log) are an mmap
+/// store's; pool_recovery, pool_log and pool_hook a pmem store's.
 struct durable_state {
+  /// An mmap store.
   durable_state(tree_committer c, const options& o, recovered_tree r) noexcept
       : committer(std::move(c)), opts(o), recovery(std::move(r)) {}
+  /// A pmem store.
+  durable_state(const options& o, pool_recovery r) noexcept : opts(o), pool_recovery(std::move(r)) {}
 
-  tree_committer committer;
+  std::optional<tree_committer> committer;  ///< mmap
   options opts;
-  recovered_tree recovery;                              ///< what open found in the data file
+  recovered_tree recovery;                              ///< mmap: what open found in the data file
+  tessel::detail::pool_recovery pool_recovery;          ///< pmem: what open found in the pool
+  std::unique_ptr<pmem::pool_log> pool_log;             ///< pmem: the log area; null when read-only
+  commit_hook pool_hook;                                ///< pmem: crash injection for tests (tree_commit.hpp)
   std::uint64_t replayed_records = 0;                   ///< log records open applied on top of it
-  std::unique_ptr<oplog::log_writer> log;               ///< null when read-only
+  std::unique_ptr<oplog::log_writer> log;               ///< mmap: null when read-only
   std::mutex mutex;                                     ///< one writer or committer at a time
   bool dirty = false;                                   ///< writes since the last durable commit
   std::uint64_t log_bytes_at_commit = 0;                ///< log->retained_bytes() right after the last commit
@@ -55,14 +67,25 @@ class store_impl {
  public:
   /// A dram store.
   explicit store_impl(std::unique_ptr<mmap::mapped_region> region) noexcept
-      : region_(std::move(region)), tree_(*region_) {}
-  /// A durable store whose tree `durable->recovery` found.
+      : mapped_(std::move(region)), region_(*mapped_), tree_(region_) {}
+  /// An mmap store whose tree `durable->recovery` found.
   store_impl(std::unique_ptr<mmap::mapped_region> region, std::unique_ptr<durable_state> durable) noexcept;
+  /// A pmem store; its tree is the one the pool's root object names.
+  store_impl(std::unique_ptr<pmem::pool_region> pool, std::unique_ptr<durable_state> durable) noexcept;
 
   [[nodiscard]] store_tree& tree() noexcept { return tree_; }
   [[nodiscard]] const store_tree& tree() const noexcept { return tree_; }
-  [[nodiscard]] mmap::mapped_region& region() noexcept { return *region_; }
-  [[nodiscard]] const mmap::mapped_region& region() const noexcept { return *region_; }
+  [[nodiscard]] const tree_region& region() const noexcept { return region_; }
+  /// The mapped region of a dram or mmap store; null for pmem.
+  [[nodiscard]] mmap::mapped_region* mapped() noexcept { return mapped_.get(); }
+  [[nodiscard]] const mmap::mapped_region* mapped() const noexcept { return mapped_.get(); }
+  /// The pool of a pmem store; null otherwise.
+  [[nodiscard]] pmem::pool_region* pool() noexcept { return pool_.get(); }
+  [[nodiscard]] const pmem::pool_region* pool() const noexcept { return pool_.get(); }
+  /// The epoch of the last durable commit. REQUIRES: durable.
+  [[nodiscard]] std::uint64_t durable_epoch() const noexcept {
+    return pool_ ? pool_->root().meta.epoch : durable_->committer->durable().epoch;
+  }
   /// True when get() must verify the leaf it returns (options.verify_checksums_on_read).
   [[nodiscard]] bool verify_reads() const noexcept { return verify_reads_; }
   /// Checks the committed leaf holding `value` (found under `key`) against its block header.
@@ -85,17 +108,30 @@ class store_impl {
   /// close(): commits the tree, then records the free space and commits again with the clean-close flag, so
   /// the next open skips the tree walk. REQUIRES: durable, mutex held.
   [[nodiscard]] result<void> close_locked() noexcept;
-  /// Makes every write so far durable through the log. REQUIRES: durable, mutex NOT held.
+  /// Makes every write so far durable through the log (a file log's group commit). REQUIRES: durable, an
+  /// mmap store, mutex NOT held.
   [[nodiscard]] result<void> sync_log(std::uint64_t seq) noexcept;
 
  private:
   [[nodiscard]] result<void> writable_locked() const noexcept;
-  /// The checkpoint policy: options.checkpoint_log_bytes of log, or checkpoint_interval, since the last commit.
+  /// The checkpoint policy: options.checkpoint_log_bytes of log, or checkpoint_interval, since the last
+  /// commit; in a pmem store also a bound on the actions waiting for the next publish.
   [[nodiscard]] bool checkpoint_due_locked() const noexcept;
+  /// Makes room in the log for `entry` before the tree changes. A pmem store whose log area is full
+  /// commits first (the commit empties the area). Sets `commit_instead` when the record cannot fit even in
+  /// an empty area: the write is then made durable by a commit right after it, without a record.
+  [[nodiscard]] result<void> make_room_locked(const log_entry& entry, bool& commit_instead) noexcept;
+  /// Logs `entry` and returns its seq; a pmem store persists the record here when `d` asks for it.
+  [[nodiscard]] result<std::uint64_t> append_locked(const log_entry& entry, durability d, bool commit_instead) noexcept;
+  [[nodiscard]] result<void> commit_file_locked(std::uint64_t flags, free_table_ref table) noexcept;
+  [[nodiscard]] result<void> commit_pool_locked(std::uint64_t flags) noexcept;
 
-  // Destroyed in reverse: the tree (nothing), the region (unmapped), then the file (lock released).
+  // Destroyed in reverse: the tree (nothing), the region, the pool (closed) or mapping (unmapped), then the
+  // file (lock released).
   std::unique_ptr<durable_state> durable_;
-  std::unique_ptr<mmap::mapped_region> region_;
+  std::unique_ptr<mmap::mapped_region> mapped_;
+  std::unique_ptr<pmem::pool_region> pool_;
+  tree_region region_;
   store_tree tree_;
   bool verify_reads_ = false;
 };
@@ -105,7 +141,7 @@ auto store_impl::durable_write(durability d, const log_entry& given, Apply&& app
   log_entry entry = given;
   std::string owned_key;
   std::string owned_value;
-  if (TESSEL_UNLIKELY(region_->contains(given.key.data()) || region_->contains(given.value.data()))) {
+  if (TESSEL_UNLIKELY(region_.contains(given.key.data()) || region_.contains(given.value.data()))) {
     try {
       owned_key.assign(as_string_view(given.key));
       owned_value.assign(as_string_view(given.value));
@@ -118,23 +154,31 @@ auto store_impl::durable_write(durability d, const log_entry& given, Apply&& app
   auto r = [&]() -> decltype(apply()) {
     std::lock_guard lock(durable_->mutex);
     if (auto ok = writable_locked(); !ok) return tl::unexpected(std::move(ok.error()));
-    if (auto ok = durable_->log->reserve(oplog::encoded_size(entry.key.size(), entry.value.size())); !ok) {
-      return tl::unexpected(std::move(ok.error()));
-    }
+    bool commit_instead = false;
+    if (auto ok = make_room_locked(entry, commit_instead); !ok) return tl::unexpected(std::move(ok.error()));
     auto applied = apply();
+    if (!applied && pool_ && applied.error().code() == errc::no_space && durable_->dirty) {
+      // A full pool may hold blocks freed since the last commit: libpmemobj gets them back only when a
+      // publish frees them. Commit, then try once more.
+      if (auto ok = commit_locked(0); !ok) return tl::unexpected(std::move(ok.error()));
+      applied = apply();
+    }
     if (!applied) return applied;
     if constexpr (std::is_same_v<typename decltype(applied)::value_type, bool>) {
       if (!*applied) return applied;
     }
-    seq = durable_->log->append(entry.kind, entry.key, entry.value);
+    auto logged = append_locked(entry, d, commit_instead);
+    if (!logged) return tl::unexpected(std::move(logged.error()));
+    seq = *logged;
     if (!durable_->dirty) durable_->first_dirty = std::chrono::steady_clock::now();
     durable_->dirty = true;
-    if (d == durability::sync || checkpoint_due_locked()) {
+    if (d == durability::sync || commit_instead || checkpoint_due_locked()) {
       if (auto ok = commit_locked(0); !ok) return tl::unexpected(std::move(ok.error()));
     }
     return applied;
   }();
-  if (!r || d != durability::log || seq == 0) return r;
+  // A pmem store's record is durable already (append_locked); a file log's waits for its fdatasync.
+  if (!r || d != durability::log || seq == 0 || pool_) return r;
   // Outside the mutex, so concurrent writers share one fdatasync (group commit).
   if (auto ok = sync_log(seq); !ok) return tl::unexpected(std::move(ok.error()));
   return r;
@@ -145,12 +189,12 @@ auto store_impl::durable_write(durability d, const log_entry& given, Apply&& app
 class cursor_impl {
  public:
   explicit cursor_impl(const store_tree& tree) noexcept : tree_(&tree), cursor_(tree.cursor()) {}
-  [[nodiscard]] index::art_cursor<mmap::mapped_region>& reseek() noexcept {
+  [[nodiscard]] index::art_cursor<tree_region>& reseek() noexcept {
     cursor_.reset_root(tree_->root());
     return cursor_;
   }
   const store_tree* tree_;
-  index::art_cursor<mmap::mapped_region> cursor_;
+  index::art_cursor<tree_region> cursor_;
 };
 
 }  // namespace tessel::detail
@@ -159,6 +203,19 @@ namespace tessel::detail {
 
 /// The internals of a store, for the CLI (info, check) and tests (crash hooks).
 struct store_access {
+  [[nodiscard]] static std::unique_ptr<store> make(std::unique_ptr<store_impl> impl) {
+    return std::unique_ptr<store>(new store(std::move(impl)));
+  }
+  /// Tests: runs `hook` before each step of every later commit (tree_commit.hpp).
+  static void set_commit_hook(store& s, commit_hook hook) noexcept {
+    durable_state& d = *s.impl_->durable();
+    std::lock_guard lock(d.mutex);
+    if (d.committer) {
+      d.committer->set_hook(std::move(hook));
+    } else {
+      d.pool_hook = std::move(hook);
+    }
+  }
   [[nodiscard]] static store_impl& impl(store& s) noexcept { return *s.impl_; }
   [[nodiscard]] static const store_impl& impl(const store& s) noexcept { return *s.impl_; }
   /// Tests: drops a durable store as a crash would -- no commit, no clean close. Only what was made durable

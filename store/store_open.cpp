@@ -9,6 +9,7 @@
 #include "mmap/mapped_region.hpp"
 #include "mmap/store_file.hpp"
 #include "store/log_recovery.hpp"
+#include "store/pool_open.hpp"
 #include "store/store_impl.hpp"
 #include "store/tree_recovery.hpp"
 
@@ -39,11 +40,21 @@ result<std::unique_ptr<store>> store::open(const std::string& path, const option
     return make_error(errc::invalid_argument,
                       "backend dram keeps no files; set options.backend = backend::mmap to open " + path);
   }
-  if (opts.backend != backend::mmap) {
+  if (opts.backend != backend::mmap && opts.backend != backend::pmem) {
     return make_error(errc::invalid_argument, "unknown backend " + std::to_string(static_cast<int>(opts.backend)));
   }
   if (path.empty()) return make_error(errc::invalid_argument, "empty store path");
   try {
+    // A directory holds one kind of store; opening it as the other is a mistake worth naming.
+    const bool has_pool = detail::pool_store_exists(path);
+    const bool has_file = mmap::store_file::exists(path);
+    if (opts.backend == backend::mmap && has_pool && !has_file) {
+      return make_error(errc::invalid_argument, path + " holds a pmem store; open it with backend::pmem");
+    }
+    if (opts.backend == backend::pmem && has_file && !has_pool) {
+      return make_error(errc::invalid_argument, path + " holds an mmap store; open it with backend::mmap");
+    }
+    if (opts.backend == backend::pmem) return detail::open_pool_store(path, opts);
     auto file = open_or_create(path, opts);
     if (!file) return tl::unexpected(std::move(file.error()));
     mmap::mapped_region::file_options fo;
@@ -59,7 +70,7 @@ result<std::unique_ptr<store>> store::open(const std::string& path, const option
                                                            std::move(*recovered));
     auto impl = std::make_unique<detail::store_impl>(std::move(*region), std::move(durable));
     if (auto ok = detail::recover_log(*impl); !ok) return tl::unexpected(std::move(ok.error()));
-    return std::unique_ptr<store>(new store(std::move(impl)));
+    return detail::store_access::make(std::move(impl));
   } catch (...) {
     return make_error(errc::no_memory, "opening store " + path);
   }

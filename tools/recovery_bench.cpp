@@ -47,7 +47,7 @@ std::string key_of(std::uint64_t i) {
   const std::string value(value_size, 'v');
   std::uint64_t keys = 0;
   auto& impl = detail::store_access::impl(**s);
-  while (impl.region().file_size() < c.data_mb << 20) {
+  while (impl.mapped()->file_size() < c.data_mb << 20) {
     if (!(*s)->put(as_bytes(key_of(keys)), as_bytes(value))) _exit(21);
     ++keys;
   }

@@ -13,6 +13,7 @@ namespace tessel {
 enum class backend : std::uint8_t {
   dram,  ///< anonymous memory; nothing survives the process
   mmap,  ///< a file mapped shared, with crash-safe commits and an operation log (store::open with a path)
+  pmem,  ///< a libpmemobj pool: persistent memory (DAX) or any file, flush-based commits (store::open with a path)
 };
 
 /// When a write is durable -- survives kill -9 and power loss -- relative to the call returning.
@@ -70,6 +71,10 @@ struct options {
   /// Ignored where the kernel refuses. Default: true.
   bool huge_pages = true;
 
+  /// pmem stores: the size of the pool file made at creation (libpmemobj pools do not grow); a full pool
+  /// fails writes with no_space until deletes make room. Ignored when opening. Default: 1 GiB.
+  std::uint64_t pool_bytes = 1ULL << 30;
+
   /// Durable stores: checkpoint (commit the tree, drop the log before it) once the log holds this many bytes
   /// since the last checkpoint. Default: 64 MiB.
   std::uint64_t checkpoint_log_bytes = 64ULL << 20;
@@ -78,7 +83,8 @@ struct options {
   /// Zero: never by time. Default: 30 s.
   std::chrono::milliseconds checkpoint_interval{30'000};
 
-  /// Durable stores: size of each operation log segment file (preallocated). Default: 16 MiB.
+  /// Durable stores: size of each operation log segment file (preallocated); for a pmem store, the size of
+  /// the log area inside the pool, made at creation (a full area triggers a checkpoint). Default: 16 MiB.
   std::uint64_t log_segment_bytes = 16ULL << 20;
 
   // ---- Testing ----

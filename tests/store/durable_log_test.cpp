@@ -165,7 +165,7 @@ TEST(DurableLogTest, FlushMakesEarlierWritesAtDurabilityNoneDurable) {
 
 TEST(DurableLogTest, ThePolicyCheckpointsByLogSizeAndByTime) {
   test::temp_dir tmp;
-  auto generation = [](store& s) { return store_access::impl(s).durable()->committer.durable().generation; };
+  auto generation = [](store& s) { return store_access::impl(s).durable()->committer->durable().generation; };
   {
     options o = durable_options(durability::none);
     o.checkpoint_log_bytes = 4096;

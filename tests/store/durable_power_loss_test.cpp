@@ -39,7 +39,7 @@ using test::model;
 using test::must_open;
 using ::testing::HasSubstr;
 
-detail::tree_committer& committer(store& s) { return detail::store_access::impl(s).durable()->committer; }
+detail::tree_committer& committer(store& s) { return *detail::store_access::impl(s).durable()->committer; }
 
 /// Commit A: 200 keys.
 model state_a() {

@@ -1,5 +1,5 @@
-// The public tessel::store surface, typed over every backend (dram; mmap with durability none and sync;
-// pmem joins by adding a type to `backends`): point access, every error path, typed access, cursors, prefix and range
+// The public tessel::store surface, typed over every backend (dram; mmap and pmem with durability none and
+// sync): point access, every error path, typed access, cursors, prefix and range
 // scans, get_or_insert, sizes and memory accounting, clear, flush, and a small differential run against std::map.
 #include "tessel/store.hpp"
 
@@ -13,6 +13,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "tests/support/pmem_env.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace tessel {
@@ -45,7 +46,24 @@ struct mmap_backend {
   }
 };
 
-using backends = ::testing::Types<dram_backend, mmap_backend<durability::none>, mmap_backend<durability::sync>>;
+template <durability Level>
+struct pmem_backend {
+  static constexpr const char* name = Level == durability::none ? "PmemNone" : "PmemSync";
+  static result<std::unique_ptr<store>> open(const std::string& dir, std::size_t reserve) {
+    test::force_pmem_flush();
+    options o;
+    o.backend = backend::pmem;
+    o.durability = Level;
+    o.mode = open_mode::create_new;
+    // Room for the largest value (64 MiB); pools do not grow, so a reservation becomes a small pool.
+    o.pool_bytes = reserve != 0 ? 16 << 20 : 160 << 20;
+    o.log_segment_bytes = 1 << 20;
+    return store::open(dir, o);
+  }
+};
+
+using backends = ::testing::Types<dram_backend, mmap_backend<durability::none>, mmap_backend<durability::sync>,
+                                  pmem_backend<durability::none>, pmem_backend<durability::sync>>;
 
 class backend_names {
  public:
