@@ -1,5 +1,7 @@
 #include "pmem/pool_log.hpp"
 
+#include <algorithm>
+#include <cstring>
 #include <span>
 
 #include "common/le_codec.hpp"
@@ -80,12 +82,18 @@ std::uint64_t pool_log::append(oplog::op_kind kind, key_view key, value_view val
   const std::size_t padded = footprint(key.size(), value.size());
   for (std::size_t i = size; i < padded; ++i) at[i] = std::byte{0};
   write_offset_ += padded;
+  // An end mark: a zero head after the last record, persisted with it, so recovery tells where this round
+  // ends from bytes an earlier, longer round left behind (which would read as a torn record).
+  if (write_offset_ + oplog::record_head_bytes <= capacity_) {
+    std::memset(area_ + write_offset_, 0, oplog::record_head_bytes);
+  }
   return next_seq_++;
 }
 
 result<void> pool_log::sync() noexcept {
   if (synced_offset_ == write_offset_) return {};
-  const pool_range r{area_offset_ + synced_offset_, write_offset_ - synced_offset_};
+  const std::uint64_t end = std::min(write_offset_ + oplog::record_head_bytes, capacity_);  // the end mark too
+  const pool_range r{area_offset_ + synced_offset_, end - synced_offset_};
   if (auto ok = region_.persist({&r, 1}); !ok) return ok;
   synced_offset_ = write_offset_;
   return {};

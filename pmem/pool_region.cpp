@@ -105,6 +105,18 @@ result<std::unique_ptr<pool_region>> pool_region::create(const std::filesystem::
 
 result<std::unique_ptr<pool_region>> pool_region::open(const std::filesystem::path& path, bool read_only) noexcept {
   try {
+    // libpmemobj reads the header of a file too short to hold one through a mapping past its end (SIGBUS
+    // on an empty file); such a file is no pool.
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+      if (errno == ENOENT) return make_error(errc::not_found, "no pool at " + path.string());
+      return tl::unexpected(errno_error(errno, "examining pool " + path.string()));
+    }
+    if (static_cast<std::uint64_t>(st.st_size) < min_pool_bytes) {
+      return make_error(errc::corruption, "pool " + path.string() + " is " + std::to_string(st.st_size) +
+                                              " bytes, smaller than any libpmemobj pool (" +
+                                              std::to_string(min_pool_bytes) + "): truncated or not a pool");
+    }
     PMEMobjpool* pool = nullptr;
     {
       const copy_on_write_scope cow(read_only);
@@ -153,6 +165,7 @@ pool_region::pool_region(PMEMobjpool* pool, std::filesystem::path path, bool rea
 
 pool_region::~pool_region() {
   // Unpublished work is dropped, as a crash would drop it.
+  release_spare();
   if (!reservations_.empty()) pmemobj_cancel(pool_, reservations_.data(), reservations_.size());
   if (!frees_.empty()) pmemobj_cancel(pool_, frees_.data(), frees_.size());
   pmemobj_close(pool_);
@@ -234,6 +247,22 @@ void pool_region::deallocate(std::uint64_t offset, std::size_t size) noexcept {
   } catch (...) {
     // Without room to queue the free the object leaks until the next leak scan (tessel recover) finds it.
   }
+}
+
+void pool_region::hold_spare() noexcept {
+  if (spare_held_ || read_only_) return;
+  // 1/32 of the heap, at least 1 MiB (four of libpmemobj's 256 KiB chunks), at most 64 MiB: room for the
+  // redo log of a publish of max_pending_pool_actions and for the path copies of deletes until it.
+  const std::uint64_t heap = pool_bytes_ - std::min(pool_bytes_, root_->log_bytes);
+  const std::uint64_t bytes = std::clamp<std::uint64_t>(heap / 32, 1ULL << 20, 64ULL << 20);
+  const PMEMoid oid = pmemobj_xreserve(pool_, &spare_, bytes, 0, 0);
+  spare_held_ = !OID_IS_NULL(oid);
+}
+
+void pool_region::release_spare() noexcept {
+  if (!spare_held_) return;
+  pmemobj_cancel(pool_, &spare_, 1);
+  spare_held_ = false;
 }
 
 index::region_usage pool_region::usage() const noexcept {

@@ -112,6 +112,16 @@ class pool_region {
   /// error nothing was published.
   [[nodiscard]] result<void> publish(const pool_meta& meta) noexcept;
 
+  /// The spare: heap space held back by a reservation (never published) so that a full pool can still
+  /// commit and delete. libpmemobj extends its redo log from the heap when a publish carries many actions,
+  /// and a copy-on-write delete needs new nodes before it frees old ones; both would fail in a pool that
+  /// ordinary writes filled. A commit releases the spare around its publish; a delete that finds the pool
+  /// full releases it, and the commit after it takes it back. Holding it again may fail while the pool is
+  /// full; it is retried at the next commit.
+  void hold_spare() noexcept;
+  void release_spare() noexcept;
+  [[nodiscard]] bool spare_held() const noexcept { return spare_held_; }
+
   /// Every object of the pool but the root and the log area: (object offset, usable size), in pool order.
   [[nodiscard]] result<std::vector<pool_range>> objects() const noexcept;
   /// Recovery: the tree's objects' bytes as a walk counted them (after freeing leaked objects).
@@ -143,6 +153,8 @@ class pool_region {
   std::unordered_map<std::uint64_t, std::size_t> reserved_at_;  // object offset -> index in reservations_
   std::vector<pobj_action> frees_;
   std::vector<pobj_action> publishing_;  // scratch for publish()
+  pobj_action spare_{};
+  bool spare_held_ = false;
   error last_error_;
 };
 

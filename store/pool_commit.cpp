@@ -55,10 +55,14 @@ result<void> store_impl::commit_pool_locked(std::uint64_t flags) noexcept {
   m.allocated_bytes = pool_->usage().live_bytes;
   m.committed_unix_ns = unix_time_ns();
   m.flags = flags;
-  if (auto ok = pool_->publish(m); !ok) {
+  // The spare is released for the publish: libpmemobj may need heap space for its redo log.
+  pool_->release_spare();
+  auto published = pool_->publish(m);
+  pool_->hold_spare();
+  if (!published) {
     // The tree already counts the frees as done; only reopening gets back to a state both agree on.
-    durable_->failed = ok.error();
-    return ok;
+    durable_->failed = published.error();
+    return published;
   }
   durable_->pool_log->restart();
   durable_->dirty = false;

@@ -157,11 +157,21 @@ auto store_impl::durable_write(durability d, const log_entry& given, Apply&& app
     bool commit_instead = false;
     if (auto ok = make_room_locked(entry, commit_instead); !ok) return tl::unexpected(std::move(ok.error()));
     auto applied = apply();
-    if (!applied && pool_ && applied.error().code() == errc::no_space && durable_->dirty) {
-      // A full pool may hold blocks freed since the last commit: libpmemobj gets them back only when a
-      // publish frees them. Commit, then try once more.
-      if (auto ok = commit_locked(0); !ok) return tl::unexpected(std::move(ok.error()));
-      applied = apply();
+    bool used_spare = false;
+    if (!applied && pool_ && applied.error().code() == errc::no_space) {
+      // A full pool. Blocks freed since the last commit return to libpmemobj only when a publish frees
+      // them: commit, then try once more. A delete that still finds no room may use the spare
+      // (pool_region::hold_spare); the commit right after it frees what it deleted and takes the spare back.
+      if (durable_->dirty) {
+        if (auto ok = commit_locked(0); !ok) return tl::unexpected(std::move(ok.error()));
+        applied = apply();
+      }
+      if (!applied && applied.error().code() == errc::no_space && entry.kind != oplog::op_kind::put) {
+        pool_->release_spare();
+        used_spare = true;
+        applied = apply();
+        if (!applied) pool_->hold_spare();
+      }
     }
     if (!applied) return applied;
     if constexpr (std::is_same_v<typename decltype(applied)::value_type, bool>) {
@@ -172,7 +182,7 @@ auto store_impl::durable_write(durability d, const log_entry& given, Apply&& app
     seq = *logged;
     if (!durable_->dirty) durable_->first_dirty = std::chrono::steady_clock::now();
     durable_->dirty = true;
-    if (d == durability::sync || commit_instead || checkpoint_due_locked()) {
+    if (d == durability::sync || commit_instead || used_spare || checkpoint_due_locked()) {
       if (auto ok = commit_locked(0); !ok) return tl::unexpected(std::move(ok.error()));
     }
     return applied;
