@@ -8,51 +8,69 @@
 
 namespace tessel::detail {
 
-result<pool_audit> audit_pool(const pmem::pool_region& pool, bool verify_checksums) noexcept {
+namespace {
+
+constexpr std::size_t max_reported_problems = 20;
+constexpr std::uint64_t progress_every = 1 << 16;
+
+void note_problem(pool_audit& out, std::size_t& count, std::string problem) {
+  if (++count <= max_reported_problems) out.problems.push_back(std::move(problem));
+}
+
+}  // namespace
+
+result<pool_audit> audit_pool(const pmem::pool_region& pool, bool verify_checksums,
+                              const std::function<void(std::uint64_t)>& progress) noexcept {
   try {
     pool_audit out;
+    std::size_t problem_count = 0;
     std::byte* const base = pool.base();
     const index::node_ref root = index::node_ref::from_bits(pool.root().meta.root);
     std::vector<pmem::pool_range> reached;  // (object offset, bytes the block needs)
-    std::optional<std::string> problem;
-    auto walked = index::walk_blocks(base, root, {block_header_bytes, pool.pool_bytes()}, 0,
-                                     [&](index::node_ref r, std::size_t size) {
-                                       if (verify_checksums && !problem) {
-                                         problem = block_problem(base, r.offset(), size, r.is_leaf() ? "leaf" : "node");
-                                       }
-                                       reached.push_back({r.offset() - block_header_bytes, size + block_header_bytes});
-                                     });
+    auto walked = index::walk_blocks(
+        base, root, {block_header_bytes, pool.pool_bytes()}, 0, [&](index::node_ref r, std::size_t size) {
+          ++(r.is_leaf() ? out.leaves : out.inner_nodes);
+          if (verify_checksums) {
+            if (auto problem = block_problem(base, r.offset(), size, r.is_leaf() ? "leaf" : "node")) {
+              note_problem(out, problem_count, std::move(*problem));
+            }
+          }
+          reached.push_back({r.offset() - block_header_bytes, size + block_header_bytes});
+          if (progress && reached.size() % progress_every == 0) progress(reached.size());
+        });
     if (!walked) return tl::unexpected(std::move(walked.error()));
-    if (problem) return make_error(errc::corruption, *problem);
-    out.blocks = reached.size();
     for (const pmem::pool_range& r : reached) out.block_bytes += r.size;
     std::sort(reached.begin(), reached.end(),
               [](const pmem::pool_range& a, const pmem::pool_range& b) { return a.offset < b.offset; });
     auto objects = pool.objects();
     if (!objects) return tl::unexpected(std::move(objects.error()));
     out.objects = objects->size();
+    auto not_an_object = [&](const pmem::pool_range& b) {
+      note_problem(out, problem_count,
+                   "tree block at offset " + std::to_string(b.offset) + " is not an allocated object");
+    };
     // Both lists are sorted by offset: one merge finds blocks outside objects and objects without a block.
     auto block = reached.begin();
     for (const pmem::pool_range& object : *objects) {
-      if (block != reached.end() && block->offset < object.offset) break;
+      for (; block != reached.end() && block->offset < object.offset; ++block) not_an_object(*block);
       if (block == reached.end() || block->offset != object.offset) {
         out.leaked.push_back(object);
         continue;
       }
       if (block->size > object.size) {
-        return make_error(errc::corruption, "tree block at offset " + std::to_string(block->offset) + " needs " +
-                                                std::to_string(block->size) + " bytes but its object has " +
-                                                std::to_string(object.size));
+        note_problem(out, problem_count,
+                     "tree block at offset " + std::to_string(block->offset) + " needs " + std::to_string(block->size) +
+                         " bytes but its object has " + std::to_string(object.size));
       }
-      if (++block != reached.end() && block->offset == (block - 1)->offset) {
-        return make_error(errc::corruption,
-                          "two references reach the block at offset " + std::to_string(block->offset));
+      for (++block; block != reached.end() && block->offset == object.offset; ++block) {
+        note_problem(out, problem_count, "two references reach the block at offset " + std::to_string(object.offset));
       }
     }
-    if (block != reached.end()) {
-      return make_error(errc::corruption, "tree block at offset " + std::to_string(block->offset) +
-                                              " is not an allocated object of the pool");
+    for (; block != reached.end(); ++block) not_an_object(*block);
+    if (problem_count > max_reported_problems) {
+      out.problems.push_back(std::to_string(problem_count - max_reported_problems) + " more problems");
     }
+    if (progress) progress(reached.size());
     return out;
   } catch (...) {
     return make_error(errc::no_memory, "auditing the pool");
@@ -66,8 +84,9 @@ result<pool_recovery> recover_pool_tree(pmem::pool_region& pool, bool verify_che
   if (!out.was_clean || verify_checksums) {
     auto audit = audit_pool(pool, verify_checksums);
     if (!audit) return tl::unexpected(std::move(audit.error()));
+    if (!audit->problems.empty()) return make_error(errc::corruption, audit->problems.front());
     out.audited = true;
-    out.blocks = audit->blocks;
+    out.blocks = audit->leaves + audit->inner_nodes;
     out.block_bytes = audit->block_bytes;
     out.leaked_objects = audit->leaked.size();
     for (const pmem::pool_range& r : audit->leaked) out.leaked_bytes += r.size;

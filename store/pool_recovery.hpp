@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,15 +26,21 @@ namespace tessel::detail {
 
 /// What the tree of a pool reaches, against what the pool holds.
 struct pool_audit {
-  std::uint64_t blocks = 0;              ///< tree blocks reached
+  std::uint64_t leaves = 0;  ///< tree blocks reached
+  std::uint64_t inner_nodes = 0;
   std::uint64_t block_bytes = 0;         ///< their bytes, block headers included
   std::uint64_t objects = 0;             ///< allocated objects (root and log area excluded)
   std::vector<pmem::pool_range> leaked;  ///< allocated objects no block of the tree is in
+  /// Damage: a block that is not an allocated object or overflows it, two references to one block, and
+  /// with `verify_checksums` blocks failing their checksum (the first few, then a count).
+  std::vector<std::string> problems;
 };
 
-/// Errors: corruption (a reference outside the pool, a damaged node, a block that is not an allocated
-/// object, or with `verify_checksums` a block failing its checksum), no_memory.
-[[nodiscard]] result<pool_audit> audit_pool(const pmem::pool_region& pool, bool verify_checksums) noexcept;
+/// Walks the tree of `pool`'s root object and merges what it reaches with the pool's objects.
+/// `progress`, when set, is called now and then with the blocks walked so far.
+/// Errors: corruption (a reference outside the pool, a damaged node: the walk cannot go on), no_memory.
+[[nodiscard]] result<pool_audit> audit_pool(const pmem::pool_region& pool, bool verify_checksums,
+                                            const std::function<void(std::uint64_t)>& progress = {}) noexcept;
 
 /// What open found in a pool.
 struct pool_recovery {

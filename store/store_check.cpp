@@ -13,6 +13,8 @@
 #include "store/block_header.hpp"
 #include "store/free_table.hpp"
 #include "store/log_recovery.hpp"
+#include "store/pool_check.hpp"
+#include "store/pool_open.hpp"
 
 namespace tessel {
 
@@ -127,6 +129,7 @@ void check_tree(const mmap::store_file& file, const mmap::meta_slot& meta, check
 }  // namespace
 
 result<check_report> check_store(const std::filesystem::path& dir, const check_progress& progress) noexcept {
+  if (detail::pool_store_exists(dir)) return detail::check_pool(dir, progress);
   try {
     auto file = mmap::store_file::open(dir, true);
     if (!file) return tl::unexpected(std::move(file.error()));

@@ -15,12 +15,24 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "tessel/error.hpp"
 
 namespace tessel {
+
+/// What `check` found that only a pmem store has.
+struct pool_check_facts {
+  bool is_pmem = false;  ///< libpmem sees persistent memory (flush-based persistence), else the msync path
+  std::uint64_t pool_bytes = 0;
+  std::string pmempool_result;                 ///< libpmempool's verdict on the pool's own metadata
+  std::vector<std::string> pmempool_messages;  ///< what libpmempool reported on the way
+  std::uint64_t objects = 0;                   ///< allocated objects (root and log area excluded)
+  std::uint64_t leaked_objects = 0;            ///< allocated, reached by no tree block: garbage the next open frees
+  std::uint64_t leaked_bytes = 0;
+};
 
 struct check_report {
   std::vector<std::string> problems;  ///< empty: the store is healthy
@@ -39,11 +51,13 @@ struct check_report {
   std::uint64_t log_records = 0;            ///< valid records in the operation log
   std::uint64_t log_records_to_replay = 0;  ///< of them, after the checked commit's at_seq
   std::string log_torn_tail;                ///< where a torn tail starts (the next open cuts it); empty if none
+  std::optional<pool_check_facts> pool;     ///< set for a pmem store (which has no meta slots nor frontier)
 };
 
 /// Called now and then with the number of blocks verified so far.
 using check_progress = std::function<void(std::uint64_t blocks)>;
 
+/// Checks the store in `dir`, an mmap store or a pmem store (then pool_check.hpp does the work).
 /// Errors (the store could not be examined at all): not_found, busy, io_error, version_mismatch, and
 /// corruption of the superblock. Damage found in the meta slots or the tree is in report.problems.
 [[nodiscard]] result<check_report> check_store(const std::filesystem::path& dir,

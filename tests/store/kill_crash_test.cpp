@@ -5,6 +5,7 @@
 // came). Then `check` must find the store healthy. Label crash; hundreds of kills per run.
 #include <csignal>
 #include <cstdint>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <random>
@@ -18,6 +19,7 @@
 #include "tessel/store.hpp"
 
 #include "store/store_check.hpp"
+#include "tests/support/pmem_env.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace tessel {
@@ -49,18 +51,19 @@ void apply_op(std::map<std::string, std::string>& model, const op& o) {
   }
 }
 
-options store_options(durability level) {
+options store_options(backend b, durability level) {
   options o;
-  o.backend = backend::mmap;
+  o.backend = b;
   o.durability = level;
-  o.log_segment_bytes = 256 << 10;     // roll over often
+  o.log_segment_bytes = 256 << 10;     // roll over often (mmap); fill the log area often (pmem)
   o.checkpoint_log_bytes = 512 << 10;  // checkpoint often, so kills land inside commits too
+  o.pool_bytes = 64 << 20;
   return o;
 }
 
 /// The child: continues the sequence from the op after what the store holds, acknowledging each write.
-[[noreturn]] void write_forever(const std::string& dir, durability level, std::uint64_t first_op, int ack_fd) {
-  auto s = store::open(dir, store_options(level));
+[[noreturn]] void write_forever(const std::string& dir, const options& opts, std::uint64_t first_op, int ack_fd) {
+  auto s = store::open(dir, opts);
   if (!s) _exit(10);
   for (std::uint64_t i = first_op;; ++i) {
     const op o = op_at(i);
@@ -78,7 +81,8 @@ std::map<std::string, std::string> contents(store& s) {
   return out;
 }
 
-void kill_repeatedly(durability level, std::uint64_t seed) {
+void kill_repeatedly(backend b, durability level, std::uint64_t seed) {
+  const options opts = store_options(b, level);
   test::temp_dir tmp;
   const std::string dir = tmp.sub("store");
   std::mt19937_64 rng(seed);
@@ -91,7 +95,7 @@ void kill_repeatedly(durability level, std::uint64_t seed) {
     ASSERT_GE(child, 0);
     if (child == 0) {
       ::close(fds[0]);
-      write_forever(dir, level, applied, fds[1]);
+      write_forever(dir, opts, applied, fds[1]);
     }
     ::close(fds[1]);
     // Let it run for a random while (it must get past open at least sometimes), then kill it.
@@ -105,7 +109,7 @@ void kill_repeatedly(durability level, std::uint64_t seed) {
     while (::read(fds[0], &seq, sizeof seq) == sizeof seq) acked = seq + 1;
     ::close(fds[0]);
 
-    auto s = store::open(dir, store_options(level));
+    auto s = store::open(dir, opts);
     ASSERT_TRUE(s.has_value()) << "round " << round << ": " << s.error().to_string();
     for (; applied < acked; ++applied) apply_op(model, op_at(applied));
     const auto got = contents(**s);
@@ -123,14 +127,35 @@ void kill_repeatedly(durability level, std::uint64_t seed) {
     const auto report = check_store(dir);
     ASSERT_TRUE(report.has_value()) << report.error().to_string();
     ASSERT_TRUE(report->problems.empty()) << "round " << round << ": " << report->problems.front();
+    if (report->pool) {
+      ASSERT_EQ(report->pool->is_pmem, std::getenv("PMEM_IS_PMEM_FORCE") != nullptr) << "the persistence path tested";
+    }
   }
   EXPECT_GT(applied, std::uint64_t{kills_per_level}) << "the children made progress";
   ::testing::Test::RecordProperty("acknowledged_writes", std::to_string(applied));
 }
 
-TEST(KillCrashTest, AcknowledgedLogWritesSurviveKill9) { kill_repeatedly(durability::log, 1); }
+TEST(KillCrashTest, AcknowledgedLogWritesSurviveKill9) { kill_repeatedly(backend::mmap, durability::log, 1); }
 
-TEST(KillCrashTest, AcknowledgedSyncWritesSurviveKill9) { kill_repeatedly(durability::sync, 2); }
+TEST(KillCrashTest, AcknowledgedSyncWritesSurviveKill9) { kill_repeatedly(backend::mmap, durability::sync, 2); }
+
+TEST(KillCrashTest, AcknowledgedPmemLogWritesSurviveKill9) {
+  test::force_pmem_flush();
+  kill_repeatedly(backend::pmem, durability::log, 3);
+}
+
+TEST(KillCrashTest, AcknowledgedPmemSyncWritesSurviveKill9) {
+  test::force_pmem_flush();
+  kill_repeatedly(backend::pmem, durability::sync, 4);
+}
+
+// libpmem's msync path, what a pool on a regular file without PMEM_IS_PMEM_FORCE uses.
+TEST(KillCrashTest, AcknowledgedPmemLogWritesOnTheMsyncPathSurviveKill9) {
+  if (std::getenv("PMEM_IS_PMEM_FORCE") != nullptr) {
+    GTEST_SKIP() << "PMEM_IS_PMEM_FORCE is set in this process (libpmem reads it once); ctest runs this test alone";
+  }
+  kill_repeatedly(backend::pmem, durability::log, 5);
+}
 
 }  // namespace
 }  // namespace tessel
