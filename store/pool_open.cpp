@@ -1,5 +1,7 @@
 #include "store/pool_open.hpp"
 
+#include <algorithm>
+#include <cstdint>
 #include <string>
 #include <utility>
 
@@ -27,7 +29,8 @@ namespace {
     std::filesystem::remove(tmp, ec);
     pmem::pool_region::create_options co;
     co.pool_bytes = opts.pool_bytes;
-    co.log_bytes = opts.log_segment_bytes;
+    // The default area (16 MiB) would crowd a small pool: at most an eighth of the pool.
+    co.log_bytes = std::min<std::uint64_t>(opts.log_segment_bytes, (opts.pool_bytes / 8) & ~std::uint64_t{7});
     co.file_mode = opts.file_mode;
     if (::getrandom(co.id.data(), co.id.size(), 0) != static_cast<ssize_t>(co.id.size())) {
       return tl::unexpected(errno_error(errno, "drawing a store id"));

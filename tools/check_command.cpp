@@ -45,9 +45,28 @@ int run(const check_options& o) {
                         {"log_records", r.log_records},
                         {"log_records_to_replay", r.log_records_to_replay},
                         {"log_torn_tail", r.log_torn_tail}};
+    if (r.pool) {
+      j["pool"] = {{"is_pmem", r.pool->is_pmem},
+                   {"pool_bytes", r.pool->pool_bytes},
+                   {"pmempool_check", r.pool->pmempool_result},
+                   {"pmempool_messages", r.pool->pmempool_messages},
+                   {"objects", r.pool->objects},
+                   {"leaked_objects", r.pool->leaked_objects},
+                   {"leaked_bytes", r.pool->leaked_bytes}};
+    }
     std::cout << j.dump(2) << '\n';
   } else {
-    std::cout << "meta slot 0      " << r.slots[0] << '\n' << "meta slot 1      " << r.slots[1] << '\n';
+    if (r.pool) {
+      std::cout << "libpmempool      " << r.pool->pmempool_result << '\n'
+                << "commit           generation " << r.generation << (r.clean_close ? ", clean close" : "") << '\n'
+                << "tree             " << r.leaves << " leaves, " << r.inner_nodes << " inner nodes, " << r.block_bytes
+                << " bytes in blocks\n"
+                << "objects          " << r.pool->objects << " allocated, " << r.pool->leaked_objects
+                << " reached by no block (" << r.pool->leaked_bytes << " bytes"
+                << (r.clean_close ? ")\n" : "; the next open frees them)\n");
+    } else {
+      std::cout << "meta slot 0      " << r.slots[0] << '\n' << "meta slot 1      " << r.slots[1] << '\n';
+    }
     if (r.slot >= 0) {
       std::cout << "checked          slot " << r.slot << " (generation " << r.generation << ")\n"
                 << "tree             " << r.leaves << " leaves, " << r.inner_nodes << " inner nodes, " << r.block_bytes

@@ -27,7 +27,7 @@ constexpr std::size_t flush_at = 1 << 20;
 
 int run(const dump_options& o) {
   options opts;
-  opts.backend = backend::mmap;
+  opts.backend = backend_of(o.path);
   opts.read_only = true;
   auto s = store::open(o.path, opts);
   if (!s) return fail("dump", s.error());

@@ -1,5 +1,6 @@
 // `tessel info PATH`: the facts of a durable store without opening its tree -- superblock, both meta slots,
-// sizes, key count. Read-only (a shared lock; busy while a writer has the store open). docs/tools.md §info.
+// sizes, key count; for a pmem store, tools/pool_info.hpp. Read-only (a shared lock; busy while a writer has the store
+// open). docs/tools.md §info.
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
@@ -14,6 +15,7 @@
 #include "mmap/store_file.hpp"
 #include "store/log_recovery.hpp"
 #include "tools/command_registry.hpp"
+#include "tools/pool_info.hpp"
 #include "tools/tool_support.hpp"
 
 namespace tessel::tools {
@@ -55,6 +57,7 @@ std::uint64_t directory_bytes(const std::filesystem::path& dir) {
 }
 
 int run(const info_options& o) {
+  if (backend_of(o.path) == backend::pmem) return pool_info(o.path, o.json);
   auto file = mmap::store_file::open(o.path, true);
   if (!file) return fail("info", file.error());
   const mmap::superblock& sb = (*file)->super();

@@ -1,6 +1,8 @@
 // `tessel load PATH [-i FILE]`: puts every entry of a dump (store/dump_format.hpp) into the store at PATH,
 // creating it when absent, then closes it (one commit: a crash during load leaves the store as it was
 // before). docs/tools.md §load.
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -23,6 +25,8 @@ namespace {
 struct load_options {
   std::string path;
   std::string input;
+  std::string backend_name;  // "mmap" or "pmem" for a new store; empty: mmap, or what the directory holds
+  std::uint64_t pool_bytes = options{}.pool_bytes;
   bool json = false;
 };
 
@@ -56,8 +60,12 @@ int run(const load_options& o) {
                               "input does not start with the line \"" + std::string(dump_header) + "\""));
   }
   options opts;
-  opts.backend = backend::mmap;
-  opts.durability = durability::none;  // one commit at close: all or nothing
+  opts.backend = o.backend_name.empty() ? backend_of(o.path) : o.backend_name == "pmem" ? backend::pmem : backend::mmap;
+  opts.pool_bytes = o.pool_bytes;
+  // One commit at close: all or nothing. (A pmem store also commits whenever its log area fills.)
+  opts.durability = durability::none;
+  opts.checkpoint_log_bytes = UINT64_MAX;
+  opts.checkpoint_interval = std::chrono::milliseconds{0};
   auto s = store::open(o.path, opts);
   if (!s) return fail("load", s.error());
 
@@ -96,6 +104,9 @@ run_function setup(CLI::App& app) {
   auto o = std::make_shared<load_options>();
   app.add_option("path", o->path, "store directory (created when absent)")->required();
   app.add_option("-i,--input", o->input, "read this file instead of stdin");
+  app.add_option("--backend", o->backend_name, "backend of a new store (default mmap; an existing store keeps its own)")
+      ->check(CLI::IsMember({"mmap", "pmem"}));
+  app.add_option("--pool-size", o->pool_bytes, "pool bytes of a new pmem store (default 1 GiB)");
   app.add_flag("--json", o->json, "print one JSON object");
   return [o] { return run(*o); };
 }

@@ -1,13 +1,17 @@
-// What the store subcommands (info, check, dump, load) share: turning an error into the documented exit code
-// and a message on stderr.
+// What the store subcommands (info, check, dump, load, recover) share: turning an error into the documented
+// exit code and a message on stderr, and telling which backend a store directory holds.
 //
 // Thread safety: stateless.
 #pragma once
 
 #include <iostream>
+#include <string>
 #include <string_view>
 
 #include "tessel/error.hpp"
+#include "tessel/options.hpp"
+
+#include "store/pool_open.hpp"
 
 namespace tessel::tools {
 
@@ -17,6 +21,11 @@ inline int fail(std::string_view command, const error& e) {
   std::cerr << "tessel " << command << ": " << e.to_string() << '\n';
   const int code = static_cast<int>(e.code());
   return code >= 2 ? code : static_cast<int>(errc::invalid_argument);
+}
+
+/// The backend of the store in `dir`: pmem when it holds a pool, else mmap (also when it holds nothing yet).
+inline backend backend_of(const std::string& dir) {
+  return detail::pool_store_exists(dir) ? backend::pmem : backend::mmap;
 }
 
 }  // namespace tessel::tools

@@ -84,7 +84,8 @@ struct options {
   std::chrono::milliseconds checkpoint_interval{30'000};
 
   /// Durable stores: size of each operation log segment file (preallocated); for a pmem store, the size of
-  /// the log area inside the pool, made at creation (a full area triggers a checkpoint). Default: 16 MiB.
+  /// the log area inside the pool, made at creation (at most an eighth of pool_bytes; a full area triggers a
+  /// checkpoint). Default: 16 MiB.
   std::uint64_t log_segment_bytes = 16ULL << 20;
 
   // ---- Testing ----
