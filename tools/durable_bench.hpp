@@ -1,10 +1,12 @@
 // `tessel bench --durable`: what durability costs, next to LMDB and RocksDB in the same run, on the same
 // disk. Three parts:
-//   - durable single-key puts, one thread: tessel at durability log and sync, LMDB (a synced commit per
-//     put), RocksDB (sync = true); each put timed alone;
+//   - durable single-key puts, one thread: tessel mmap and pmem stores at durability log and sync, LMDB (a
+//     synced commit per put), RocksDB (sync = true); each put timed alone;
 //   - group commit: the same puts from 2 threads, total throughput, for tessel (log) and RocksDB;
-//   - warm gets: the same keys loaded into a tessel mmap store, a tessel dram store and LMDB; each get timed
-//     alone with the fenced cycle counter (LMDB reads inside one long read transaction, its best case).
+//   - warm gets: the same keys loaded into a tessel mmap, pmem and dram store and LMDB; each get timed alone
+//     with the fenced cycle counter (LMDB reads inside one long read transaction, its best case); then
+//     durable puts into the loaded pmem store.
+// pmem stores persist with cache flushes (PMEM_IS_PMEM_FORCE=1, set unless the environment says otherwise).
 // Stores live in fresh subdirectories of --dir, removed afterwards. docs/tools.md §bench --durable.
 //
 // Thread safety: runs on the calling thread (and the 2 writer threads it starts).
