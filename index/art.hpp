@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <unordered_set>
 #include <vector>
 
 #include "tessel/bytes.hpp"
@@ -99,6 +100,13 @@ class art {
     leaf_bytes_ = leaf_bytes;
     epoch_ = at.epoch + 1;
   }
+  /// Makes the frozen root `at` (with `leaf_bytes` its leaves' bytes) the live tree again: the live blocks
+  /// `at` does not reach are retired (other frozen roots may), and `at`'s blocks that were retired are live
+  /// again; writes then copy them before changing them, so `at` itself stays unchanged. O(blocks written
+  /// since `at` + retired blocks) when `at` was frozen after the last restore; O(size of `at`) otherwise.
+  /// Errors: no_memory, with nothing changed. REQUIRES: `at` was frozen from this tree and reclaim() has kept its
+  /// blocks.
+  [[nodiscard]] result<void> restore(const frozen_root& at, std::size_t leaf_bytes) noexcept;
   /// Frees every retired block that no frozen root with an epoch in `live_frozen_epochs` can reach.
   void reclaim(std::span<const std::uint64_t> live_frozen_epochs) noexcept;
   [[nodiscard]] std::size_t retired_count() const noexcept { return retired_.size(); }
@@ -161,6 +169,7 @@ class art {
   std::size_t size_ = 0;
   std::size_t leaf_bytes_ = 0;
   std::uint64_t epoch_ = 1;
+  std::uint64_t last_restore_epoch_ = 0;  // epoch_ at the last restore(): older frozen roots need the slow path
   std::vector<retired_block> retired_;
 };
 

@@ -436,6 +436,59 @@ void art<Region>::clear() noexcept {
 }
 
 template <region Region>
+result<void> art<Region>::restore(const frozen_root& at, std::size_t leaf_bytes) noexcept {
+  std::byte* const base = region_.base();
+  try {
+    // Which live blocks `at` shares. Normally by epoch: a live block born at or before at.epoch was live when
+    // `at` was frozen, so `at` reaches it (and, a child never being younger than its parent, its whole
+    // subtree). An earlier restore breaks that for roots frozen before it: it brought back blocks born long
+    // ago that such a root may not reach. Then `at`'s blocks are listed first.
+    std::unordered_set<std::uint64_t> in_at;
+    const bool by_epoch = at.epoch >= last_restore_epoch_;
+    if (!by_epoch) {
+      std::vector<node_ref> pending;
+      if (!at.root.is_empty()) pending.push_back(at.root);
+      while (!pending.empty()) {
+        const node_ref r = pending.back();
+        pending.pop_back();
+        in_at.insert(r.bits());
+        if (!r.is_inner()) continue;
+        for (int pos = next_pos(base, r, terminal_pos - 1); pos != npos; pos = next_pos(base, r, pos)) {
+          pending.push_back(child_at(base, r, pos));
+        }
+      }
+    }
+    auto shared = [&](node_ref r) { return by_epoch ? birth_epoch(base, r) <= at.epoch : in_at.contains(r.bits()); };
+    // What the live tree has and `at` has not, listed before anything changes (listing may fail).
+    std::vector<node_ref> gone;
+    if (!root_.is_empty() && !shared(root_)) gone.push_back(root_);
+    for (std::size_t i = 0; i < gone.size(); ++i) {
+      const node_ref r = gone[i];
+      if (!r.is_inner()) continue;
+      for (int pos = next_pos(base, r, terminal_pos - 1); pos != npos; pos = next_pos(base, r, pos)) {
+        const node_ref child = child_at(base, r, pos);
+        if (!shared(child)) gone.push_back(child);
+      }
+    }
+    retired_.reserve(retired_.size() + gone.size());  // so that retire() below cannot fail to remember one
+    for (const node_ref r : gone) retire(r);
+    // `at`'s blocks that the live tree had replaced are retired; they are live again. By epoch they are the
+    // entries with birth <= at.epoch < death (a block lived then iff `at` reaches it); when the live tree
+    // replaces them again they are retired anew.
+    std::erase_if(retired_, [&](const retired_block& b) {
+      return by_epoch ? b.birth <= at.epoch && at.epoch < b.death : in_at.contains(b.ref.bits());
+    });
+  } catch (...) {
+    return tl::unexpected(error(errc::no_memory, "restoring a frozen root"));  // nothing was changed
+  }
+  root_ = at.root;
+  size_ = at.size;
+  leaf_bytes_ = leaf_bytes;
+  last_restore_epoch_ = epoch_;
+  return {};
+}
+
+template <region Region>
 void art<Region>::reclaim(std::span<const std::uint64_t> live_frozen_epochs) noexcept {
   std::vector<std::uint64_t> live;
   try {

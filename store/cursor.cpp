@@ -15,10 +15,19 @@ cursor::~cursor() = default;
 bool cursor::valid() const noexcept { return impl_ && impl_->cursor_.valid(); }
 key_view cursor::key() const noexcept { return impl_->cursor_.key(); }
 value_view cursor::value() const noexcept { return impl_->cursor_.value(); }
-void cursor::seek_to_first() noexcept { impl_->reseek().seek_to_first(); }
-void cursor::seek_to_last() noexcept { impl_->reseek().seek_to_last(); }
-void cursor::seek(key_view key) noexcept { impl_->reseek().seek(key); }
-void cursor::seek_for_prev(key_view key) noexcept { impl_->reseek().seek_for_prev(key); }
+// A cursor of an empty snapshot handle has no impl: it stays invalid.
+void cursor::seek_to_first() noexcept {
+  if (impl_) impl_->reseek().seek_to_first();
+}
+void cursor::seek_to_last() noexcept {
+  if (impl_) impl_->reseek().seek_to_last();
+}
+void cursor::seek(key_view key) noexcept {
+  if (impl_) impl_->reseek().seek(key);
+}
+void cursor::seek_for_prev(key_view key) noexcept {
+  if (impl_) impl_->reseek().seek_for_prev(key);
+}
 void cursor::next() noexcept { impl_->cursor_.next(); }
 void cursor::prev() noexcept { impl_->cursor_.prev(); }
 

@@ -39,8 +39,7 @@ result<void> store_impl::commit_pool_locked(std::uint64_t flags) noexcept {
   }
 
   // Retired blocks the frozen root cannot reach are freed by the same publish that stops reaching them.
-  const std::uint64_t live[] = {frozen.epoch};
-  tree_.reclaim(live);
+  reclaim_after_commit(frozen.epoch);
 
   // Durable point 2: the publish swings the root and applies every allocation and free at once.
   if (stop(commit_step::write_meta)) return make_error(errc::aborted, "commit stopped before publishing (test hook)");

@@ -76,7 +76,11 @@ result<void> store::put(key_view key, value_view value, durability level) noexce
     if (!r) return tl::unexpected(std::move(r.error()));
     return {};
   };
-  if (impl_->durable() == nullptr) return apply();
+  if (impl_->durable() == nullptr) {
+    auto r = apply();
+    impl_->maybe_reclaim();
+    return r;
+  }
   return impl_->durable_write(level, {oplog::op_kind::put, key, value}, apply);
 }
 
@@ -87,7 +91,11 @@ result<bool> store::erase(key_view key) noexcept {
 
 result<bool> store::erase(key_view key, durability level) noexcept {
   if (auto ok = check_key(key); !ok) return tl::unexpected(std::move(ok.error()));
-  if (impl_->durable() == nullptr) return impl_->tree().erase(key);
+  if (impl_->durable() == nullptr) {
+    auto r = impl_->tree().erase(key);
+    impl_->maybe_reclaim();
+    return r;
+  }
   return impl_->durable_write(level, {oplog::op_kind::erase, key, {}}, [&] { return impl_->tree().erase(key); });
 }
 
@@ -96,6 +104,7 @@ result<value_view> store::get_or_insert(key_view key, value_view default_value) 
   if (impl_->durable() == nullptr) {
     if (auto v = impl_->tree().find(key)) return *v;
     if (auto r = impl_->tree().upsert(key, default_value); !r) return tl::unexpected(std::move(r.error()));
+    impl_->maybe_reclaim();
     return *impl_->tree().find(key);
   }
   // Look and insert under the store's mutex, so concurrent writers see one of them insert.
@@ -151,7 +160,7 @@ memory_usage store::memory() const noexcept {
 result<void> store::clear() noexcept {
   if (impl_->durable() == nullptr) {
     impl_->tree().clear();
-    impl_->tree().reclaim({});  // no frozen roots outlive a dram store's writes
+    impl_->reclaim_unpinned();
     return {};
   }
   return impl_->durable_write(impl_->durable()->opts.durability, {oplog::op_kind::clear, {}, {}},

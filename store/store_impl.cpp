@@ -1,6 +1,5 @@
 #include "store/store_impl.hpp"
 
-#include <array>
 #include <utility>
 
 #include "store/block_header.hpp"
@@ -111,8 +110,8 @@ result<void> store_impl::commit_file_locked(std::uint64_t flags, free_table_ref 
   // must stay in the log, for falling back to it if the new meta slot is ever found damaged.
   const std::uint64_t keep_after = durable_->committer->durable().at_seq;
   const index::frozen_root frozen = tree_.freeze();
-  auto ok = durable_->committer->commit(
-      *mapped_, {frozen, tree_.leaf_bytes(), durable_->log->last_seq(), flags, table.offset, table.bytes});
+  auto ok = durable_->committer->commit(*mapped_, {frozen, tree_.leaf_bytes(), durable_->log->last_seq(), flags,
+                                                   table.offset, table.bytes, unsealed_after_});
   if (!ok) {
     // A failed sync cannot be retried safely (the kernel may have dropped the dirty pages), so the store
     // stops taking writes; the previous durable commit is intact and reopening recovers it.
@@ -120,19 +119,26 @@ result<void> store_impl::commit_file_locked(std::uint64_t flags, free_table_ref 
     return ok;
   }
   durable_->dirty = false;
+  unsealed_after_ = UINT64_MAX;
   // The log before the older of the two meta slots is no longer needed. A failure to delete a file only
   // keeps it; the next commit retries.
   (void)durable_->log->drop_through(keep_after);
   durable_->log_bytes_at_commit = durable_->log->retained_bytes();
-  // Retired blocks the new durable tree cannot reach are garbage now. The other meta slot still names the
-  // previous tree, but open falls back to it only after verifying every block's checksum.
-  const std::array<std::uint64_t, 1> live = {frozen.epoch};
-  tree_.reclaim(live);
+  // Retired blocks neither the new durable tree nor a snapshot can reach are garbage now. The other meta
+  // slot still names the previous tree, but open falls back to it only after verifying every block's checksum.
+  reclaim_after_commit(frozen.epoch);
   return {};
 }
 
 result<void> store_impl::close_locked() noexcept {
-  if (pool_) return commit_locked(pmem::pool_clean_close);  // nothing is retired and unfreed after it
+  // Blocks that live snapshots pin are neither reachable nor free: a clean close cannot account for them.
+  // Leave them to the next open (a pool's audit frees them; a file's tree walk leaves them free).
+  const bool pinned = live_snapshots() > 0;
+  if (pool_) return commit_locked(pinned ? std::uint64_t{0} : std::uint64_t{pmem::pool_clean_close});
+  if (pinned) {
+    if (auto ok = commit_locked(0); !ok) return ok;
+    return commit_locked(mmap::clean_close);  // clean, without a free table: the next open walks the tree
+  }
   // 1. The tree as it is. Its commit frees every retired block it stops reaching, so the allocator's free
   //    lists are now exactly what the tree does not use.
   if (auto ok = commit_locked(0); !ok) return ok;

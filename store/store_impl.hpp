@@ -23,6 +23,8 @@
 #include "pmem/pool_region.hpp"
 #include "store/free_table.hpp"
 #include "store/pool_recovery.hpp"
+#include "store/snapshot_registry.hpp"
+#include "store/snapshot_state.hpp"
 #include "store/tree_commit.hpp"
 #include "store/tree_recovery.hpp"
 #include "store/tree_region.hpp"
@@ -112,6 +114,21 @@ class store_impl {
   /// mmap store, mutex NOT held.
   [[nodiscard]] result<void> sync_log(std::uint64_t seq) noexcept;
 
+  // ---- Snapshots (store/snapshot.cpp) ----
+
+  /// Freezes the live tree into a registered snapshot. REQUIRES: the writer's exclusion (a durable store's
+  /// mutex). Errors: no_memory, changing nothing.
+  [[nodiscard]] result<std::shared_ptr<snapshot_state>> take_snapshot() noexcept;
+  /// Makes `snap`'s version the live tree. REQUIRES: the writer's exclusion; `snap` is of this store.
+  /// Errors: no_memory, changing nothing.
+  [[nodiscard]] result<void> restore_snapshot(const snapshot_state& snap) noexcept;
+  /// After a write: frees retired blocks once the retired list has doubled since the last reclaim (a
+  /// reclaim scans all of it), or right after the last snapshot is released. REQUIRES: the writer's exclusion.
+  void maybe_reclaim() noexcept;
+  /// Frees every retired block that no live snapshot and no durable commit reaches.
+  void reclaim_unpinned() noexcept;
+  [[nodiscard]] std::size_t live_snapshots() const noexcept { return snapshots_ ? snapshots_->count() : 0; }
+
  private:
   [[nodiscard]] result<void> writable_locked() const noexcept;
   /// The checkpoint policy: options.checkpoint_log_bytes of log, or checkpoint_interval, since the last
@@ -125,6 +142,8 @@ class store_impl {
   [[nodiscard]] result<std::uint64_t> append_locked(const log_entry& entry, durability d, bool commit_instead) noexcept;
   [[nodiscard]] result<void> commit_file_locked(std::uint64_t flags, free_table_ref table) noexcept;
   [[nodiscard]] result<void> commit_pool_locked(std::uint64_t flags) noexcept;
+  /// After a commit of the frozen root of epoch `committed`: frees what neither it nor a snapshot reaches.
+  void reclaim_after_commit(std::uint64_t committed) noexcept;
 
   // Destroyed in reverse: the tree (nothing), the region, the pool (closed) or mapping (unmapped), then the
   // file (lock released).
@@ -134,6 +153,12 @@ class store_impl {
   tree_region region_;
   store_tree tree_;
   bool verify_reads_ = false;
+  std::shared_ptr<snapshot_registry> snapshots_;  // made by the first snapshot
+  // mmap: blocks born after this epoch may be unsealed in the live tree (a restored snapshot's); the next
+  // commit seals from here (tree_commit.hpp, commit_request::sealed_through).
+  std::uint64_t unsealed_after_ = UINT64_MAX;
+  std::size_t reclaim_at_ = min_reclaim_batch;  // retired blocks that make maybe_reclaim() run
+  static constexpr std::size_t min_reclaim_batch = 4096;
 };
 
 template <class Apply>
@@ -177,6 +202,7 @@ auto store_impl::durable_write(durability d, const log_entry& given, Apply&& app
     if constexpr (std::is_same_v<typename decltype(applied)::value_type, bool>) {
       if (!*applied) return applied;
     }
+    maybe_reclaim();
     auto logged = append_locked(entry, d, commit_instead);
     if (!logged) return tl::unexpected(std::move(logged.error()));
     seq = *logged;
@@ -194,17 +220,22 @@ auto store_impl::durable_write(durability d, const log_entry& given, Apply&& app
   return r;
 }
 
-/// A cursor over the live tree. Writes may replace the root (copy-on-write after a commit), so every seek
-/// starts from the tree's current root.
+/// A cursor over the live tree, or over a snapshot's frozen root. Writes may replace the live root
+/// (copy-on-write after a commit), so every seek of a live cursor starts from the tree's current root; a
+/// snapshot's cursor holds the snapshot, so its version outlives any handle the caller drops.
 class cursor_impl {
  public:
   explicit cursor_impl(const store_tree& tree) noexcept : tree_(&tree), cursor_(tree.cursor()) {}
+  cursor_impl(const store_tree& tree, const index::frozen_root& at, std::shared_ptr<const void> hold) noexcept
+      : tree_(&tree), cursor_(tree.cursor(at)), fixed_root_(at.root), hold_(std::move(hold)) {}
   [[nodiscard]] index::art_cursor<tree_region>& reseek() noexcept {
-    cursor_.reset_root(tree_->root());
+    cursor_.reset_root(hold_ ? fixed_root_ : tree_->root());
     return cursor_;
   }
   const store_tree* tree_;
   index::art_cursor<tree_region> cursor_;
+  index::node_ref fixed_root_;
+  std::shared_ptr<const void> hold_;  // the snapshot_state of a snapshot's cursor
 };
 
 }  // namespace tessel::detail

@@ -1,5 +1,6 @@
 #include "store/tree_commit.hpp"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -34,8 +35,9 @@ tree_committer::tree_committer(std::unique_ptr<mmap::store_file> file, int durab
 result<void> tree_committer::commit(mmap::mapped_region& region, const commit_request& req) noexcept {
   const mmap::meta_slot& last = durable();
   if (!step(commit_step::seal)) return make_error(errc::aborted, "commit stopped before sealing (test hook)");
-  // Blocks born at or before the last durable epoch are sealed and durable already.
-  auto ranges = seal_new_blocks(region, req.root.root, last.epoch);
+  // Blocks born at or before the last durable epoch are sealed and durable already (unless a restore says
+  // otherwise).
+  auto ranges = seal_new_blocks(region, req.root.root, std::min(last.epoch, req.sealed_through));
   if (!ranges) return tl::unexpected(std::move(ranges.error()));
   if (req.free_table != 0) {
     try {

@@ -38,6 +38,10 @@ struct commit_request {
   /// commit's blocks. 0: none.
   std::uint64_t free_table = 0;
   std::uint64_t free_table_bytes = 0;
+  /// Blocks born at or before this epoch (and the last durable one) are sealed and durable already. Lower
+  /// than the last durable epoch after a restore: a snapshot's blocks born after the commit before it was
+  /// taken may never have been in a committed tree.
+  std::uint64_t sealed_through = UINT64_MAX;
 };
 
 class tree_committer {

@@ -2,8 +2,8 @@
 //
 // Thread safety: const methods may be called concurrently with each other. A dram store's non-const calls
 // need external synchronisation (one writer); a durable store's writes may come from several threads (they
-// serialise inside, and share syncs). Either way no reader may run while a write does: lock-free readers
-// on published versions come with snapshots.
+// serialise inside, and share syncs). Either way no reader of the store may run while a write does; a
+// snapshot (store::snapshot()) can be read from any thread meanwhile.
 #pragma once
 
 #include <cstddef>
@@ -15,94 +15,18 @@
 #include <type_traits>
 
 #include "tessel/bytes.hpp"
+#include "tessel/cursor.hpp"
 #include "tessel/error.hpp"
 #include "tessel/limits.hpp"
 #include "tessel/options.hpp"
+#include "tessel/snapshot.hpp"
 
 namespace tessel {
 
 namespace detail {
 class store_impl;
-class cursor_impl;
 struct store_access;  // the CLI's and tests' way to the internals
 }  // namespace detail
-
-/// One key-value pair seen by a cursor or a scan.
-/// Lifetime: both views stay valid until the next non-const call on the store.
-struct entry {
-  key_view key;
-  value_view value;
-};
-
-/// A bidirectional position in a store's key order.
-///
-/// Lifetime: a cursor must not outlive its store; any non-const call on the store invalidates it
-/// (use it again only after a seek). Thread safety: one thread at a time.
-class cursor {
- public:
-  cursor(cursor&&) noexcept;
-  cursor& operator=(cursor&&) noexcept;
-  ~cursor();
-
-  /// True while the cursor is on an entry.
-  [[nodiscard]] bool valid() const noexcept;
-  /// REQUIRES: valid().
-  [[nodiscard]] key_view key() const noexcept;
-  /// REQUIRES: valid().
-  [[nodiscard]] value_view value() const noexcept;
-
-  void seek_to_first() noexcept;
-  void seek_to_last() noexcept;
-  /// Moves to the first key >= `key` (lower bound); invalid when there is none.
-  void seek(key_view key) noexcept;
-  /// Moves to the last key <= `key`; invalid when there is none.
-  void seek_for_prev(key_view key) noexcept;
-  /// REQUIRES: valid(). Becomes invalid after the last key.
-  void next() noexcept;
-  /// REQUIRES: valid(). Becomes invalid before the first key.
-  void prev() noexcept;
-
- private:
-  friend class store;
-  explicit cursor(std::unique_ptr<detail::cursor_impl> impl) noexcept;
-  std::unique_ptr<detail::cursor_impl> impl_;
-};
-
-/// The entries of a scan in ascending key order: [start, end) or all keys with a prefix. Usable with range-for:
-/// `for (const entry& e : store.prefix_scan(p))`. Lifetime and invalidation as for cursor.
-class scan_range {
- public:
-  class iterator {
-   public:
-    using value_type = entry;
-    using difference_type = std::ptrdiff_t;
-    const entry& operator*() const noexcept { return current_; }
-    const entry* operator->() const noexcept { return &current_; }
-    iterator& operator++() noexcept;
-    bool operator==(std::default_sentinel_t) const noexcept { return range_ == nullptr; }
-
-   private:
-    friend class scan_range;
-    explicit iterator(scan_range* range) noexcept;
-    void load() noexcept;
-    scan_range* range_;
-    entry current_{};
-  };
-
-  [[nodiscard]] iterator begin() noexcept;
-  [[nodiscard]] std::default_sentinel_t end() const noexcept { return {}; }
-
- private:
-  friend class store;
-  enum class bound_kind : std::uint8_t { none, prefix, end_key };
-  scan_range(cursor c, std::string start, std::string bound, bound_kind kind) noexcept;
-  [[nodiscard]] bool in_bounds() const noexcept;
-
-  cursor cursor_;
-  std::string start_;
-  std::string bound_;
-  bound_kind kind_;
-};
 
 /// Memory the store uses, in bytes.
 struct memory_usage {
@@ -197,6 +121,18 @@ class store {
   /// Removes every entry and returns their memory to the region's free lists (a durable store's, once a
   /// commit no longer reaches them). Errors: as put.
   [[nodiscard]] result<void> clear() noexcept;
+
+  // ---- Snapshots (include/tessel/snapshot.hpp) ----
+
+  /// An immutable version of the store as it is now. O(1): nothing is copied; later writes copy what they
+  /// change. Call it where writes are made (a dram store's writer thread; any thread of a durable store).
+  /// Errors: no_memory.
+  [[nodiscard]] result<tessel::snapshot> snapshot() noexcept;
+  /// Makes `snap`, a snapshot of this store, the store's contents again; every change after it is undone.
+  /// O(changes since it), not O(size). A durable store commits right away (the log cannot express it), so
+  /// the restore is durable when the call returns. Errors: invalid_argument (an empty handle or another
+  /// store's snapshot); durable stores as checkpoint().
+  [[nodiscard]] result<void> restore(const tessel::snapshot& snap) noexcept;
 
   // ---- Durability (no-ops returning success for dram stores) ----
 

@@ -5,6 +5,7 @@
 // came). Then `check` must find the store healthy. Label crash; hundreds of kills per run.
 #include <csignal>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -57,7 +58,7 @@ options store_options(backend b, durability level) {
   o.durability = level;
   o.log_segment_bytes = 256 << 10;     // roll over often (mmap); fill the log area often (pmem)
   o.checkpoint_log_bytes = 512 << 10;  // checkpoint often, so kills land inside commits too
-  o.pool_bytes = 64 << 20;
+  o.pool_bytes = 512 << 20;            // a run writes ~150k ops, ~100k live keys; pools do not grow
   return o;
 }
 
@@ -71,9 +72,13 @@ constexpr std::uint64_t opened_marker = UINT64_MAX;
   if (::write(ack_fd, &opened_marker, sizeof opened_marker) != sizeof opened_marker) _exit(12);
   for (std::uint64_t i = first_op;; ++i) {
     const op o = op_at(i);
-    const bool ok =
-        o.erase ? (*s)->erase(as_bytes(o.key)).has_value() : (*s)->put(as_bytes(o.key), as_bytes(o.value)).has_value();
-    if (!ok) _exit(11);
+    const result<void> done =
+        o.erase ? (*s)->erase(as_bytes(o.key)).map([](bool) {}) : (*s)->put(as_bytes(o.key), as_bytes(o.value));
+    if (!done) {
+      std::fprintf(stderr, "child: op %llu failed: %s\n", static_cast<unsigned long long>(i),
+                   done.error().to_string().c_str());
+      _exit(11);
+    }
     if (::write(ack_fd, &i, sizeof i) != sizeof i) _exit(12);
   }
 }

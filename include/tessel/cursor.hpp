@@ -1,0 +1,105 @@
+// tessel::cursor and tessel::scan_range: ordered access to a store or to a snapshot of one, in unsigned byte
+// order of the keys.
+//
+// Thread safety: one thread at a time per cursor or range.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <iterator>
+#include <memory>
+#include <string>
+
+#include "tessel/bytes.hpp"
+
+namespace tessel {
+
+class store;
+class snapshot;
+
+namespace detail {
+class cursor_impl;
+}  // namespace detail
+
+/// One key-value pair seen by a cursor or a scan.
+/// Lifetime: both views stay valid until the next non-const call on the store -- or, read from a snapshot,
+/// while the snapshot is held.
+struct entry {
+  key_view key;
+  value_view value;
+};
+
+/// A bidirectional position in a store's key order.
+///
+/// Lifetime: a cursor must not outlive its store; any non-const call on the store invalidates it
+/// (use it again only after a seek). A cursor of a snapshot stays valid while the snapshot is held, whatever
+/// the store does meanwhile. Thread safety: one thread at a time.
+class cursor {
+ public:
+  cursor(cursor&&) noexcept;
+  cursor& operator=(cursor&&) noexcept;
+  ~cursor();
+
+  /// True while the cursor is on an entry.
+  [[nodiscard]] bool valid() const noexcept;
+  /// REQUIRES: valid().
+  [[nodiscard]] key_view key() const noexcept;
+  /// REQUIRES: valid().
+  [[nodiscard]] value_view value() const noexcept;
+
+  void seek_to_first() noexcept;
+  void seek_to_last() noexcept;
+  /// Moves to the first key >= `key` (lower bound); invalid when there is none.
+  void seek(key_view key) noexcept;
+  /// Moves to the last key <= `key`; invalid when there is none.
+  void seek_for_prev(key_view key) noexcept;
+  /// REQUIRES: valid(). Becomes invalid after the last key.
+  void next() noexcept;
+  /// REQUIRES: valid(). Becomes invalid before the first key.
+  void prev() noexcept;
+
+ private:
+  friend class store;
+  friend class snapshot;
+  explicit cursor(std::unique_ptr<detail::cursor_impl> impl) noexcept;
+  std::unique_ptr<detail::cursor_impl> impl_;
+};
+
+/// The entries of a scan in ascending key order: [start, end) or all keys with a prefix. Usable with range-for:
+/// `for (const entry& e : store.prefix_scan(p))`. Lifetime and invalidation as for cursor.
+class scan_range {
+ public:
+  class iterator {
+   public:
+    using value_type = entry;
+    using difference_type = std::ptrdiff_t;
+    const entry& operator*() const noexcept { return current_; }
+    const entry* operator->() const noexcept { return &current_; }
+    iterator& operator++() noexcept;
+    bool operator==(std::default_sentinel_t) const noexcept { return range_ == nullptr; }
+
+   private:
+    friend class scan_range;
+    explicit iterator(scan_range* range) noexcept;
+    void load() noexcept;
+    scan_range* range_;
+    entry current_{};
+  };
+
+  [[nodiscard]] iterator begin() noexcept;
+  [[nodiscard]] std::default_sentinel_t end() const noexcept { return {}; }
+
+ private:
+  friend class store;
+  friend class snapshot;
+  enum class bound_kind : std::uint8_t { none, prefix, end_key };
+  scan_range(cursor c, std::string start, std::string bound, bound_kind kind) noexcept;
+  [[nodiscard]] bool in_bounds() const noexcept;
+
+  cursor cursor_;
+  std::string start_;
+  std::string bound_;
+  bound_kind kind_;
+};
+
+}  // namespace tessel

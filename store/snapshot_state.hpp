@@ -1,0 +1,38 @@
+// What a tessel::snapshot holds: the frozen root of its version, the tree it was frozen from, and its entry
+// in the store's snapshot registry, removed when the last handle goes.
+//
+// Thread safety: immutable after construction but for the size_bytes cache (an atomic); readable from any
+// thread.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "index/art.hpp"
+#include "store/snapshot_registry.hpp"
+#include "store/tree_region.hpp"
+
+namespace tessel::detail {
+
+struct snapshot_state {
+  snapshot_state() noexcept = default;
+  snapshot_state(const snapshot_state&) = delete;
+  snapshot_state& operator=(const snapshot_state&) = delete;
+  ~snapshot_state() {
+    if (registry) registry->remove(root.epoch);
+  }
+
+  const index::art<tree_region>* tree = nullptr;
+  index::frozen_root root;
+  std::size_t leaf_bytes = 0;
+  /// A durable store's last durable epoch when the snapshot was taken: its blocks born later may never
+  /// have been sealed by a commit.
+  std::uint64_t durable_epoch = 0;
+  std::shared_ptr<snapshot_registry> registry;  ///< set once the epoch is registered
+  static constexpr std::size_t unknown = SIZE_MAX;
+  mutable std::atomic<std::size_t> size_bytes{unknown};
+};
+
+}  // namespace tessel::detail
