@@ -106,6 +106,8 @@ std::size_t snapshot::size_bytes() const noexcept {
 
 std::uint64_t snapshot::epoch() const noexcept { return state_ ? state_->root.epoch : 0; }
 
+std::uint64_t snapshot::at_seq() const noexcept { return state_ ? state_->at_seq : 0; }
+
 }  // namespace tessel
 
 namespace tessel::detail {
@@ -118,7 +120,10 @@ result<std::shared_ptr<snapshot_state>> store_impl::take_snapshot() noexcept {
     state->registry = snapshots_;
     state->tree = &tree_;
     state->leaf_bytes = tree_.leaf_bytes();
-    if (durable_) state->durable_epoch = durable_epoch();
+    if (durable_) {
+      state->durable_epoch = durable_epoch();
+      state->at_seq = last_seq();
+    }
     state->root = tree_.freeze();
     return state;
   } catch (...) {

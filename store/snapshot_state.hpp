@@ -30,6 +30,7 @@ struct snapshot_state {
   /// A durable store's last durable epoch when the snapshot was taken: its blocks born later may never
   /// have been sealed by a commit.
   std::uint64_t durable_epoch = 0;
+  std::uint64_t at_seq = 0;                     ///< the store's last write seq when taken
   std::shared_ptr<snapshot_registry> registry;  ///< set once the epoch is registered
   static constexpr std::size_t unknown = SIZE_MAX;
   mutable std::atomic<std::size_t> size_bytes{unknown};

@@ -41,6 +41,15 @@ result<void> store_impl::verify_leaf(key_view key, value_view value) const noexc
   return {};
 }
 
+std::uint64_t store_impl::last_seq() const noexcept {
+  if (!durable_) return 0;
+  if (durable_->pool_log) return durable_->pool_log->last_seq();
+  if (durable_->log) return durable_->log->last_seq();
+  // Read-only: no writer; the tree is the durable commit plus the records open replayed after it.
+  const std::uint64_t at = pool_ ? pool_->root().meta.at_seq : durable_->committer->durable().at_seq;
+  return at + durable_->replayed_records;
+}
+
 result<void> store_impl::writable_locked() const noexcept {
   if (durable_->opts.read_only) return make_error(errc::not_supported, "the store is open read-only");
   if (durable_->closed) return make_error(errc::not_supported, "the store is closed");

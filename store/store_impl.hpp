@@ -128,6 +128,9 @@ class store_impl {
   /// Frees every retired block that no live snapshot and no durable commit reaches.
   void reclaim_unpinned() noexcept;
   [[nodiscard]] std::size_t live_snapshots() const noexcept { return snapshots_ ? snapshots_->count() : 0; }
+  /// The seq of the last write applied to the live tree (0 for a dram store). REQUIRES: the writer's
+  /// exclusion.
+  [[nodiscard]] std::uint64_t last_seq() const noexcept;
 
  private:
   [[nodiscard]] result<void> writable_locked() const noexcept;

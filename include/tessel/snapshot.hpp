@@ -54,6 +54,9 @@ class snapshot {
   [[nodiscard]] std::size_t size_bytes() const noexcept;
   /// The epoch this version was frozen in; later snapshots of the same store have larger ones.
   [[nodiscard]] std::uint64_t epoch() const noexcept;
+  /// The seq of the last write in this version: every write of a durable store with seq <= at_seq is in it
+  /// and none after (its operation log holds the later ones). 0 for a dram store.
+  [[nodiscard]] std::uint64_t at_seq() const noexcept;
 
   /// Drops this handle's hold; the version's blocks are freed by a later write once no handle holds it.
   void release() noexcept { state_.reset(); }

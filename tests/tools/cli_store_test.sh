@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end test of the store subcommands: load a dump with every byte value, info, check, dump (the round
-# trip is exact), then damage a leaf and see check report it with exit 3, and the documented exit codes for
-# a missing store and a store open elsewhere. Usage: cli_store_test.sh <path to tessel>
+# trip is exact), snapshot export/info/import (exact too), then damage a leaf and see check report it with
+# exit 3, and the documented exit codes for a missing store, a bad dump and a damaged checkpoint. Usage: cli_store_test.sh <path to tessel>
 set -euo pipefail
 tessel="$1"
 work="$(mktemp -d "${TMPDIR:-/tmp}/tessel-cli-XXXXXX")"
@@ -38,6 +38,12 @@ cmp <(LC_ALL=C sort "$work/in.txt") <(LC_ALL=C sort "$work/out.txt") || fail "du
 "$tessel" load "$work/t" -i "$work/out.txt" > /dev/null
 "$tessel" dump "$work/t" | cmp - "$work/out.txt" || fail "load of a dump does not round-trip"
 
+# snapshot export / info / import: a checkpoint file round-trips the store exactly.
+"$tessel" snapshot export "$work/s" "$work/ckpt" > /dev/null
+"$tessel" snapshot info "$work/ckpt" --json | grep -q '"keys": 257' || fail "snapshot info does not count 257 keys"
+"$tessel" snapshot import "$work/ckpt" "$work/from-ckpt" > /dev/null
+"$tessel" dump "$work/from-ckpt" | cmp - "$work/out.txt" || fail "export then import does not round-trip"
+
 # Exit codes: a missing store is 2, a bad dump is 2.
 set +e
 "$tessel" info "$work/missing" 2> /dev/null; [[ $? == 2 ]] || fail "info on a missing store does not exit 2"
@@ -45,6 +51,13 @@ printf 'not a dump\n' | "$tessel" load "$work/u" 2> /dev/null; [[ $? == 2 ]] || 
 # A malformed line after good ones: exit 2, and nothing of this load is committed.
 printf 'tessel-dump 1\nnew-key\tv\nbad line\n' | "$tessel" load "$work/t" 2> /dev/null; [[ $? == 2 ]] || fail "bad line not exit 2"
 "$tessel" dump "$work/t" | grep -q new-key && fail "a failed load committed part of its input"
+# A damaged checkpoint: import exits 3 and leaves no store behind; export never overwrites a file.
+cp "$work/ckpt" "$work/ckpt-bad"
+printf 'X' | dd of="$work/ckpt-bad" bs=1 seek=100 conv=notrunc status=none
+"$tessel" snapshot import "$work/ckpt-bad" "$work/bad-import" 2> /dev/null; rc=$?
+[[ $rc == 3 ]] || fail "import of a damaged checkpoint exits $rc, not 3"
+[[ -e "$work/bad-import" ]] && fail "a failed import left a store behind"
+"$tessel" snapshot export "$work/s" "$work/ckpt" 2> /dev/null; [[ $? == 2 ]] || fail "export over an existing file is not exit 2"
 
 # Damage one leaf value: check finds it (exit 3) and names an offset.
 offset=$(grep -abo 'value-A-distinctive' "$work/s/data.tessel" | head -1 | cut -d: -f1)

@@ -1,0 +1,288 @@
+// Checkpoint files (include/tessel/checkpoint.hpp): export streams a snapshot's cursor into frames; import
+// reads the file twice -- once to check everything, once to put the entries -- so a damaged file writes
+// nothing. Layout: store/checkpoint_format.hpp, docs/format.md §Checkpoint file.
+#include "tessel/checkpoint.hpp"
+
+#include <array>
+#include <cerrno>
+#include <string>
+#include <vector>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "tessel/limits.hpp"
+
+#include "common/checksum.hpp"
+#include "common/file_io.hpp"
+#include "common/le_codec.hpp"
+#include "common/wall_clock.hpp"
+#include "store/checkpoint_format.hpp"
+
+namespace tessel {
+
+namespace {
+
+using detail::checkpoint_header_bytes;
+using detail::checkpoint_trailer_bytes;
+using detail::entry_head_bytes;
+using detail::frame_head_bytes;
+
+/// The largest payload a frame may have: one entry of the largest key and value.
+constexpr std::uint64_t max_frame_payload = entry_head_bytes + max_key_size + max_value_size;
+
+/// Appends frames to the file being exported.
+class frame_writer {
+ public:
+  frame_writer(int fd, const std::string& path) : fd_(fd), path_(path) {
+    buffer_.reserve(frame_head_bytes + detail::frame_target_bytes + entry_head_bytes + 1024);
+    buffer_.resize(frame_head_bytes);
+  }
+
+  result<void> add(key_view key, value_view value) {
+    const std::size_t at = buffer_.size();
+    buffer_.resize(at + entry_head_bytes + key.size() + value.size());
+    std::byte* p = buffer_.data() + at;
+    store_le<std::uint32_t>(p, static_cast<std::uint32_t>(key.size()));
+    store_le<std::uint32_t>(p + 4, static_cast<std::uint32_t>(value.size()));
+    std::memcpy(p + entry_head_bytes, key.data(), key.size());
+    std::memcpy(p + entry_head_bytes + key.size(), value.data(), value.size());
+    ++entries_in_frame_;
+    if (buffer_.size() - frame_head_bytes >= detail::frame_target_bytes) return flush_frame();
+    return {};
+  }
+
+  /// Writes the frame being filled, if it holds anything.
+  result<void> flush_frame() {
+    const std::size_t payload = buffer_.size() - frame_head_bytes;
+    if (payload == 0) return {};
+    store_le<std::uint32_t>(buffer_.data(), static_cast<std::uint32_t>(payload));
+    store_le<std::uint32_t>(buffer_.data() + 4, entries_in_frame_);
+    store_le<std::uint64_t>(buffer_.data() + 8,
+                            checksum64(std::span<const std::byte>(buffer_).subspan(frame_head_bytes)));
+    if (auto ok = write(buffer_); !ok) return ok;
+    ++frames_;
+    entries_in_frame_ = 0;
+    buffer_.resize(frame_head_bytes);
+    return {};
+  }
+
+  result<void> write(std::span<const std::byte> bytes) {
+    if (auto ok = pwrite_full(fd_, bytes, offset_, path_); !ok) return ok;
+    offset_ += bytes.size();
+    return {};
+  }
+
+  [[nodiscard]] std::uint64_t offset() const noexcept { return offset_; }
+  [[nodiscard]] std::uint64_t frames() const noexcept { return frames_; }
+
+ private:
+  int fd_;
+  std::string path_;
+  std::vector<std::byte> buffer_;  // frame head, then the payload so far
+  std::uint32_t entries_in_frame_ = 0;
+  std::uint64_t offset_ = checkpoint_header_bytes;  // the header is written last
+  std::uint64_t frames_ = 0;
+};
+
+/// Deletes the file it names unless disarmed: a failed export leaves nothing behind.
+class remove_on_failure {
+ public:
+  explicit remove_on_failure(std::string path) : path_(std::move(path)) {}
+  remove_on_failure(const remove_on_failure&) = delete;
+  remove_on_failure& operator=(const remove_on_failure&) = delete;
+  ~remove_on_failure() {
+    if (armed_) ::unlink(path_.c_str());
+  }
+  void disarm() noexcept { armed_ = false; }
+
+ private:
+  std::string path_;
+  bool armed_ = true;
+};
+
+using entry_sink = std::function<result<void>(key_view, value_view)>;
+
+/// Reads and checks the whole file, handing each entry to `sink` when one is given.
+result<checkpoint_info> scan_file(int fd, const std::string& path, const entry_sink& sink,
+                                  const checkpoint_progress& progress) {
+  auto size = file_size(fd, path);
+  if (!size) return tl::unexpected(std::move(size.error()));
+  const std::string what = "checkpoint " + path;
+  if (*size < checkpoint_header_bytes + frame_head_bytes + checkpoint_trailer_bytes) {
+    return make_error(errc::corruption, what + " is " + std::to_string(*size) + " bytes: too short to be one");
+  }
+  std::array<std::byte, checkpoint_header_bytes> head_bytes{};
+  if (auto ok = pread_full(fd, head_bytes, 0, path); !ok) return tl::unexpected(std::move(ok.error()));
+  auto header = detail::decode_header(head_bytes, what);
+  if (!header) return tl::unexpected(std::move(header.error()));
+
+  checkpoint_info info;
+  info.at_seq = header->at_seq;
+  info.created_unix_ns = header->created_unix_ns;
+  info.file_bytes = *size;
+  std::uint64_t offset = checkpoint_header_bytes;
+  std::uint64_t frames = 0;
+  std::vector<std::byte> payload;
+  std::string previous_key;
+  bool first_key = true;
+  auto damaged = [&](const std::string& why) {
+    return make_error(errc::corruption, what + ": " + why + " (frame " + std::to_string(frames) + " at offset " +
+                                            std::to_string(offset) + ")");
+  };
+  while (true) {
+    if (offset + frame_head_bytes + checkpoint_trailer_bytes > *size) return damaged("the file ends inside the frames");
+    std::array<std::byte, frame_head_bytes> frame_head{};
+    if (auto ok = pread_full(fd, frame_head, offset, path); !ok) return tl::unexpected(std::move(ok.error()));
+    const auto payload_bytes = load_le<std::uint32_t>(frame_head.data());
+    const auto entries = load_le<std::uint32_t>(frame_head.data() + 4);
+    const auto sum = load_le<std::uint64_t>(frame_head.data() + 8);
+    if (payload_bytes == 0) {
+      if (entries != 0 || sum != 0) return damaged("a damaged end frame");
+      break;
+    }
+    if (payload_bytes > max_frame_payload) return damaged("a frame larger than any entry allows");
+    if (offset + frame_head_bytes + payload_bytes + frame_head_bytes + checkpoint_trailer_bytes > *size) {
+      return damaged("the file ends inside a frame");
+    }
+    payload.resize(payload_bytes);
+    if (auto ok = pread_full(fd, payload, offset + frame_head_bytes, path); !ok) {
+      return tl::unexpected(std::move(ok.error()));
+    }
+    if (checksum64(payload) != sum) return damaged("a frame fails its checksum");
+    std::size_t at = 0;
+    for (std::uint32_t i = 0; i < entries; ++i) {
+      if (payload.size() - at < entry_head_bytes) return damaged("an entry runs past its frame");
+      const auto key_size = load_le<std::uint32_t>(payload.data() + at);
+      const auto value_size = load_le<std::uint32_t>(payload.data() + at + 4);
+      if (key_size > max_key_size || value_size > max_value_size) return damaged("an entry over the size limits");
+      if (payload.size() - at - entry_head_bytes < std::uint64_t{key_size} + value_size) {
+        return damaged("an entry runs past its frame");
+      }
+      const key_view key(payload.data() + at + entry_head_bytes, key_size);
+      const value_view value(payload.data() + at + entry_head_bytes + key_size, value_size);
+      // Strictly ascending keys: a reordered, repeated or spliced file is damage, not data.
+      if (!first_key && compare(key, as_bytes(previous_key)) <= 0) return damaged("keys out of order");
+      previous_key.assign(as_string_view(key));
+      first_key = false;
+      if (sink) {
+        if (auto ok = sink(key, value); !ok) return tl::unexpected(std::move(ok.error()));
+      }
+      ++info.keys;
+      info.data_bytes += key_size + value_size;
+      at += entry_head_bytes + key_size + value_size;
+    }
+    if (at != payload.size()) return damaged("bytes after the frame's last entry");
+    offset += frame_head_bytes + payload_bytes;
+    ++frames;
+    if (progress) progress(info.keys, offset);
+  }
+  offset += frame_head_bytes;
+  if (offset + checkpoint_trailer_bytes != *size) return damaged("bytes after the end frame are not one trailer");
+  std::array<std::byte, checkpoint_trailer_bytes> tail{};
+  if (auto ok = pread_full(fd, tail, offset, path); !ok) return tl::unexpected(std::move(ok.error()));
+  auto trailer = detail::decode_trailer(tail, detail::header_checksum_of(head_bytes), what);
+  if (!trailer) return tl::unexpected(std::move(trailer.error()));
+  if (trailer->keys != info.keys || trailer->data_bytes != info.data_bytes || trailer->frames != frames ||
+      header->keys != info.keys || header->data_bytes != info.data_bytes) {
+    return make_error(errc::corruption, what + ": the header and trailer count " + std::to_string(header->keys) +
+                                            " and " + std::to_string(trailer->keys) + " entries, the frames hold " +
+                                            std::to_string(info.keys));
+  }
+  return info;
+}
+
+result<unique_fd> open_checkpoint(const std::string& path) {
+  auto fd = open_file(path, O_RDONLY);
+  if (!fd && fd.error().code() == errc::not_found) return make_error(errc::not_found, "no checkpoint file " + path);
+  return fd;
+}
+
+}  // namespace
+
+result<checkpoint_info> export_checkpoint(const snapshot& snap, const std::string& path,
+                                          const checkpoint_progress& progress) noexcept {
+  if (!snap.valid()) return make_error(errc::invalid_argument, "export of an empty snapshot handle");
+  try {
+    auto fd = open_file(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (!fd) {
+      if (errno == EEXIST) return make_error(errc::invalid_argument, path + " exists; a checkpoint is a new file");
+      return tl::unexpected(std::move(fd.error()));
+    }
+    remove_on_failure cleanup(path);
+    frame_writer out(fd->get(), path);
+    checkpoint_info info;
+    info.at_seq = snap.at_seq();
+    info.created_unix_ns = unix_time_ns();
+    cursor c = snap.new_cursor();
+    for (c.seek_to_first(); c.valid(); c.next()) {
+      if (auto ok = out.add(c.key(), c.value()); !ok) return tl::unexpected(std::move(ok.error()));
+      ++info.keys;
+      info.data_bytes += c.key().size() + c.value().size();
+      if (progress && info.keys % 65536 == 0) progress(info.keys, out.offset());
+    }
+    if (auto ok = out.flush_frame(); !ok) return tl::unexpected(std::move(ok.error()));
+    const std::array<std::byte, frame_head_bytes> end_frame{};
+    if (auto ok = out.write(end_frame); !ok) return tl::unexpected(std::move(ok.error()));
+    std::array<std::byte, checkpoint_header_bytes> head{};
+    detail::encode_header({info.at_seq, info.keys, info.data_bytes, info.created_unix_ns}, head);
+    std::array<std::byte, checkpoint_trailer_bytes> tail{};
+    detail::encode_trailer({info.keys, info.data_bytes, out.frames()}, detail::header_checksum_of(head), tail);
+    if (auto ok = out.write(tail); !ok) return tl::unexpected(std::move(ok.error()));
+    if (auto ok = pwrite_full(fd->get(), head, 0, path); !ok) return tl::unexpected(std::move(ok.error()));
+    if (::fdatasync(fd->get()) != 0) return tl::unexpected(file_errno_error(errno, "syncing " + path));
+    info.file_bytes = out.offset();
+    if (progress) progress(info.keys, info.file_bytes);
+    cleanup.disarm();
+    return info;
+  } catch (...) {
+    return make_error(errc::no_memory, "exporting a checkpoint to " + path);
+  }
+}
+
+result<checkpoint_info> read_checkpoint_info(const std::string& path) noexcept {
+  try {
+    auto fd = open_checkpoint(path);
+    if (!fd) return tl::unexpected(std::move(fd.error()));
+    auto size = file_size(fd->get(), path);
+    if (!size) return tl::unexpected(std::move(size.error()));
+    const std::string what = "checkpoint " + path;
+    if (*size < checkpoint_header_bytes + frame_head_bytes + checkpoint_trailer_bytes) {
+      return make_error(errc::corruption, what + " is " + std::to_string(*size) + " bytes: too short to be one");
+    }
+    std::array<std::byte, checkpoint_header_bytes> head{};
+    if (auto ok = pread_full(fd->get(), head, 0, path); !ok) return tl::unexpected(std::move(ok.error()));
+    auto header = detail::decode_header(head, what);
+    if (!header) return tl::unexpected(std::move(header.error()));
+    std::array<std::byte, checkpoint_trailer_bytes> tail{};
+    if (auto ok = pread_full(fd->get(), tail, *size - checkpoint_trailer_bytes, path); !ok) {
+      return tl::unexpected(std::move(ok.error()));
+    }
+    auto trailer = detail::decode_trailer(tail, detail::header_checksum_of(head), what);
+    if (!trailer) return tl::unexpected(std::move(trailer.error()));
+    return checkpoint_info{header->at_seq, header->keys, header->data_bytes, *size, header->created_unix_ns};
+  } catch (...) {
+    return make_error(errc::no_memory, "reading checkpoint " + path);
+  }
+}
+
+result<checkpoint_info> import_checkpoint(const std::string& path, store& into,
+                                          const checkpoint_progress& progress) noexcept {
+  if (!into.is_empty()) return make_error(errc::invalid_argument, "import into a store that is not empty");
+  try {
+    auto fd = open_checkpoint(path);
+    if (!fd) return tl::unexpected(std::move(fd.error()));
+    // Pass 1 checks everything, so a damaged file writes nothing; pass 2 reads it again (from the page
+    // cache) and puts each entry. Keys arrive in order, the tree's best case.
+    if (auto checked = scan_file(fd->get(), path, {}, {}); !checked) return checked;
+    auto put = [&](key_view k, value_view v) { return into.put(k, v, durability::none); };
+    auto info = scan_file(fd->get(), path, put, progress);
+    if (!info) return info;
+    if (auto ok = into.checkpoint(); !ok) return tl::unexpected(std::move(ok.error()));
+    return info;
+  } catch (...) {
+    return make_error(errc::no_memory, "importing checkpoint " + path);
+  }
+}
+
+}  // namespace tessel

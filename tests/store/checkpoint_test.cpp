@@ -1,0 +1,232 @@
+// Checkpoint files: export of a snapshot and import into dram, mmap and pmem stores round-trip exactly
+// (binary keys, empty and large values, many frames); the file carries the snapshot's at_seq; an export
+// taken while the store changes holds the snapshot's version; and every kind of damage -- flipped bytes in
+// the header, a frame or the trailer, truncation, appended bytes, a newer version -- is refused before
+// anything is written.
+#include "tessel/checkpoint.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tessel/store.hpp"
+
+#include "common/checksum.hpp"
+#include "common/le_codec.hpp"
+#include "store/checkpoint_format.hpp"
+#include "tests/store/durable_test_support.hpp"
+#include "tests/support/pmem_env.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace tessel {
+namespace {
+
+using test::model;
+using ::testing::HasSubstr;
+
+std::unique_ptr<store> dram_store() {
+  auto s = store::open(options{});
+  EXPECT_TRUE(s.has_value());
+  return s ? std::move(*s) : nullptr;
+}
+
+class CheckpointTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    source_ = dram_store();
+    ASSERT_TRUE(source_);
+  }
+  void put(const std::string& k, const std::string& v) {
+    ASSERT_TRUE(source_->put_string(k, v));
+    model_[k] = v;
+  }
+  /// A mix of binary keys (0x00, prefixes of each other, long), empty and large values, many frames.
+  void fill() {
+    std::mt19937_64 rng(3);
+    put(std::string("\0", 1), "zero");
+    put(std::string("\0\0", 2), "");
+    put("/a/b", "parent");
+    put("/a/b/c", "child");
+    put(std::string(5000, 'k'), "long key");
+    put("big", std::string(3 << 20, 'B'));  // a frame of its own, larger than the target
+    for (int i = 0; i < 30'000; ++i) {
+      std::string k(8 + rng() % 24, '\0');
+      for (char& c : k) c = static_cast<char>(rng());
+      put(k, std::string(rng() % 100, static_cast<char>('a' + i % 26)));
+    }
+  }
+  std::string exported() {
+    const std::string file = tmp_.sub("ckpt") + "/snapshot.tessel-checkpoint";
+    std::filesystem::create_directories(std::filesystem::path(file).parent_path());
+    auto snap = source_->snapshot();
+    EXPECT_TRUE(snap.has_value());
+    auto info = export_checkpoint(*snap, file);
+    EXPECT_TRUE(info.has_value()) << info.error().to_string();
+    return file;
+  }
+  /// Imports `file` into a fresh dram store, expecting `code`; the store must stay empty.
+  void expect_refused(const std::string& file, errc code) {
+    auto target = dram_store();
+    ASSERT_TRUE(target);
+    const auto r = import_checkpoint(file, *target);
+    ASSERT_FALSE(r.has_value()) << "a damaged checkpoint was imported";
+    EXPECT_EQ(r.error().code(), code) << r.error().to_string();
+    EXPECT_TRUE(target->is_empty()) << "a refused import wrote entries";
+  }
+
+  test::temp_dir tmp_;
+  std::unique_ptr<store> source_;
+  model model_;
+};
+
+TEST_F(CheckpointTest, RoundTripsExactlyIntoEveryBackend) {
+  ASSERT_NO_FATAL_FAILURE(fill());
+  const std::string file = exported();
+  const auto info = read_checkpoint_info(file);
+  ASSERT_TRUE(info.has_value()) << info.error().to_string();
+  EXPECT_EQ(info->keys, model_.size());
+  std::uint64_t data = 0;
+  for (const auto& [k, v] : model_) data += k.size() + v.size();
+  EXPECT_EQ(info->data_bytes, data);
+  EXPECT_EQ(info->file_bytes, std::filesystem::file_size(file));
+
+  test::force_pmem_flush();
+  options pmem;
+  pmem.backend = backend::pmem;
+  pmem.pool_bytes = 128 << 20;
+  for (const options& o : {options{}, test::durable_options(durability::sync), pmem}) {
+    SCOPED_TRACE(static_cast<int>(o.backend));
+    std::unique_ptr<store> target =
+        o.backend == backend::dram
+            ? dram_store()
+            : test::must_open(tmp_.sub("target" + std::to_string(static_cast<int>(o.backend))), o);
+    ASSERT_TRUE(target);
+    std::uint64_t last_progress = 0;
+    const auto imported =
+        import_checkpoint(file, *target, [&](std::uint64_t entries, std::uint64_t) { last_progress = entries; });
+    ASSERT_TRUE(imported.has_value()) << imported.error().to_string();
+    EXPECT_EQ(imported->keys, model_.size());
+    EXPECT_EQ(last_progress, model_.size());
+    test::expect_contents(*target, model_);
+  }
+}
+
+TEST_F(CheckpointTest, AnExportHoldsTheSnapshotsVersionWhileTheStoreChanges) {
+  for (int i = 0; i < 2000; ++i) put("key/" + std::to_string(i), "v0");
+  auto snap = source_->snapshot();
+  ASSERT_TRUE(snap.has_value());
+  const model at_snapshot = model_;
+  for (int i = 0; i < 2000; i += 2) put("key/" + std::to_string(i), "v1");
+  ASSERT_TRUE(source_->erase(as_bytes("key/7")));
+  const std::string file = tmp_.sub("c") + "/file";
+  std::filesystem::create_directories(tmp_.sub("c"));
+  ASSERT_TRUE(export_checkpoint(*snap, file).has_value());
+  auto target = dram_store();
+  ASSERT_TRUE(import_checkpoint(file, *target).has_value());
+  test::expect_contents(*target, at_snapshot);
+}
+
+TEST_F(CheckpointTest, TheFileCarriesTheSnapshotsAtSeq) {
+  auto s = test::must_open(tmp_.sub("durable"), test::durable_options(durability::log));
+  ASSERT_TRUE(s);
+  for (int i = 0; i < 37; ++i) ASSERT_TRUE(s->put_string("k" + std::to_string(i), "v"));
+  auto snap = s->snapshot();
+  ASSERT_TRUE(snap.has_value());
+  EXPECT_EQ(snap->at_seq(), 37U);
+  ASSERT_TRUE(s->put_string("after", "v"));
+  const std::string file = tmp_.sub("seq") + "/file";
+  std::filesystem::create_directories(tmp_.sub("seq"));
+  const auto info = export_checkpoint(*snap, file);
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->at_seq, 37U);
+  EXPECT_EQ(read_checkpoint_info(file)->at_seq, 37U);
+  EXPECT_EQ(info->keys, 37U);
+}
+
+TEST_F(CheckpointTest, AnEmptySnapshotRoundTrips) {
+  const std::string file = exported();
+  auto target = dram_store();
+  const auto info = import_checkpoint(file, *target);
+  ASSERT_TRUE(info.has_value()) << info.error().to_string();
+  EXPECT_EQ(info->keys, 0U);
+  EXPECT_TRUE(target->is_empty());
+}
+
+TEST_F(CheckpointTest, ExportRefusesAnExistingFileAndAnEmptyHandle) {
+  put("a", "1");
+  const std::string file = exported();
+  const auto before = test::file_hash(file);
+  auto snap = source_->snapshot();
+  const auto again = export_checkpoint(*snap, file);
+  ASSERT_FALSE(again.has_value());
+  EXPECT_EQ(again.error().code(), errc::invalid_argument);
+  EXPECT_EQ(test::file_hash(file), before) << "an existing file is never overwritten";
+  const auto empty = export_checkpoint(snapshot(), file + ".2");
+  ASSERT_FALSE(empty.has_value());
+  EXPECT_EQ(empty.error().code(), errc::invalid_argument);
+  EXPECT_FALSE(std::filesystem::exists(file + ".2"));
+}
+
+TEST_F(CheckpointTest, ImportRefusesAStoreThatIsNotEmptyAndAMissingFile) {
+  put("a", "1");
+  const std::string file = exported();
+  auto target = dram_store();
+  ASSERT_TRUE(target->put_string("x", "y"));
+  const auto r = import_checkpoint(file, *target);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), errc::invalid_argument);
+  EXPECT_EQ(target->len(), 1U);
+  expect_refused(file + ".missing", errc::not_found);
+}
+
+TEST_F(CheckpointTest, EveryKindOfDamageIsRefusedBeforeAnythingIsWritten) {
+  ASSERT_NO_FATAL_FAILURE(fill());
+  const std::string file = exported();
+  const auto whole = test::read_whole(file);
+  const std::uint64_t size = whole.size();
+  auto restore = [&] {
+    std::filesystem::remove(file);
+    std::filesystem::copy_file(tmp_.sub("ckpt") + "/pristine", file);
+  };
+  std::filesystem::copy_file(file, tmp_.sub("ckpt") + "/pristine");
+  // Flipped bytes: header, first frame head and payload, a late frame, the end frame, the trailer.
+  for (const std::uint64_t at : {std::uint64_t{3}, std::uint64_t{20}, std::uint64_t{64}, std::uint64_t{64 + 4},
+                                 std::uint64_t{64 + 100}, size / 2, size - 40, size - 20, size - 1}) {
+    SCOPED_TRACE("flipped byte at " + std::to_string(at));
+    test::flip_byte(file, at);
+    expect_refused(file, errc::corruption);
+    restore();
+  }
+  // Truncated anywhere, and bytes appended.
+  for (const std::uint64_t keep :
+       {std::uint64_t{0}, std::uint64_t{10}, std::uint64_t{64}, std::uint64_t{5000}, size / 3, size - 33, size - 1}) {
+    SCOPED_TRACE("truncated to " + std::to_string(keep));
+    test::truncate_file(file, keep);
+    expect_refused(file, errc::corruption);
+    restore();
+  }
+  test::write_bytes(file, size, std::vector<std::byte>(16, std::byte{0}));
+  expect_refused(file, errc::corruption);
+  restore();
+  // A newer format version with a valid header checksum.
+  auto head = test::read_bytes(file, 0, detail::checkpoint_header_bytes);
+  store_le<std::uint32_t>(head.data() + 8, detail::checkpoint_format_version + 1);
+  store_le<std::uint64_t>(head.data() + 56, checksum64(std::span<const std::byte>(head).first(56)));
+  test::write_bytes(file, 0, head);
+  expect_refused(file, errc::version_mismatch);
+  restore();
+  // The pristine file still imports.
+  auto target = dram_store();
+  ASSERT_TRUE(import_checkpoint(file, *target).has_value());
+  test::expect_contents(*target, model_);
+}
+
+}  // namespace
+}  // namespace tessel
