@@ -11,4 +11,8 @@ inline constexpr std::size_t max_key_size = 16 * 1024;
 /// Longest value, in bytes. A value lives inline in its leaf, which is one region block.
 inline constexpr std::size_t max_value_size = 64 * 1024 * 1024;
 
+/// Keys that start with these bytes belong to tessel's own records (the state graph, docs/format.md);
+/// applications should not write under them.
+inline constexpr char reserved_key_prefix[] = "\xFF\xFFtessel/";
+
 }  // namespace tessel

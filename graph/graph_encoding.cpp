@@ -1,0 +1,167 @@
+#include "graph/graph_encoding.hpp"
+
+#include <cstring>
+
+#include <openssl/evp.h>
+
+#include "common/le_codec.hpp"
+
+namespace tessel::detail {
+
+namespace {
+
+// Domain tags, each ending in a zero byte: a state's encoding can never be read as a node's.
+constexpr std::string_view state_tag{"tessel/state/1\0", 15};
+constexpr std::string_view node_tag{"tessel/node/1\0", 14};
+constexpr std::string_view snapshot_tag{"tessel/snapshot/1\0", 18};
+
+template <class T>
+void put_le(std::string& out, T v) {
+  char bytes[sizeof(T)];
+  store_le<T>(reinterpret_cast<std::byte*>(bytes), v);
+  out.append(bytes, sizeof(T));
+}
+
+void put_digest(std::string& out, const digest& d) { out.append(reinterpret_cast<const char*>(d.bytes.data()), 32); }
+
+/// Reads fields off an encoding; any read past its end sets `bad`.
+class reader {
+ public:
+  explicit reader(std::string_view s) noexcept : s_(s) {}
+  template <class T>
+  T le() noexcept {
+    if (s_.size() - at_ < sizeof(T)) return fail<T>();
+    const T v = load_le<T>(reinterpret_cast<const std::byte*>(s_.data() + at_));
+    at_ += sizeof(T);
+    return v;
+  }
+  std::string_view bytes(std::uint64_t n) noexcept {
+    if (s_.size() - at_ < n) return fail<std::string_view>();
+    const std::string_view v = s_.substr(at_, n);
+    at_ += n;
+    return v;
+  }
+  digest id() noexcept {
+    digest d;
+    const std::string_view b = bytes(32);
+    if (!bad_) std::memcpy(d.bytes.data(), b.data(), 32);
+    return d;
+  }
+  bool tag(std::string_view t) noexcept { return bytes(t.size()) == t && !bad_; }
+  [[nodiscard]] bool done() const noexcept { return !bad_ && at_ == s_.size(); }
+
+ private:
+  template <class T>
+  T fail() noexcept {
+    bad_ = true;
+    at_ = s_.size();
+    return T{};
+  }
+  std::string_view s_;
+  std::size_t at_ = 0;
+  bool bad_ = false;
+};
+
+}  // namespace
+
+std::string graph_key(graph_record kind, const digest& id) {
+  std::string k(graph_key_prefix);
+  k.push_back(static_cast<char>(kind));
+  k.push_back('/');
+  put_digest(k, id);
+  return k;
+}
+
+digest sha256(std::span<const std::byte> bytes) noexcept {
+  digest d;
+  unsigned length = 0;
+  // EVP_Digest with the built-in SHA-256 cannot fail for in-memory input short of an allocation failure
+  // inside OpenSSL; a zero digest then makes every later lookup miss rather than match something wrong.
+  if (EVP_Digest(bytes.data(), bytes.size(), d.bytes.data(), &length, EVP_sha256(), nullptr) != 1 || length != 32) {
+    d.bytes.fill(0);
+  }
+  return d;
+}
+
+std::string encode_state(const state_data& data) {
+  std::string out(state_tag);
+  put_le<std::uint8_t>(out, data.content_type ? 1 : 0);
+  const std::string_view type = data.content_type ? std::string_view(*data.content_type) : std::string_view();
+  put_le<std::uint32_t>(out, static_cast<std::uint32_t>(type.size()));
+  out.append(type);
+  put_le<std::uint64_t>(out, data.bytes.size());
+  out.append(data.bytes);
+  return out;
+}
+
+std::string encode_node(std::span<const node_id> parents, const state_ref& data, const state_metadata& metadata) {
+  std::string out(node_tag);
+  put_le<std::uint32_t>(out, static_cast<std::uint32_t>(parents.size()));
+  for (const node_id& p : parents) put_digest(out, p.id);
+  put_digest(out, data.id);
+  put_le<std::uint64_t>(out, metadata.created_unix_ns);
+  put_le<std::uint8_t>(out, metadata.label ? 1 : 0);
+  const std::string_view label = metadata.label ? std::string_view(*metadata.label) : std::string_view();
+  put_le<std::uint32_t>(out, static_cast<std::uint32_t>(label.size()));
+  out.append(label);
+  return out;
+}
+
+std::string encode_snapshot(const node_id& node) {
+  std::string out(snapshot_tag);
+  put_digest(out, node.id);
+  return out;
+}
+
+result<state_data> decode_state(std::string_view encoded) noexcept {
+  try {
+    reader r(encoded);
+    state_data d;
+    const bool tagged = r.tag(state_tag);
+    const auto has_type = r.le<std::uint8_t>();
+    const std::string_view type = r.bytes(r.le<std::uint32_t>());
+    d.bytes.assign(r.bytes(r.le<std::uint64_t>()));
+    if (!tagged || has_type > 1 || (has_type == 0 && !type.empty()) || !r.done()) {
+      return make_error(errc::corruption, "a stored state record does not parse");
+    }
+    if (has_type == 1) d.content_type.emplace(type);
+    return d;
+  } catch (...) {
+    return make_error(errc::no_memory, "decoding a state record");
+  }
+}
+
+result<state_node> decode_node(std::string_view encoded) noexcept {
+  try {
+    reader r(encoded);
+    state_node n;
+    const bool tagged = r.tag(node_tag);
+    const auto parents = r.le<std::uint32_t>();
+    if (!tagged || std::uint64_t{parents} * 32 > encoded.size()) {
+      return make_error(errc::corruption, "a stored node record does not parse");
+    }
+    n.parents.reserve(parents);
+    for (std::uint32_t i = 0; i < parents; ++i) n.parents.push_back({r.id()});
+    n.data = {r.id()};
+    n.metadata.created_unix_ns = r.le<std::uint64_t>();
+    const auto has_label = r.le<std::uint8_t>();
+    const std::string_view label = r.bytes(r.le<std::uint32_t>());
+    if (has_label > 1 || (has_label == 0 && !label.empty()) || !r.done()) {
+      return make_error(errc::corruption, "a stored node record does not parse");
+    }
+    if (has_label == 1) n.metadata.label.emplace(label);
+    return n;
+  } catch (...) {
+    return make_error(errc::no_memory, "decoding a node record");
+  }
+}
+
+result<node_id> decode_snapshot(std::string_view encoded) noexcept {
+  reader r(encoded);
+  const bool tagged = r.tag(snapshot_tag);
+  const digest node = r.id();
+  if (!tagged || !r.done()) return make_error(errc::corruption, "a stored snapshot record does not parse");
+  return node_id{node};
+}
+
+}  // namespace tessel::detail
