@@ -201,7 +201,8 @@ result<unique_fd> open_checkpoint(const std::string& path) {
 }  // namespace
 
 result<checkpoint_info> export_checkpoint(const snapshot& snap, const std::string& path,
-                                          const checkpoint_progress& progress) noexcept {
+                                          const export_options& options) noexcept {
+  const checkpoint_progress& progress = options.progress;
   if (!snap.valid()) return make_error(errc::invalid_argument, "export of an empty snapshot handle");
   try {
     auto fd = open_file(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
@@ -230,7 +231,7 @@ result<checkpoint_info> export_checkpoint(const snapshot& snap, const std::strin
     detail::encode_trailer({info.keys, info.data_bytes, out.frames()}, detail::header_checksum_of(head), tail);
     if (auto ok = out.write(tail); !ok) return tl::unexpected(std::move(ok.error()));
     if (auto ok = pwrite_full(fd->get(), head, 0, path); !ok) return tl::unexpected(std::move(ok.error()));
-    if (::fdatasync(fd->get()) != 0) return tl::unexpected(file_errno_error(errno, "syncing " + path));
+    if (options.sync && ::fdatasync(fd->get()) != 0) return tl::unexpected(file_errno_error(errno, "syncing " + path));
     info.file_bytes = out.offset();
     if (progress) progress(info.keys, info.file_bytes);
     cleanup.disarm();

@@ -60,7 +60,9 @@ int run_export(const snapshot_options& o) {
   if (!snap) return fail("snapshot export", snap.error());
   progress_meter meter("exporting", o.json);
   const auto start = std::chrono::steady_clock::now();
-  auto info = export_checkpoint(*snap, o.file, [&](std::uint64_t n, std::uint64_t b) { meter.update(n, b); });
+  export_options eo;
+  eo.progress = [&](std::uint64_t n, std::uint64_t b) { meter.update(n, b); };
+  auto info = export_checkpoint(*snap, o.file, eo);
   meter.finish();
   if (!info) return fail("snapshot export", info.error());
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

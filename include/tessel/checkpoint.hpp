@@ -3,8 +3,8 @@
 // keep versions outside it. The layout is in docs/format.md §Checkpoint file.
 //
 // Streaming both ways with bounded memory (frames of about 1 MiB; one frame holds the largest entry).
-// Export writes a new file and syncs it before returning. Import checks the whole file first (every frame's
-// checksum, key order, counts, the trailer) and only then writes, so a damaged file changes nothing.
+// Export writes a new file and, unless told otherwise, syncs it before returning. Import checks the whole file first
+// (every frame's checksum, key order, counts, the trailer) and only then writes, so a damaged file changes nothing.
 //
 // Thread safety: export reads a snapshot, so it may run on any thread while the store takes writes; import
 // writes its store, so it needs the writer's exclusion (any thread for a durable store).
@@ -33,11 +33,17 @@ struct checkpoint_info {
 /// Called now and then with the entries and file bytes done so far.
 using checkpoint_progress = std::function<void(std::uint64_t entries, std::uint64_t bytes)>;
 
-/// Writes every entry of `snap` to a new file `path` (it must not exist) and syncs it. Errors:
-/// invalid_argument (an empty snapshot handle; `path` exists), io_error, no_space; a failed export removes
-/// what it wrote.
+struct export_options {
+  /// fdatasync the file before returning, so the checkpoint survives a crash. Off: the file may still be
+  /// only in the page cache (for a pipe, a scratch copy, or a caller that syncs itself).
+  bool sync = true;
+  checkpoint_progress progress;
+};
+
+/// Writes every entry of `snap` to a new file `path` (it must not exist). Errors: invalid_argument (an
+/// empty snapshot handle; `path` exists), io_error, no_space; a failed export removes what it wrote.
 [[nodiscard]] result<checkpoint_info> export_checkpoint(const snapshot& snap, const std::string& path,
-                                                        const checkpoint_progress& progress = {}) noexcept;
+                                                        const export_options& options = {}) noexcept;
 
 /// The header and trailer of the checkpoint file `path`, checked, without reading its entries. Errors:
 /// not_found, corruption (not a checkpoint file, damaged header or trailer, truncated),
