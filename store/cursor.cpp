@@ -34,6 +34,16 @@ void cursor::prev() noexcept { impl_->cursor_.prev(); }
 scan_range::scan_range(cursor c, std::string start, std::string bound, bound_kind kind) noexcept
     : cursor_(std::move(c)), start_(std::move(start)), bound_(std::move(bound)), kind_(kind) {}
 
+scan_range scan_range::with_prefix(cursor c, bytes_view prefix) noexcept {
+  const std::string p(as_string_view(prefix));
+  return scan_range(std::move(c), p, p, bound_kind::prefix);
+}
+
+scan_range scan_range::in_range(cursor c, bytes_view start, bytes_view end) noexcept {
+  return scan_range(std::move(c), std::string(as_string_view(start)), std::string(as_string_view(end)),
+                    bound_kind::end_key);
+}
+
 bool scan_range::in_bounds() const noexcept {
   if (!cursor_.valid()) return false;
   switch (kind_) {

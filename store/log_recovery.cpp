@@ -7,24 +7,27 @@
 
 namespace tessel::detail {
 
+result<void> apply_log_record(store_tree& tree, const oplog::record_view& r) noexcept {
+  switch (r.kind) {
+    case oplog::op_kind::put:
+      if (auto ok = tree.upsert(r.key, r.value); !ok) return tl::unexpected(std::move(ok.error()));
+      break;
+    case oplog::op_kind::erase:
+      if (auto ok = tree.erase(r.key); !ok) return tl::unexpected(std::move(ok.error()));
+      break;
+    case oplog::op_kind::clear: tree.clear(); break;
+  }
+  return {};
+}
+
 result<void> recover_log(store_impl& impl) noexcept {
   durable_state& d = *impl.durable();
   try {
     const std::filesystem::path dir = log_directory(d.committer->file().directory());
     const auto& id = d.committer->file().super().id;
     store_tree& tree = impl.tree();
-    auto report = oplog::scan_log(dir, id, d.recovery.meta.at_seq, [&](const oplog::record_view& r) -> result<void> {
-      switch (r.kind) {
-        case oplog::op_kind::put:
-          if (auto ok = tree.upsert(r.key, r.value); !ok) return tl::unexpected(std::move(ok.error()));
-          break;
-        case oplog::op_kind::erase:
-          if (auto ok = tree.erase(r.key); !ok) return tl::unexpected(std::move(ok.error()));
-          break;
-        case oplog::op_kind::clear: tree.clear(); break;
-      }
-      return {};
-    });
+    auto report = oplog::scan_log(dir, id, d.recovery.meta.at_seq,
+                                  [&](const oplog::record_view& r) { return apply_log_record(tree, r); });
     if (!report) {
       return make_error(report.error().code(), "replaying the operation log: " + std::string(report.error().message()));
     }

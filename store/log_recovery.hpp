@@ -18,6 +18,10 @@ namespace tessel::detail {
   return store_dir / "log";
 }
 
+/// Applies one replayed log record to `tree` (an mmap store's log and a pool's log area alike).
+/// Errors: the tree's (no_space, no_memory).
+[[nodiscard]] result<void> apply_log_record(store_tree& tree, const oplog::record_view& r) noexcept;
+
 /// Replays and (unless read-only) cuts the tail and opens `impl.durable()->log`.
 /// Errors: corruption / version_mismatch from the scan; what applying a record returns (no_space);
 /// io_error, no_space from cutting the tail or opening the writer.

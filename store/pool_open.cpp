@@ -10,6 +10,7 @@
 
 #include "common/errno_error.hpp"
 #include "common/file_io.hpp"
+#include "store/log_recovery.hpp"
 #include "store/store_impl.hpp"
 
 namespace tessel::detail {
@@ -88,18 +89,7 @@ result<std::unique_ptr<store>> open_pool_store(const std::filesystem::path& dir,
     durable_state& d = *impl->durable();
     d.pool_log = std::make_unique<pmem::pool_log>(*impl->pool());
     store_tree& tree = impl->tree();
-    auto scan = d.pool_log->recover(at_seq, [&](const oplog::record_view& r) -> result<void> {
-      switch (r.kind) {
-        case oplog::op_kind::put:
-          if (auto ok = tree.upsert(r.key, r.value); !ok) return tl::unexpected(std::move(ok.error()));
-          break;
-        case oplog::op_kind::erase:
-          if (auto ok = tree.erase(r.key); !ok) return tl::unexpected(std::move(ok.error()));
-          break;
-        case oplog::op_kind::clear: tree.clear(); break;
-      }
-      return {};
-    });
+    auto scan = d.pool_log->recover(at_seq, [&](const oplog::record_view& r) { return apply_log_record(tree, r); });
     if (!scan) {
       return make_error(scan.error().code(), "replaying the operation log: " + std::string(scan.error().message()));
     }

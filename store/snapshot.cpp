@@ -79,13 +79,11 @@ cursor snapshot::new_cursor() const noexcept {
 }
 
 scan_range snapshot::prefix_scan(key_view prefix) const noexcept {
-  const std::string p(as_string_view(prefix));
-  return scan_range(new_cursor(), p, p, scan_range::bound_kind::prefix);
+  return scan_range::with_prefix(new_cursor(), prefix);
 }
 
 scan_range snapshot::range_scan(key_view start, key_view end) const noexcept {
-  return scan_range(new_cursor(), std::string(as_string_view(start)), std::string(as_string_view(end)),
-                    scan_range::bound_kind::end_key);
+  return scan_range::in_range(new_cursor(), start, end);
 }
 
 std::size_t snapshot::len() const noexcept { return state_ ? state_->root.size : 0; }

@@ -138,14 +138,10 @@ tl::unexpected<error> store::typed_size_error(std::size_t stored, std::size_t wa
 
 cursor store::new_cursor() const noexcept { return cursor(std::make_unique<detail::cursor_impl>(impl_->tree())); }
 
-scan_range store::prefix_scan(key_view prefix) const noexcept {
-  const std::string p(as_string_view(prefix));
-  return scan_range(new_cursor(), p, p, scan_range::bound_kind::prefix);
-}
+scan_range store::prefix_scan(key_view prefix) const noexcept { return scan_range::with_prefix(new_cursor(), prefix); }
 
 scan_range store::range_scan(key_view start, key_view end) const noexcept {
-  return scan_range(new_cursor(), std::string(as_string_view(start)), std::string(as_string_view(end)),
-                    scan_range::bound_kind::end_key);
+  return scan_range::in_range(new_cursor(), start, end);
 }
 
 std::size_t store::len() const noexcept { return impl_->tree().size(); }

@@ -94,6 +94,9 @@ class scan_range {
   friend class snapshot;
   enum class bound_kind : std::uint8_t { none, prefix, end_key };
   scan_range(cursor c, std::string start, std::string bound, bound_kind kind) noexcept;
+  /// The entries of `c`'s tree whose key starts with `prefix`, or lies in [start, end).
+  [[nodiscard]] static scan_range with_prefix(cursor c, bytes_view prefix) noexcept;
+  [[nodiscard]] static scan_range in_range(cursor c, bytes_view start, bytes_view end) noexcept;
   [[nodiscard]] bool in_bounds() const noexcept;
 
   cursor cursor_;
