@@ -47,6 +47,19 @@ result<void> store::restore(const tessel::snapshot& snap) noexcept {
   return impl_->commit_locked(0);
 }
 
+result<void> store::publish() noexcept {
+  detail::durable_state* d = impl_->durable();
+  auto publish = [&]() -> result<void> {
+    const std::size_t leaf_bytes = impl_->tree().leaf_bytes();
+    return impl_->publish_frozen(impl_->tree().freeze(), leaf_bytes);
+  };
+  if (d == nullptr) return publish();
+  std::lock_guard lock(d->mutex);
+  return publish();
+}
+
+tessel::snapshot store::published() const noexcept { return tessel::snapshot(impl_->published()); }
+
 // ---- snapshot ----
 
 result<value_view> snapshot::get(key_view key) const noexcept {
@@ -110,23 +123,49 @@ std::uint64_t snapshot::at_seq() const noexcept { return state_ ? state_->at_seq
 
 namespace tessel::detail {
 
-result<std::shared_ptr<snapshot_state>> store_impl::take_snapshot() noexcept {
+namespace {
+
+/// A registered snapshot state for the frozen root `at`, registered before anything freezes.
+result<std::shared_ptr<snapshot_state>> register_state(std::shared_ptr<snapshot_registry>& registry,
+                                                       std::uint64_t epoch) noexcept {
   try {
-    if (!snapshots_) snapshots_ = std::make_shared<snapshot_registry>();
+    if (!registry) registry = std::make_shared<snapshot_registry>();
     auto state = std::make_shared<snapshot_state>();
-    snapshots_->add(tree_.epoch());  // the epoch freeze() gives the root
-    state->registry = snapshots_;
-    state->tree = &tree_;
-    state->leaf_bytes = tree_.leaf_bytes();
-    if (durable_) {
-      state->durable_epoch = durable_epoch();
-      state->at_seq = last_seq();
-    }
-    state->root = tree_.freeze();
+    registry->add(epoch);
+    state->registry = registry;
     return state;
   } catch (...) {
-    return make_error(errc::no_memory, "taking a snapshot");
+    return make_error(errc::no_memory, "registering a snapshot");
   }
+}
+
+}  // namespace
+
+result<std::shared_ptr<snapshot_state>> store_impl::take_snapshot() noexcept {
+  auto state = register_state(snapshots_, tree_.epoch());  // the epoch freeze() gives the root
+  if (!state) return state;
+  (*state)->tree = &tree_;
+  (*state)->leaf_bytes = tree_.leaf_bytes();
+  if (durable_) {
+    (*state)->durable_epoch = durable_epoch();
+    (*state)->at_seq = last_seq();
+  }
+  (*state)->root = tree_.freeze();
+  return state;
+}
+
+result<void> store_impl::publish_frozen(const index::frozen_root& at, std::size_t leaf_bytes) noexcept {
+  auto state = register_state(snapshots_, at.epoch);
+  if (!state) return tl::unexpected(std::move(state.error()));
+  (*state)->tree = &tree_;
+  (*state)->root = at;
+  (*state)->leaf_bytes = leaf_bytes;
+  if (durable_) {
+    (*state)->durable_epoch = durable_epoch();
+    (*state)->at_seq = last_seq();
+  }
+  replace_published(std::move(*state));
+  return {};
 }
 
 result<void> store_impl::restore_snapshot(const snapshot_state& snap) noexcept {

@@ -197,6 +197,7 @@ result<void> store::close() noexcept {
     return make_error(errc::fatal, "closing after a failed commit: " + d->failed->to_string());
   }
   auto ok = impl_->close_locked();
+  impl_->unpublish();  // the closing commits published again; a closed store has no new versions
   d->closed = true;
   return ok;
 }

@@ -133,6 +133,9 @@ result<void> store_impl::commit_file_locked(std::uint64_t flags, free_table_ref 
   // keeps it; the next commit retries.
   (void)durable_->log->drop_through(keep_after);
   durable_->log_bytes_at_commit = durable_->log->retained_bytes();
+  // The commit is the version published() returns now; the one it replaces goes when its readers let go.
+  // (Out of memory only skips this publication.)
+  (void)publish_frozen(frozen, tree_.leaf_bytes());
   // Retired blocks neither the new durable tree nor a snapshot can reach are garbage now. The other meta
   // slot still names the previous tree, but open falls back to it only after verifying every block's checksum.
   reclaim_after_commit(frozen.epoch);
@@ -140,6 +143,7 @@ result<void> store_impl::commit_file_locked(std::uint64_t flags, free_table_ref 
 }
 
 result<void> store_impl::close_locked() noexcept {
+  unpublish();  // nothing reads new versions of a closed store
   // Blocks that live snapshots pin are neither reachable nor free: a clean close cannot account for them.
   // Leave them to the next open (a pool's audit frees them; a file's tree walk leaves them free).
   const bool pinned = live_snapshots() > 0;

@@ -128,6 +128,17 @@ class store_impl {
   /// Frees every retired block that no live snapshot and no durable commit reaches.
   void reclaim_unpinned() noexcept;
   [[nodiscard]] std::size_t live_snapshots() const noexcept { return snapshots_ ? snapshots_->count() : 0; }
+  /// Makes the frozen root `at` (with `leaf_bytes`) the version published() returns; the version it replaces
+  /// is released once its readers let go. REQUIRES: the writer's exclusion; reclaim has kept `at`.
+  /// Errors: no_memory (nothing published).
+  [[nodiscard]] result<void> publish_frozen(const index::frozen_root& at, std::size_t leaf_bytes) noexcept;
+  /// The last published version, or null. Any thread.
+  [[nodiscard]] std::shared_ptr<snapshot_state> published() const noexcept {
+    std::lock_guard lock(published_mutex_);
+    return published_;
+  }
+  /// Stops publishing the current version (close: readers that still hold it keep it).
+  void unpublish() noexcept { replace_published(nullptr); }
   /// The seq of the last write applied to the live tree (0 for a dram store). REQUIRES: the writer's
   /// exclusion.
   [[nodiscard]] std::uint64_t last_seq() const noexcept;
@@ -157,6 +168,18 @@ class store_impl {
   store_tree tree_;
   bool verify_reads_ = false;
   std::shared_ptr<snapshot_registry> snapshots_;  // made by the first snapshot
+  /// Installs `next` as the published version; the one it replaces is dropped outside the lock (its
+  /// release may take the registry's mutex).
+  void replace_published(std::shared_ptr<snapshot_state> next) noexcept {
+    {
+      std::lock_guard lock(published_mutex_);
+      published_.swap(next);
+    }
+  }
+  // store::published(). A mutex, held only to copy or swap the pointer: libstdc++ 12's
+  // std::atomic<std::shared_ptr> is lock-based too, and opaque to ThreadSanitizer.
+  mutable std::mutex published_mutex_;
+  std::shared_ptr<snapshot_state> published_;
   // mmap: blocks born after this epoch may be unsealed in the live tree (a restored snapshot's); the next
   // commit seals from here (tree_commit.hpp, commit_request::sealed_through).
   std::uint64_t unsealed_after_ = UINT64_MAX;

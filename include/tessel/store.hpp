@@ -128,6 +128,14 @@ class store {
   /// change. Call it where writes are made (a dram store's writer thread; any thread of a durable store).
   /// Errors: no_memory.
   [[nodiscard]] result<tessel::snapshot> snapshot() noexcept;
+  /// Publishes the store as it is now: the version published() returns from then on. O(1), like snapshot().
+  /// Durable stores publish every commit by themselves. Call it where writes are made. Errors: no_memory.
+  [[nodiscard]] result<void> publish() noexcept;
+  /// The last published version, readable with no lock from any thread while writes go on: a durable
+  /// store's last commit (checkpoint policy, checkpoint(), each sync write), or what publish() froze last;
+  /// an empty handle before the first. Any thread, any time before close(); the version stays readable while
+  /// the handle is held.
+  [[nodiscard]] tessel::snapshot published() const noexcept;
   /// Makes `snap`, a snapshot of this store, the store's contents again; every change after it is undone.
   /// O(changes since it), not O(size). A durable store commits right away (the log cannot express it), so
   /// the restore is durable when the call returns. Errors: invalid_argument (an empty handle or another

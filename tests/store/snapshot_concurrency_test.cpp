@@ -119,6 +119,57 @@ void run_readers_against_writer(store& s, int operations) {
   EXPECT_GT(checks.load(), 10U);
 }
 
+// Readers take the latest published version themselves (store::published()) while the writer publishes.
+TEST(SnapshotConcurrencyTest, ReadersOfPublishedVersionsSeeExactlyThem) {
+  auto opened = store::open(options{});
+  ASSERT_TRUE(opened.has_value());
+  store& s = **opened;
+  std::mutex models_mutex;
+  std::map<std::uint64_t, std::shared_ptr<const model>> models;  // by the version's epoch
+  std::atomic<bool> done{false};
+  std::atomic<std::size_t> verified{0};
+  std::atomic<std::size_t> wrong{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 2; ++t) {
+    readers.emplace_back([&, t] {
+      std::mt19937_64 rng(static_cast<std::uint64_t>(200 + t));
+      while (!done.load(std::memory_order_acquire)) {
+        const snapshot v = s.published();
+        if (!v.valid()) continue;
+        std::shared_ptr<const model> expected;
+        {
+          std::lock_guard lock(models_mutex);
+          if (const auto it = models.find(v.epoch()); it != models.end()) expected = it->second;
+        }
+        if (!expected) continue;  // published a moment before the writer recorded its model
+        wrong += check_once({v, expected}, rng);
+        ++verified;
+      }
+    });
+  }
+  std::mt19937_64 rng(9);
+  model m;
+  for (int i = 0; i < 20'000; ++i) {
+    const std::string k = "key/" + std::to_string(rng() % 4000);
+    if (rng() % 5 == 0) {
+      ASSERT_TRUE(s.erase(as_bytes(k)));
+      m.erase(k);
+    } else {
+      ASSERT_TRUE(s.put_string(k, std::to_string(i)));
+      m[k] = std::to_string(i);
+    }
+    if (i % 500 == 499) {
+      ASSERT_TRUE(s.publish());
+      std::lock_guard lock(models_mutex);
+      models[s.published().epoch()] = std::make_shared<const model>(m);
+    }
+  }
+  done.store(true, std::memory_order_release);
+  for (auto& r : readers) r.join();
+  EXPECT_EQ(wrong.load(), 0U);
+  EXPECT_GT(verified.load(), 10U);
+}
+
 TEST(SnapshotConcurrencyTest, ReadersOfDramSnapshotsSeeExactlyTheirVersions) {
   auto s = store::open(options{});
   ASSERT_TRUE(s.has_value());

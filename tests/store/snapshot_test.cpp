@@ -309,6 +309,30 @@ TYPED_TEST(SnapshotTest, ClearAfterASnapshotKeepsTheSnapshot) {
   test::expect_contents(this->db(), before);
 }
 
+TYPED_TEST(SnapshotTest, PublishedIsTheLastPublishedVersion) {
+  // Nothing is published before the first publish or commit (a pool's writable open commits: the empty
+  // store is then its published version).
+  EXPECT_EQ(this->db().published().len(), 0U);
+  if (!TypeParam::durable) {
+    EXPECT_FALSE(this->db().published().valid());
+  }
+  for (int i = 0; i < 500; ++i) this->put("key/" + std::to_string(i), "v0");
+  ASSERT_TRUE(this->db().publish());
+  const model first = this->model_;
+  const snapshot v1 = this->db().published();
+  for (int i = 0; i < 500; i += 2) this->put("key/" + std::to_string(i), "v1");
+  expect_snapshot(this->db().published(), first);
+  ASSERT_TRUE(this->db().publish());
+  expect_snapshot(this->db().published(), this->model_);
+  expect_snapshot(v1, first);  // a reader's handle keeps its version
+  if (TypeParam::durable) {
+    // A durable store publishes each commit by itself.
+    this->put("after", "commit");
+    ASSERT_TRUE(this->db().checkpoint());
+    expect_snapshot(this->db().published(), this->model_);
+  }
+}
+
 // ---- Durable stores ----
 
 template <class Kind>
