@@ -10,6 +10,7 @@
 #include "tessel/store.hpp"
 
 #include "index/tree_walk.hpp"
+#include "store/argument_checks.hpp"
 #include "store/store_impl.hpp"
 
 namespace tessel {
@@ -63,23 +64,14 @@ tessel::snapshot store::published() const noexcept { return tessel::snapshot(imp
 // ---- snapshot ----
 
 result<value_view> snapshot::get(key_view key) const noexcept {
-  if (key.size() > max_key_size) {
-    return make_error(errc::invalid_argument, "key of " + std::to_string(key.size()) + " bytes exceeds the limit of " +
-                                                  std::to_string(max_key_size) + " bytes");
-  }
+  if (auto ok = detail::check_key(key); !ok) return tl::unexpected(std::move(ok.error()));
   if (!state_) return tl::unexpected(error(errc::not_found));
   if (auto v = state_->tree->find(state_->root, key)) return *v;
   return tl::unexpected(error(errc::not_found));
 }
 
 result<std::string> snapshot::get_string(std::string_view key) const noexcept {
-  auto v = get(as_bytes(key));
-  if (!v) return tl::unexpected(std::move(v.error()));
-  try {
-    return to_string(*v);
-  } catch (...) {
-    return make_error(errc::no_memory, "copying a value of " + std::to_string(v->size()) + " bytes");
-  }
+  return detail::copy_value(get(as_bytes(key)));
 }
 
 bool snapshot::contains(key_view key) const noexcept {

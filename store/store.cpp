@@ -3,30 +3,13 @@
 
 #include <string>
 
+#include "store/argument_checks.hpp"
 #include "store/store_impl.hpp"
 
 namespace tessel {
 
-namespace {
-
-// Messages are built only on the error path, so a valid call allocates nothing here.
-[[nodiscard]] tl::unexpected<error> oversize(const char* what, std::size_t size, std::size_t limit) {
-  return make_error(errc::invalid_argument, std::string(what) + " of " + std::to_string(size) +
-                                                " bytes exceeds the limit of " + std::to_string(limit) + " bytes");
-}
-
-[[nodiscard]] result<void> check_key(key_view key) noexcept {
-  if (key.size() > max_key_size) return oversize("key", key.size(), max_key_size);
-  return {};
-}
-
-[[nodiscard]] result<void> check_entry(key_view key, value_view value) noexcept {
-  if (key.size() > max_key_size) return oversize("key", key.size(), max_key_size);
-  if (value.size() > max_value_size) return oversize("value", value.size(), max_value_size);
-  return {};
-}
-
-}  // namespace
+using detail::check_entry;
+using detail::check_key;
 
 store::store(std::unique_ptr<detail::store_impl> impl) noexcept : impl_(std::move(impl)) {}
 
@@ -122,13 +105,7 @@ result<value_view> store::get_or_insert(key_view key, value_view default_value) 
 }
 
 result<std::string> store::get_string(std::string_view key) const noexcept {
-  auto v = get(as_bytes(key));
-  if (!v) return tl::unexpected(std::move(v.error()));
-  try {
-    return to_string(*v);
-  } catch (...) {
-    return make_error(errc::no_memory, "copying a value of " + std::to_string(v->size()) + " bytes");
-  }
+  return detail::copy_value(get(as_bytes(key)));
 }
 
 tl::unexpected<error> store::typed_size_error(std::size_t stored, std::size_t wanted) {
