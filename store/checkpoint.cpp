@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cerrno>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -205,11 +206,13 @@ result<checkpoint_info> export_checkpoint(const snapshot& snap, const std::strin
   const checkpoint_progress& progress = options.progress;
   if (!snap.valid()) return make_error(errc::invalid_argument, "export of an empty snapshot handle");
   try {
-    auto fd = open_file(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    if (!fd) {
-      if (errno == EEXIST) return make_error(errc::invalid_argument, path + " exists; a checkpoint is a new file");
-      return tl::unexpected(std::move(fd.error()));
+    // O_EXCL refuses an existing file; the check first only gives that case its own error.
+    std::error_code ec;
+    if (std::filesystem::exists(path, ec)) {
+      return make_error(errc::invalid_argument, path + " exists; a checkpoint is a new file");
     }
+    auto fd = open_file(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (!fd) return tl::unexpected(std::move(fd.error()));
     remove_on_failure cleanup(path);
     frame_writer out(fd->get(), path);
     checkpoint_info info;
