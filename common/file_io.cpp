@@ -92,6 +92,20 @@ result<std::uint64_t> file_size(int fd, const std::filesystem::path& path) noexc
   return static_cast<std::uint64_t>(st.st_size);
 }
 
+result<void> make_store_directory(const std::filesystem::path& dir, std::filesystem::perms mode) noexcept {
+  try {
+    std::error_code ec;
+    if (std::filesystem::create_directories(dir, ec)) {
+      std::filesystem::permissions(dir, mode, ec);
+    } else if (ec) {
+      return tl::unexpected(errno_error(ec.value(), "creating store directory " + dir.string()));
+    }
+    return {};
+  } catch (...) {
+    return make_error(errc::no_memory, "creating store directory " + dir.string());
+  }
+}
+
 result<void> sync_directory(const std::filesystem::path& dir) noexcept {
   auto fd = open_file(dir, O_RDONLY | O_DIRECTORY);
   if (!fd) return tl::unexpected(std::move(fd.error()));

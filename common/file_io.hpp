@@ -60,4 +60,8 @@ class unique_fd {
 /// fsync of a directory, so that a file created, renamed or deleted in it survives a crash. Errors: io_error.
 [[nodiscard]] result<void> sync_directory(const std::filesystem::path& dir) noexcept;
 
+/// Creates directory `dir` (and missing parents) with `mode` exactly, whatever the umask; an existing
+/// directory is left as it is. Errors: as errno_error.
+[[nodiscard]] result<void> make_store_directory(const std::filesystem::path& dir, std::filesystem::perms mode) noexcept;
+
 }  // namespace tessel

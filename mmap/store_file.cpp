@@ -42,12 +42,7 @@ store_file::~store_file() {
 result<std::unique_ptr<store_file>> store_file::create(const std::filesystem::path& dir,
                                                        const create_options& opts) noexcept {
   try {
-    std::error_code ec;
-    if (std::filesystem::create_directories(dir, ec)) {
-      std::filesystem::permissions(dir, opts.directory_mode, ec);
-    } else if (ec) {
-      return tl::unexpected(errno_error(ec.value(), "creating store directory " + dir.string()));
-    }
+    if (auto ok = make_store_directory(dir, opts.directory_mode); !ok) return tl::unexpected(std::move(ok.error()));
     if (exists(dir)) return make_error(errc::invalid_argument, "a store already exists in " + dir.string());
 
     const std::filesystem::path tmp = dir / (std::string(data_file_name) + ".creating");

@@ -19,12 +19,10 @@ namespace {
 
 [[nodiscard]] result<void> create_pool(const std::filesystem::path& dir, const options& opts) noexcept {
   try {
-    std::error_code ec;
-    if (std::filesystem::create_directories(dir, ec)) {
-      std::filesystem::permissions(dir, static_cast<std::filesystem::perms>(opts.directory_mode & 07777), ec);
-    } else if (ec) {
-      return tl::unexpected(errno_error(ec.value(), "creating store directory " + dir.string()));
+    if (auto ok = make_store_directory(dir, static_cast<std::filesystem::perms>(opts.directory_mode & 07777)); !ok) {
+      return tl::unexpected(std::move(ok.error()));
     }
+    std::error_code ec;
     // The pool appears under its name only when whole: made under a temporary name, then renamed.
     const std::filesystem::path tmp = dir / (std::string(pool_file_name) + ".creating");
     std::filesystem::remove(tmp, ec);
@@ -45,7 +43,9 @@ namespace {
     }  // closed: libpmemobj has persisted what it wrote
     // The umask must not widen nor narrow what the options ask for.
     if (::chmod(tmp.c_str(), opts.file_mode & 07777) != 0) {
-      return tl::unexpected(errno_error(errno, "setting the pool file's mode"));
+      const int e = errno;
+      std::filesystem::remove(tmp, ec);
+      return tl::unexpected(errno_error(e, "setting the pool file's mode"));
     }
     const std::filesystem::path final_path = dir / pool_file_name;
     if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
