@@ -1,6 +1,7 @@
 #include "graph/graph_encoding.hpp"
 
 #include <cstring>
+#include <optional>
 
 #include <openssl/evp.h>
 
@@ -23,6 +24,14 @@ void put_le(std::string& out, T v) {
 }
 
 void put_digest(std::string& out, const digest& d) { out.append(reinterpret_cast<const char*>(d.bytes.data()), 32); }
+
+/// An optional text: u8 present (0/1), u32 length, the bytes (none when absent).
+void put_optional(std::string& out, const std::optional<std::string>& text) {
+  put_le<std::uint8_t>(out, text ? 1 : 0);
+  const std::string_view t = text ? std::string_view(*text) : std::string_view();
+  put_le<std::uint32_t>(out, static_cast<std::uint32_t>(t.size()));
+  out.append(t);
+}
 
 /// Reads fields off an encoding; any read past its end sets `bad`.
 class reader {
@@ -48,6 +57,14 @@ class reader {
     return d;
   }
   bool tag(std::string_view t) noexcept { return bytes(t.size()) == t && !bad_; }
+  /// What put_optional wrote; a flag other than 0/1, or bytes behind an absent text, make the record bad.
+  std::optional<std::string_view> optional_text() noexcept {
+    const auto present = le<std::uint8_t>();
+    const std::string_view text = bytes(le<std::uint32_t>());
+    if (present > 1 || (present == 0 && !text.empty())) return fail<std::optional<std::string_view>>();
+    if (present == 0) return std::nullopt;
+    return text;
+  }
   [[nodiscard]] bool done() const noexcept { return !bad_ && at_ == s_.size(); }
 
  private:
@@ -85,10 +102,7 @@ digest sha256(std::span<const std::byte> bytes) noexcept {
 
 std::string encode_state(const state_data& data) {
   std::string out(state_tag);
-  put_le<std::uint8_t>(out, data.content_type ? 1 : 0);
-  const std::string_view type = data.content_type ? std::string_view(*data.content_type) : std::string_view();
-  put_le<std::uint32_t>(out, static_cast<std::uint32_t>(type.size()));
-  out.append(type);
+  put_optional(out, data.content_type);
   put_le<std::uint64_t>(out, data.bytes.size());
   out.append(data.bytes);
   return out;
@@ -100,10 +114,7 @@ std::string encode_node(std::span<const node_id> parents, const state_ref& data,
   for (const node_id& p : parents) put_digest(out, p.id);
   put_digest(out, data.id);
   put_le<std::uint64_t>(out, metadata.created_unix_ns);
-  put_le<std::uint8_t>(out, metadata.label ? 1 : 0);
-  const std::string_view label = metadata.label ? std::string_view(*metadata.label) : std::string_view();
-  put_le<std::uint32_t>(out, static_cast<std::uint32_t>(label.size()));
-  out.append(label);
+  put_optional(out, metadata.label);
   return out;
 }
 
@@ -118,13 +129,10 @@ result<state_data> decode_state(std::string_view encoded) noexcept {
     reader r(encoded);
     state_data d;
     const bool tagged = r.tag(state_tag);
-    const auto has_type = r.le<std::uint8_t>();
-    const std::string_view type = r.bytes(r.le<std::uint32_t>());
+    const std::optional<std::string_view> type = r.optional_text();
     d.bytes.assign(r.bytes(r.le<std::uint64_t>()));
-    if (!tagged || has_type > 1 || (has_type == 0 && !type.empty()) || !r.done()) {
-      return make_error(errc::corruption, "a stored state record does not parse");
-    }
-    if (has_type == 1) d.content_type.emplace(type);
+    if (!tagged || !r.done()) return make_error(errc::corruption, "a stored state record does not parse");
+    if (type) d.content_type.emplace(*type);
     return d;
   } catch (...) {
     return make_error(errc::no_memory, "decoding a state record");
@@ -144,12 +152,9 @@ result<state_node> decode_node(std::string_view encoded) noexcept {
     for (std::uint32_t i = 0; i < parents; ++i) n.parents.push_back({r.id()});
     n.data = {r.id()};
     n.metadata.created_unix_ns = r.le<std::uint64_t>();
-    const auto has_label = r.le<std::uint8_t>();
-    const std::string_view label = r.bytes(r.le<std::uint32_t>());
-    if (has_label > 1 || (has_label == 0 && !label.empty()) || !r.done()) {
-      return make_error(errc::corruption, "a stored node record does not parse");
-    }
-    if (has_label == 1) n.metadata.label.emplace(label);
+    const std::optional<std::string_view> label = r.optional_text();
+    if (!r.done()) return make_error(errc::corruption, "a stored node record does not parse");
+    if (label) n.metadata.label.emplace(*label);
     return n;
   } catch (...) {
     return make_error(errc::no_memory, "decoding a node record");
