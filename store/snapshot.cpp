@@ -169,8 +169,7 @@ result<void> store_impl::restore_snapshot(const snapshot_state& snap) noexcept {
   return {};
 }
 
-void store_impl::maybe_reclaim() noexcept {
-  if (!snapshots_) return;  // nothing is frozen but durable commits, which reclaim themselves
+void store_impl::reclaim_if_due() noexcept {
   // A reclaim scans every retired block, so it runs once the retired list has doubled since the last one
   // (amortised O(1) per write), and right after the last snapshot goes (then it frees nearly everything).
   const bool last_released = snapshots_->take_released() && snapshots_->count() == 0;

@@ -124,7 +124,10 @@ class store_impl {
   [[nodiscard]] result<void> restore_snapshot(const snapshot_state& snap) noexcept;
   /// After a write: frees retired blocks once the retired list has doubled since the last reclaim (a
   /// reclaim scans all of it), or right after the last snapshot is released. REQUIRES: the writer's exclusion.
-  void maybe_reclaim() noexcept;
+  /// Inline, since every write of a store that never took a snapshot returns at the first test.
+  void maybe_reclaim() noexcept {
+    if (snapshots_) reclaim_if_due();  // nothing is frozen but durable commits, which reclaim themselves
+  }
   /// Frees every retired block that no live snapshot and no durable commit reaches.
   void reclaim_unpinned() noexcept;
   [[nodiscard]] std::size_t live_snapshots() const noexcept { return snapshots_ ? snapshots_->count() : 0; }
@@ -156,6 +159,7 @@ class store_impl {
   [[nodiscard]] result<std::uint64_t> append_locked(const log_entry& entry, durability d, bool commit_instead) noexcept;
   [[nodiscard]] result<void> commit_file_locked(std::uint64_t flags, free_table_ref table) noexcept;
   [[nodiscard]] result<void> commit_pool_locked(std::uint64_t flags) noexcept;
+  void reclaim_if_due() noexcept;
   /// After a commit of the frozen root of epoch `committed`: frees what neither it nor a snapshot reaches.
   void reclaim_after_commit(std::uint64_t committed) noexcept;
 
