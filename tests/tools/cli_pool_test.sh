@@ -39,5 +39,9 @@ grep -q "checksum" "$work/check.txt" || fail "check does not name the damaged bl
 [[ $rc == 3 ]] || fail "recover of a damaged pool exits $rc, not 3"
 grep -q "cannot repair" "$work/recover.txt" || fail "recover does not say it cannot repair"
 "$tessel" info "$work/missing" 2> /dev/null; [[ $? == 2 ]] || fail "info on a missing store does not exit 2"
+# Damage libpmemobj's own pool header: check (libpmempool's verdict, then the refused open) exits 3.
+printf 'X' | dd of="$work/s/pool.tessel" bs=1 seek=10 conv=notrunc status=none
+"$tessel" check "$work/s" > /dev/null 2>&1; rc=$?
+[[ $rc == 3 ]] || fail "check of a pool with a damaged header exits $rc, not 3"
 set -e
 echo "ok"
