@@ -76,7 +76,8 @@ int run_export(const snapshot_options& o) {
 }
 
 int run_import(const snapshot_options& o) {
-  if (std::filesystem::exists(o.store_path) && !std::filesystem::is_empty(o.store_path)) {
+  std::error_code ec;
+  if (std::filesystem::exists(o.store_path, ec) && !std::filesystem::is_empty(o.store_path, ec)) {
     return fail("snapshot import", error(errc::invalid_argument, o.store_path + " exists; import makes a new store"));
   }
   options opts;
@@ -95,7 +96,6 @@ int run_import(const snapshot_options& o) {
   if (!info) {
     // A failed import leaves no half store behind.
     detail::store_access::abandon(std::move(*s));
-    std::error_code ec;
     std::filesystem::remove_all(o.store_path, ec);
     return fail("snapshot import", info.error());
   }
