@@ -44,6 +44,13 @@ struct frozen_root {
 
 enum class upsert_result : std::uint8_t { inserted, replaced };
 
+/// A block in the region that the live tree does not reach but older frozen roots may: reachable from a
+/// frozen root f only when its birth <= f < death.
+struct unreached_block {
+  node_ref ref;
+  std::uint64_t death = 0;
+};
+
 template <region Region>
 class art {
  public:
@@ -99,6 +106,27 @@ class art {
     size_ = at.size;
     leaf_bytes_ = leaf_bytes;
     epoch_ = at.epoch + 1;
+  }
+  /// Puts `blocks` on the retired list, so reclaim() frees them once no frozen root can reach them: what
+  /// open does for blocks that frozen roots of an earlier process (named snapshots) keep. REQUIRES: the
+  /// live tree does not reach them; each is listed once. Errors: no_memory, with nothing changed.
+  [[nodiscard]] result<void> adopt_retired(std::span<const unreached_block> blocks) noexcept {
+    try {
+      retired_.reserve(retired_.size() + blocks.size());
+    } catch (...) {
+      return tl::unexpected(error(errc::no_memory, "listing the blocks only frozen roots reach"));
+    }
+    for (const unreached_block& b : blocks) {
+      retired_.push_back({b.ref, birth_epoch(region_.base(), b.ref), b.death});
+    }
+    return {};
+  }
+  /// Opens an epoch after `newest_frozen`, the newest frozen root an earlier process left (a named
+  /// snapshot), so no block of it counts as the writer's own. Such roots restore by the slow path: the
+  /// retired list of this process does not hold their history.
+  void open_epoch_after(std::uint64_t newest_frozen) noexcept {
+    epoch_ = std::max(epoch_, newest_frozen + 1);
+    last_restore_epoch_ = epoch_;
   }
   /// Makes the frozen root `at` (with `leaf_bytes` its leaves' bytes) the live tree again: the live blocks
   /// `at` does not reach are retired (other frozen roots may), and `at`'s blocks that were retired are live

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -86,7 +87,8 @@ inline std::size_t checked_block_size(std::byte* base, node_ref r, block_bounds 
 }  // namespace detail
 
 /// Calls `visit(ref, size)` for every block under `root` born after epoch `born_after` (0: every block),
-/// parents before children. Errors: corruption naming the first bad reference; no_memory.
+/// parents before children. A `visit` that returns bool prunes: false skips the block's children. Errors: corruption
+/// naming the first bad reference; no_memory.
 template <class Visit>
 result<void> walk_blocks(std::byte* base, node_ref root, block_bounds bounds, std::uint64_t born_after,
                          Visit&& visit) noexcept {
@@ -101,7 +103,11 @@ result<void> walk_blocks(std::byte* base, node_ref root, block_bounds bounds, st
       const std::size_t size = detail::checked_block_size(base, r, bounds, problem);
       if (size == 0) return make_error(errc::corruption, problem);
       if (birth_epoch(base, r) <= born_after) continue;
-      visit(r, size);
+      if constexpr (std::is_same_v<std::invoke_result_t<Visit&, node_ref, std::size_t>, bool>) {
+        if (!visit(r, size)) continue;
+      } else {
+        visit(r, size);
+      }
       if (!r.is_inner()) continue;
       if (depth > max_key_size + 1) {
         return make_error(errc::corruption, "the tree is deeper than any key allows (a reference cycle?)" +

@@ -2,6 +2,7 @@
 
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <libpmempool.h>
 
@@ -10,6 +11,7 @@
 #include "pmem/pool_region.hpp"
 #include "store/pool_open.hpp"
 #include "store/pool_recovery.hpp"
+#include "store/snapshot_catalog.hpp"
 
 namespace tessel::detail {
 
@@ -69,12 +71,19 @@ result<check_report> check_pool(const std::filesystem::path& dir, const check_pr
     report.key_count = meta.key_count;
     report.clean_close = (meta.flags & pmem::pool_clean_close) != 0;
 
-    auto audit = audit_pool(pool, /*verify_checksums=*/true, progress);
+    auto named = read_snapshot_catalog(dir, pool.root().id);
+    if (!named) {
+      report.problems.push_back("snapshot catalog: " + std::string(named.error().message()));
+      named = std::vector<named_snapshot_record>{};
+    }
+    report.named_snapshots = named->size();
+    auto audit = audit_pool(pool, /*verify_checksums=*/true, *named, progress);
     if (!audit) {
       report.problems.emplace_back(audit.error().message());
     } else {
       report.leaves = audit->leaves;
       report.inner_nodes = audit->inner_nodes;
+      report.named_only_blocks = audit->leaves_named_only + audit->inner_nodes_named_only;
       report.block_bytes = audit->block_bytes;
       facts.objects = audit->objects;
       facts.leaked_objects = audit->leaked.size();
@@ -92,6 +101,12 @@ result<check_report> check_pool(const std::filesystem::path& dir, const check_pr
       if (audit->problems.empty()) {
         if (auto ok = index::inspect_verify(pool.base(), index::node_ref::from_bits(meta.root), audit->leaves); !ok) {
           report.problems.push_back("tree invariant broken: " + std::string(ok.error().message()));
+        }
+        for (const named_snapshot_record& n : *named) {
+          if (auto ok = index::inspect_verify(pool.base(), index::node_ref::from_bits(n.root), n.key_count); !ok) {
+            report.problems.push_back("named snapshot '" + n.name +
+                                      "': tree invariant broken: " + std::string(ok.error().message()));
+          }
         }
       }
     }

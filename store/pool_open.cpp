@@ -81,12 +81,21 @@ result<std::unique_ptr<store>> open_pool_store(const std::filesystem::path& dir,
     auto pool = pmem::pool_region::open(dir / pool_file_name, opts.read_only);
     if (!pool) return tl::unexpected(std::move(pool.error()));
     const bool writable = !opts.read_only;
-    auto recovered = recover_pool_tree(**pool, opts.verify_checksums_on_open, writable);
+    const catalog_store_id id = (*pool)->root().id;
+    auto named = read_snapshot_catalog(dir, id);
+    if (!named) return tl::unexpected(std::move(named.error()));
+    auto recovered = recover_pool_tree(**pool, opts.verify_checksums_on_open, writable, *named);
     if (!recovered) return tl::unexpected(std::move(recovered.error()));
     const std::uint64_t at_seq = (*pool)->root().meta.at_seq;
     auto durable = std::make_unique<durable_state>(opts, std::move(*recovered));
+    durable->directory = dir;
+    durable->store_id = id;
     auto impl = std::make_unique<store_impl>(std::move(*pool), std::move(durable));
     durable_state& d = *impl->durable();
+    // Before the log replay writes anything: the named versions' blocks must be pinned and their epochs past.
+    if (auto ok = impl->adopt_named_snapshots(std::move(*named), d.pool_recovery.named_only); !ok) {
+      return tl::unexpected(std::move(ok.error()));
+    }
     d.pool_log = std::make_unique<pmem::pool_log>(*impl->pool());
     store_tree& tree = impl->tree();
     auto scan = d.pool_log->recover(at_seq, [&](const oplog::record_view& r) { return apply_log_record(tree, r); });

@@ -5,6 +5,7 @@
 
 #include "index/tree_walk.hpp"
 #include "store/block_header.hpp"
+#include "store/named_roots.hpp"
 
 namespace tessel::detail {
 
@@ -20,6 +21,7 @@ void note_problem(pool_audit& out, std::size_t& count, std::string problem) {
 }  // namespace
 
 result<pool_audit> audit_pool(const pmem::pool_region& pool, bool verify_checksums,
+                              std::span<const named_snapshot_record> named,
                               const std::function<void(std::uint64_t)>& progress) noexcept {
   try {
     pool_audit out;
@@ -39,9 +41,29 @@ result<pool_audit> audit_pool(const pmem::pool_region& pool, bool verify_checksu
           if (progress && reached.size() % progress_every == 0) progress(reached.size());
         });
     if (!walked) return tl::unexpected(std::move(walked.error()));
+    auto by_offset = [](const pmem::pool_range& a, const pmem::pool_range& b) { return a.offset < b.offset; };
+    std::sort(reached.begin(), reached.end(), by_offset);
+    // Blocks only named snapshots reach are objects in use too (named_roots.hpp).
+    if (!named.empty()) {
+      auto named_only =
+          walk_named_roots(base, {block_header_bytes, pool.pool_bytes()}, named, [&](index::node_ref r, std::size_t) {
+            const pmem::pool_range key{r.offset() - block_header_bytes, 0};
+            return std::binary_search(reached.begin(), reached.end(), key, by_offset);
+          });
+      if (!named_only) return tl::unexpected(std::move(named_only.error()));
+      for (const named_only_block& b : *named_only) {
+        ++(b.ref.is_leaf() ? out.leaves_named_only : out.inner_nodes_named_only);
+        if (verify_checksums) {
+          if (auto problem = block_problem(base, b.ref.offset(), b.size, b.ref.is_leaf() ? "leaf" : "node")) {
+            note_problem(out, problem_count, "a named snapshot's " + *problem);
+          }
+        }
+        reached.push_back({b.ref.offset() - block_header_bytes, b.size + block_header_bytes});
+      }
+      std::sort(reached.begin(), reached.end(), by_offset);
+      out.named_only = std::move(*named_only);
+    }
     for (const pmem::pool_range& r : reached) out.block_bytes += r.size;
-    std::sort(reached.begin(), reached.end(),
-              [](const pmem::pool_range& a, const pmem::pool_range& b) { return a.offset < b.offset; });
     auto objects = pool.objects();
     if (!objects) return tl::unexpected(std::move(objects.error()));
     out.objects = objects->size();
@@ -77,16 +99,19 @@ result<pool_audit> audit_pool(const pmem::pool_region& pool, bool verify_checksu
   }
 }
 
-result<pool_recovery> recover_pool_tree(pmem::pool_region& pool, bool verify_checksums, bool writable) noexcept {
+result<pool_recovery> recover_pool_tree(pmem::pool_region& pool, bool verify_checksums, bool writable,
+                                        std::span<const named_snapshot_record> named) noexcept {
   const auto start = std::chrono::steady_clock::now();
   pool_recovery out;
   out.was_clean = (pool.root().meta.flags & pmem::pool_clean_close) != 0;
-  if (!out.was_clean || verify_checksums) {
-    auto audit = audit_pool(pool, verify_checksums);
+  // With named snapshots the audit also finds the blocks only they keep, which the store retires again.
+  if (!out.was_clean || verify_checksums || !named.empty()) {
+    auto audit = audit_pool(pool, verify_checksums, named);
     if (!audit) return tl::unexpected(std::move(audit.error()));
     if (!audit->problems.empty()) return make_error(errc::corruption, audit->problems.front());
     out.audited = true;
-    out.blocks = audit->leaves + audit->inner_nodes;
+    out.blocks = audit->leaves + audit->inner_nodes + audit->leaves_named_only + audit->inner_nodes_named_only;
+    out.named_only = std::move(audit->named_only);
     out.block_bytes = audit->block_bytes;
     out.leaked_objects = audit->leaked.size();
     for (const pmem::pool_range& r : audit->leaked) out.leaked_bytes += r.size;

@@ -15,12 +15,14 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "tessel/error.hpp"
 
 #include "pmem/pool_region.hpp"
+#include "store/named_roots.hpp"
 
 namespace tessel::detail {
 
@@ -28,18 +30,22 @@ namespace tessel::detail {
 struct pool_audit {
   std::uint64_t leaves = 0;  ///< tree blocks reached
   std::uint64_t inner_nodes = 0;
-  std::uint64_t block_bytes = 0;         ///< their bytes, block headers included
-  std::uint64_t objects = 0;             ///< allocated objects (root and log area excluded)
+  std::uint64_t block_bytes = 0;        ///< their bytes, block headers included
+  std::uint64_t objects = 0;            ///< allocated objects (root and log area excluded)
+  std::uint64_t leaves_named_only = 0;  ///< blocks only named snapshots reach
+  std::uint64_t inner_nodes_named_only = 0;
+  std::vector<named_only_block> named_only;
   std::vector<pmem::pool_range> leaked;  ///< allocated objects no block of the tree is in
   /// Damage: a block that is not an allocated object or overflows it, two references to one block, and
   /// with `verify_checksums` blocks failing their checksum (the first few, then a count).
   std::vector<std::string> problems;
 };
 
-/// Walks the tree of `pool`'s root object and merges what it reaches with the pool's objects.
-/// `progress`, when set, is called now and then with the blocks walked so far.
+/// Walks the tree of `pool`'s root object, then the roots of `named`, and merges what they reach with the
+/// pool's objects. `progress`, when set, is called now and then with the blocks walked so far.
 /// Errors: corruption (a reference outside the pool, a damaged node: the walk cannot go on), no_memory.
 [[nodiscard]] result<pool_audit> audit_pool(const pmem::pool_region& pool, bool verify_checksums,
+                                            std::span<const named_snapshot_record> named,
                                             const std::function<void(std::uint64_t)>& progress = {}) noexcept;
 
 /// What open found in a pool.
@@ -53,11 +59,12 @@ struct pool_recovery {
   std::uint64_t replayed = 0;       ///< log records applied after the tree
   std::optional<std::string> torn;  ///< why the log's last record was refused, when one was
   std::chrono::nanoseconds elapsed{};
+  std::vector<named_only_block> named_only;  ///< blocks only named snapshots reach: the store retires them
 };
 
-/// Audits `pool` when it was not closed cleanly or `verify_checksums`, and frees what leaked when `writable`.
-/// Errors: as audit_pool; those of freeing.
-[[nodiscard]] result<pool_recovery> recover_pool_tree(pmem::pool_region& pool, bool verify_checksums,
-                                                      bool writable) noexcept;
+/// Audits `pool` when it was not closed cleanly, `verify_checksums`, or it has named snapshots (`named`),
+/// and frees what leaked when `writable`. Errors: as audit_pool; those of freeing.
+[[nodiscard]] result<pool_recovery> recover_pool_tree(pmem::pool_region& pool, bool verify_checksums, bool writable,
+                                                      std::span<const named_snapshot_record> named = {}) noexcept;
 
 }  // namespace tessel::detail

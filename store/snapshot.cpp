@@ -115,26 +115,8 @@ std::uint64_t snapshot::at_seq() const noexcept { return state_ ? state_->at_seq
 
 namespace tessel::detail {
 
-namespace {
-
-/// A registered snapshot state for the frozen root `at`, registered before anything freezes.
-result<std::shared_ptr<snapshot_state>> register_state(std::shared_ptr<snapshot_registry>& registry,
-                                                       std::uint64_t epoch) noexcept {
-  try {
-    if (!registry) registry = std::make_shared<snapshot_registry>();
-    auto state = std::make_shared<snapshot_state>();
-    registry->add(epoch);
-    state->registry = registry;
-    return state;
-  } catch (...) {
-    return make_error(errc::no_memory, "registering a snapshot");
-  }
-}
-
-}  // namespace
-
 result<std::shared_ptr<snapshot_state>> store_impl::take_snapshot() noexcept {
-  auto state = register_state(snapshots_, tree_.epoch());  // the epoch freeze() gives the root
+  auto state = register_snapshot_state(snapshots_, tree_.epoch());  // the epoch freeze() gives the root
   if (!state) return state;
   (*state)->tree = &tree_;
   (*state)->leaf_bytes = tree_.leaf_bytes();
@@ -147,7 +129,7 @@ result<std::shared_ptr<snapshot_state>> store_impl::take_snapshot() noexcept {
 }
 
 result<void> store_impl::publish_frozen(const index::frozen_root& at, std::size_t leaf_bytes) noexcept {
-  auto state = register_state(snapshots_, at.epoch);
+  auto state = register_snapshot_state(snapshots_, at.epoch);
   if (!state) return tl::unexpected(std::move(state.error()));
   (*state)->tree = &tree_;
   (*state)->root = at;

@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <memory>
 
+#include "tessel/error.hpp"
+
 #include "index/art.hpp"
 #include "store/snapshot_registry.hpp"
 #include "store/tree_region.hpp"
@@ -35,5 +37,20 @@ struct snapshot_state {
   static constexpr std::size_t unknown = SIZE_MAX;
   mutable std::atomic<std::size_t> size_bytes{unknown};
 };
+
+/// A new state whose epoch `epoch` is registered in `registry` (made when null); the caller fills in the
+/// rest before it freezes anything. Errors: no_memory, with nothing registered.
+[[nodiscard]] inline result<std::shared_ptr<snapshot_state>> register_snapshot_state(
+    std::shared_ptr<snapshot_registry>& registry, std::uint64_t epoch) noexcept {
+  try {
+    if (!registry) registry = std::make_shared<snapshot_registry>();
+    auto state = std::make_shared<snapshot_state>();
+    registry->add(epoch);
+    state->registry = registry;
+    return state;
+  } catch (...) {
+    return make_error(errc::no_memory, "registering a snapshot");
+  }
+}
 
 }  // namespace tessel::detail

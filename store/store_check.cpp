@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <span>
 #include <utility>
 
 #include "common/block_allocator.hpp"
@@ -13,8 +14,10 @@
 #include "store/block_header.hpp"
 #include "store/free_table.hpp"
 #include "store/log_recovery.hpp"
+#include "store/named_roots.hpp"
 #include "store/pool_check.hpp"
 #include "store/pool_open.hpp"
+#include "store/snapshot_catalog.hpp"
 
 namespace tessel {
 
@@ -60,7 +63,8 @@ void check_free_table(const mmap::mapped_region& region, const mmap::meta_slot& 
   for (const auto& e : *free) report.recorded_free_bytes += e.size;
 }
 
-void check_tree(const mmap::store_file& file, const mmap::meta_slot& meta, check_report& report,
+void check_tree(const mmap::store_file& file, const mmap::meta_slot& meta,
+                std::span<const detail::named_snapshot_record> named, check_report& report,
                 const check_progress& progress) {
   mmap::mapped_region::file_options fo;
   fo.simulate_power_loss = true;  // private: nothing this does can reach the file
@@ -98,7 +102,25 @@ void check_tree(const mmap::store_file& file, const mmap::meta_slot& meta, check
     report.problems.push_back(std::string(walked.error().message()));
     return;
   }
-  std::sort(extents.begin(), extents.end(), [](const auto& a, const auto& b) { return a.offset < b.offset; });
+  auto by_offset = [](const auto& a, const auto& b) { return a.offset < b.offset; };
+  std::sort(extents.begin(), extents.end(), by_offset);
+  // The named snapshots' blocks that the tree does not share are in use too.
+  auto named_only =
+      detail::walk_named_roots(base, {mmap::first_block_offset, end}, named, [&](index::node_ref r, std::size_t size) {
+        return std::binary_search(extents.begin(), extents.end(), (*region)->extent_of(r.offset(), size), by_offset);
+      });
+  if (!named_only) {
+    report.problems.push_back(std::string(named_only.error().message()));
+    return;
+  }
+  for (const detail::named_only_block& b : *named_only) {
+    if (auto problem = detail::block_problem(base, b.ref.offset(), b.size, b.ref.is_leaf() ? "leaf" : "node")) {
+      if (++block_problems <= max_block_problems) report.problems.push_back("a named snapshot's " + *problem);
+    }
+    extents.push_back((*region)->extent_of(b.ref.offset(), b.size));
+  }
+  report.named_only_blocks = named_only->size();
+  std::sort(extents.begin(), extents.end(), by_offset);
   for (std::size_t i = 0; i < extents.size(); ++i) {
     report.block_bytes += extents[i].size;
     if (i > 0 && extents[i - 1].offset + extents[i - 1].size > extents[i].offset) {
@@ -121,6 +143,12 @@ void check_tree(const mmap::store_file& file, const mmap::meta_slot& meta, check
   if (block_problems == 0) {
     if (auto ok = index::inspect_verify(base, root, report.leaves); !ok) {
       report.problems.push_back("tree invariant broken: " + std::string(ok.error().message()));
+    }
+    for (const detail::named_snapshot_record& n : named) {
+      if (auto ok = index::inspect_verify(base, index::node_ref::from_bits(n.root), n.key_count); !ok) {
+        report.problems.push_back("named snapshot '" + n.name +
+                                  "': tree invariant broken: " + std::string(ok.error().message()));
+      }
     }
   }
   if (progress) progress(extents.size());
@@ -158,7 +186,13 @@ result<check_report> check_store(const std::filesystem::path& dir, const check_p
       report.problems.push_back(std::string(other.error().message()) + " (the store still opens from slot " +
                                 std::to_string(*newest) + ")");
     }
-    check_tree(**file, meta, report, progress);
+    auto named = detail::read_snapshot_catalog(dir, (*file)->super().id);
+    if (!named) {
+      report.problems.push_back("snapshot catalog: " + std::string(named.error().message()));
+      named = std::vector<detail::named_snapshot_record>{};
+    }
+    report.named_snapshots = named->size();
+    check_tree(**file, meta, *named, report, progress);
     auto log = oplog::scan_log(detail::log_directory(dir), (*file)->super().id, meta.at_seq,
                                [](const oplog::record_view&) -> result<void> { return {}; });
     if (!log) {

@@ -1,5 +1,6 @@
 // check_store: everything `tessel check` verifies in a durable store, without writing a byte: the superblock
-// and both meta slots (checksums), every block of the current tree (bounds, block header, checksum), the
+// and both meta slots (checksums), every block of the current tree and of the named snapshots (bounds, block
+// header, checksum), the
 // tree's invariants (index::inspect_verify), and the allocator's accounting -- every reachable block inside
 // the committed frontier, no two overlapping; after a clean close every byte below the frontier is exactly one
 // of reachable, recorded free, or the record itself; after a crash what is not reachable is garbage the next
@@ -42,7 +43,9 @@ struct check_report {
   std::uint64_t key_count = 0;  ///< as the meta slot records it
   std::uint64_t leaves = 0;     ///< as the walk found them
   std::uint64_t inner_nodes = 0;
-  std::uint64_t block_bytes = 0;  ///< allocator bytes of reachable blocks (headers, rounding)
+  std::uint64_t block_bytes = 0;        ///< allocator bytes of reachable blocks (headers, rounding)
+  std::uint64_t named_snapshots = 0;    ///< in the snapshot catalog
+  std::uint64_t named_only_blocks = 0;  ///< reached by named snapshots only (counted in block_bytes)
   std::uint64_t frontier = 0;
   std::uint64_t unreachable_bytes = 0;    ///< below the frontier, not reachable: free or garbage
   std::uint64_t recorded_free_bytes = 0;  ///< free space a clean close recorded (then cross-checked exactly)

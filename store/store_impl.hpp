@@ -7,11 +7,15 @@
 #pragma once
 
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <type_traits>
+#include <vector>
 
 #include "tessel/options.hpp"
 #include "tessel/store.hpp"
@@ -22,7 +26,9 @@
 #include "pmem/pool_log.hpp"
 #include "pmem/pool_region.hpp"
 #include "store/free_table.hpp"
+#include "store/named_roots.hpp"
 #include "store/pool_recovery.hpp"
+#include "store/snapshot_catalog.hpp"
 #include "store/snapshot_registry.hpp"
 #include "store/snapshot_state.hpp"
 #include "store/tree_commit.hpp"
@@ -55,7 +61,9 @@ struct durable_state {
   std::uint64_t log_bytes_at_commit = 0;                ///< log->retained_bytes() right after the last commit
   std::chrono::steady_clock::time_point first_dirty{};  ///< of the first write since the last commit
   bool closed = false;
-  std::optional<error> failed;  ///< set by a failed commit or log sync: writes refused until reopened
+  std::optional<error> failed;      ///< set by a failed commit or log sync: writes refused until reopened
+  std::filesystem::path directory;  ///< the store's directory (its snapshot catalog lives there)
+  catalog_store_id store_id{};      ///< written into the snapshot catalog
 };
 
 /// What a write puts in the operation log.
@@ -146,6 +154,21 @@ class store_impl {
   /// exclusion.
   [[nodiscard]] std::uint64_t last_seq() const noexcept;
 
+  // ---- Named snapshots (store/named_snapshots.cpp) ----
+
+  /// At open, before anything is written: pins the catalog's snapshots (`records`), retires the blocks only
+  /// they reach (`only`, from recovery), and opens an epoch after the newest. Errors: no_memory.
+  [[nodiscard]] result<void> adopt_named_snapshots(std::vector<named_snapshot_record> records,
+                                                   std::span<const named_only_block> only) noexcept;
+  /// store::create_named_snapshot. REQUIRES: the writer's exclusion.
+  [[nodiscard]] result<named_snapshot_info> create_named(std::string_view name) noexcept;
+  /// store::drop_named_snapshot. REQUIRES: the writer's exclusion.
+  [[nodiscard]] result<void> drop_named(std::string_view name) noexcept;
+  /// Any thread. Throws std::bad_alloc.
+  [[nodiscard]] std::vector<named_snapshot_info> named_list() const;
+  /// The named snapshot's state, or null. Any thread.
+  [[nodiscard]] std::shared_ptr<snapshot_state> find_named(std::string_view name) const noexcept;
+
  private:
   [[nodiscard]] result<void> writable_locked() const noexcept;
   /// The checkpoint policy: options.checkpoint_log_bytes of log, or checkpoint_interval, since the last
@@ -172,6 +195,13 @@ class store_impl {
   store_tree tree_;
   bool verify_reads_ = false;
   std::shared_ptr<snapshot_registry> snapshots_;  // made by the first snapshot
+  struct named_entry {
+    named_snapshot_record record;
+    std::shared_ptr<snapshot_state> state;  // keeps the version pinned while it is named
+  };
+  // The writer changes named_ (under the writer's exclusion); the mutex lets readers on other threads list it.
+  mutable std::mutex named_mutex_;
+  std::vector<named_entry> named_;
   /// Installs `next` as the published version; the one it replaces is dropped outside the lock (its
   /// release may take the registry's mutex).
   void replace_published(std::shared_ptr<snapshot_state> next) noexcept {

@@ -10,6 +10,7 @@
 #include "mmap/store_file.hpp"
 #include "store/log_recovery.hpp"
 #include "store/pool_open.hpp"
+#include "store/snapshot_catalog.hpp"
 #include "store/store_impl.hpp"
 #include "store/tree_recovery.hpp"
 
@@ -63,12 +64,21 @@ result<std::unique_ptr<store>> store::open(const std::string& path, const option
     fo.simulate_power_loss = opts.simulate_power_loss || opts.read_only;
     auto region = mmap::mapped_region::map_file((*file)->fd(), (*file)->size_at_open(), mmap::first_block_offset, fo);
     if (!region) return tl::unexpected(std::move(region.error()));
-    auto recovered = detail::recover_tree(**file, **region, opts.verify_checksums_on_open);
+    const detail::catalog_store_id id = (*file)->super().id;
+    auto named = detail::read_snapshot_catalog(path, id);
+    if (!named) return tl::unexpected(std::move(named.error()));
+    auto recovered = detail::recover_tree(**file, **region, opts.verify_checksums_on_open, *named);
     if (!recovered) return tl::unexpected(std::move(recovered.error()));
     const int slot = recovered->slot;
     auto durable = std::make_unique<detail::durable_state>(detail::tree_committer(std::move(*file), slot), opts,
                                                            std::move(*recovered));
+    durable->directory = path;
+    durable->store_id = id;
     auto impl = std::make_unique<detail::store_impl>(std::move(*region), std::move(durable));
+    // Before the log replay writes anything: the named versions' blocks must be pinned and their epochs past.
+    if (auto ok = impl->adopt_named_snapshots(std::move(*named), impl->durable()->recovery.named_only); !ok) {
+      return tl::unexpected(std::move(ok.error()));
+    }
     if (auto ok = detail::recover_log(*impl); !ok) return tl::unexpected(std::move(ok.error()));
     return detail::store_access::make(std::move(impl));
   } catch (...) {

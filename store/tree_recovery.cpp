@@ -8,6 +8,7 @@
 #include "index/tree_walk.hpp"
 #include "store/block_header.hpp"
 #include "store/free_table.hpp"
+#include "store/named_roots.hpp"
 
 namespace tessel::detail {
 
@@ -35,6 +36,17 @@ class occupancy {
       left -= in_word;
     }
     return fresh;
+  }
+
+  /// True when every granule of `e` is marked.
+  [[nodiscard]] bool marked(const block_allocator::extent& e) const noexcept {
+    const std::uint64_t first = (e.offset - mmap::first_block_offset) / 8;
+    const std::uint64_t end = first + e.size / 8;
+    if (end > words_.size() * 64) return false;
+    for (std::uint64_t bit = first; bit < end; ++bit) {
+      if ((words_[bit / 64] & (1ULL << (bit % 64))) == 0) return false;
+    }
+    return true;
   }
 
   /// The marked runs as sorted extents (adjacent blocks merge: the allocator only needs the gaps).
@@ -69,7 +81,8 @@ class occupancy {
 
 /// Walks the tree of `meta` and adopts its blocks. Changes nothing in `region` on error.
 result<recovered_tree> adopt_tree(const mmap::store_file& file, mmap::mapped_region& region, int slot,
-                                  const mmap::meta_slot& meta, bool verify) noexcept {
+                                  const mmap::meta_slot& meta, bool verify,
+                                  std::span<const named_snapshot_record> named) noexcept {
   try {
     const std::string where = "meta slot " + std::to_string(slot) + ": ";
     if (meta.frontier > file.size_at_open()) {
@@ -99,7 +112,26 @@ result<recovered_tree> adopt_tree(const mmap::store_file& file, mmap::mapped_reg
     if (!walked) return make_error(walked.error().code(), where + std::string(walked.error().message()));
     if (problem) return make_error(errc::corruption, where + *problem);
     if (overlap) return make_error(errc::corruption, where + "blocks of the tree overlap or run past its frontier");
+    // Blocks only named snapshots reach are in use too; the store retires them once open (named_roots.hpp).
+    auto named_only = walk_named_roots(base, {mmap::first_block_offset, meta.frontier}, named,
+                                       [&](index::node_ref r, std::size_t size) {
+                                         const block_allocator::extent e = region.extent_of(r.offset(), size);
+                                         return e.offset >= mmap::first_block_offset && used.marked(e);
+                                       });
+    if (!named_only) return make_error(named_only.error().code(), where + std::string(named_only.error().message()));
+    for (const named_only_block& b : *named_only) {
+      if (verify && !problem) problem = block_problem(base, b.ref.offset(), b.size, b.ref.is_leaf() ? "leaf" : "node");
+      const block_allocator::extent e = region.extent_of(b.ref.offset(), b.size);
+      if (e.offset < mmap::first_block_offset || e.offset + e.size > meta.frontier || !used.mark(e)) overlap = true;
+      ++blocks;
+      block_bytes += e.size;
+    }
+    if (problem) return make_error(errc::corruption, where + "a named snapshot's " + *problem);
+    if (overlap) {
+      return make_error(errc::corruption, where + "blocks of a named snapshot overlap others or run past the frontier");
+    }
     recovered_tree out;
+    out.named_only = std::move(*named_only);
     out.slot = slot;
     out.meta = meta;
     out.blocks = blocks;
@@ -131,8 +163,8 @@ result<recovered_tree> adopt_free_table(mmap::mapped_region& region, int slot, c
 
 }  // namespace
 
-result<recovered_tree> recover_tree(const mmap::store_file& file, mmap::mapped_region& region,
-                                    bool verify_checksums) noexcept {
+result<recovered_tree> recover_tree(const mmap::store_file& file, mmap::mapped_region& region, bool verify_checksums,
+                                    std::span<const named_snapshot_record> named) noexcept {
   const auto started = std::chrono::steady_clock::now();
   auto newest = file.newest_slot();
   if (!newest) return tl::unexpected(std::move(newest.error()));
@@ -143,21 +175,23 @@ result<recovered_tree> recover_tree(const mmap::store_file& file, mmap::mapped_r
   // store that never committed fails too; its tree is empty, so the check costs nothing.)
   const bool maybe_fallback = !file.slot(other).has_value();
   const mmap::meta_slot& meta = *file.slot(first);
-  if (!verify_checksums && !maybe_fallback && (meta.flags & mmap::clean_close) != 0 && meta.free_table != 0 &&
-      meta.frontier <= file.size_at_open()) {
+  // Named snapshots keep blocks the live tree does not reach, and the store must retire them again: a walk
+  // finds them. (A clean close with named snapshots writes no free table; this guards against one anyway.)
+  if (!verify_checksums && !maybe_fallback && named.empty() && (meta.flags & mmap::clean_close) != 0 &&
+      meta.free_table != 0 && meta.frontier <= file.size_at_open()) {
     if (auto fast = adopt_free_table(region, first, meta)) {
       fast->elapsed = std::chrono::steady_clock::now() - started;
       return fast;
     }
   }
-  auto tree = adopt_tree(file, region, first, meta, verify_checksums || maybe_fallback);
+  auto tree = adopt_tree(file, region, first, meta, verify_checksums || maybe_fallback, named);
   if (!tree) {
     if (!file.slot(other)) {
       return make_error(errc::corruption, std::string(tree.error().message()) + "; and " +
                                               std::string(file.slot(other).error().message()));
     }
     // The older tree may have lost blocks to reuse after the newer commit: verify every one.
-    auto older = adopt_tree(file, region, other, *file.slot(other), true);
+    auto older = adopt_tree(file, region, other, *file.slot(other), true, named);
     if (!older) {
       return make_error(errc::corruption, std::string(tree.error().message()) +
                                               "; falling back: " + std::string(older.error().message()));

@@ -15,12 +15,15 @@
 
 #include <chrono>
 #include <cstdint>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "tessel/error.hpp"
 
 #include "mmap/mapped_region.hpp"
 #include "mmap/store_file.hpp"
+#include "store/named_roots.hpp"
 
 namespace tessel::detail {
 
@@ -32,11 +35,15 @@ struct recovered_tree {
   std::uint64_t blocks = 0;
   std::uint64_t block_bytes = 0;  ///< allocator bytes of the reachable blocks (headers, rounding)
   std::chrono::nanoseconds elapsed{};
+  /// Blocks only named snapshots reach (counted in blocks and block_bytes): the store retires them.
+  std::vector<named_only_block> named_only;
 };
 
-/// Errors: corruption (no usable slot; the tree fails the walk or, when `verify_checksums`, a checksum),
-/// no_memory.
+/// `named` are the named snapshots' records: their blocks are in use too.
+/// Errors: corruption (no usable slot; the tree or a named snapshot fails the walk or, when
+/// `verify_checksums`, a checksum), no_memory.
 [[nodiscard]] result<recovered_tree> recover_tree(const mmap::store_file& file, mmap::mapped_region& region,
-                                                  bool verify_checksums) noexcept;
+                                                  bool verify_checksums,
+                                                  std::span<const named_snapshot_record> named = {}) noexcept;
 
 }  // namespace tessel::detail

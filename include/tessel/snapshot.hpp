@@ -27,6 +27,17 @@ namespace detail {
 struct snapshot_state;
 }  // namespace detail
 
+/// A named snapshot (store::create_named_snapshot): a committed version a durable store keeps under a name
+/// across close and restart until it is dropped.
+struct named_snapshot_info {
+  std::string name;
+  std::uint64_t epoch = 0;   ///< the epoch its version was committed in
+  std::uint64_t at_seq = 0;  ///< every write with seq <= at_seq is in it, none after
+  std::size_t len = 0;       ///< entries
+  std::size_t leaf_bytes = 0;
+  std::uint64_t created_unix_ns = 0;
+};
+
 class snapshot {
  public:
   /// An empty handle: valid() is false; reads find nothing.

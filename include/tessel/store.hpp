@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 #include "tessel/bytes.hpp"
 #include "tessel/cursor.hpp"
@@ -141,6 +142,24 @@ class store {
   /// the restore is durable when the call returns. Errors: invalid_argument (an empty handle or another
   /// store's snapshot); durable stores as checkpoint().
   [[nodiscard]] result<void> restore(const tessel::snapshot& snap) noexcept;
+
+  // ---- Named snapshots ----
+
+  /// Commits the store and keeps the committed version under `name`: it survives close, kill -9 and
+  /// reopen until drop_named_snapshot(), and pins only the blocks it reaches, as any snapshot. Durable
+  /// when the call returns. A dram store keeps the name as long as the store. Errors: invalid_argument (a
+  /// name that is empty, over 128 bytes or holds a control byte; a name in use), not_supported (read-only
+  /// or closed); as checkpoint(); io_error, no_space (writing the catalog: nothing is named then).
+  [[nodiscard]] result<named_snapshot_info> create_named_snapshot(std::string_view name) noexcept;
+  /// Every named snapshot, ordered by name. Any thread. Errors: no_memory.
+  [[nodiscard]] result<std::vector<named_snapshot_info>> named_snapshots() const noexcept;
+  /// A handle on the version named `name`, read and restored like any snapshot. Any thread.
+  /// Errors: not_found, no_memory.
+  [[nodiscard]] result<tessel::snapshot> open_named_snapshot(std::string_view name) const noexcept;
+  /// Forgets `name`, durably. Blocks only it reached are freed once no handle of it remains (a handle from
+  /// open_named_snapshot still reads it). Errors: not_found, not_supported (read-only or closed), io_error
+  /// (writing the catalog: the name stays).
+  [[nodiscard]] result<void> drop_named_snapshot(std::string_view name) noexcept;
 
   // ---- Durability (no-ops returning success for dram stores) ----
 

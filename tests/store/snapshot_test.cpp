@@ -18,70 +18,22 @@
 
 #include "store/store_check.hpp"
 #include "tests/store/durable_test_support.hpp"
+#include "tests/store/snapshot_test_support.hpp"
 #include "tests/support/pmem_env.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace tessel {
 namespace {
 
+using test::dram_kind;
+using test::expect_snapshot;
+using test::kind_names;
+using test::kinds;
+using test::mmap_kind;
 using test::model;
 using test::pairs;
-
-struct dram_kind {
-  static constexpr const char* name = "Dram";
-  static constexpr bool durable = false;
-  static options opts() { return {}; }
-};
-struct mmap_kind {
-  static constexpr const char* name = "Mmap";
-  static constexpr bool durable = true;
-  static options opts() { return test::durable_options(durability::none); }
-};
-struct pmem_kind {
-  static constexpr const char* name = "Pmem";
-  static constexpr bool durable = true;
-  static options opts() {
-    test::force_pmem_flush();
-    options o;
-    o.backend = backend::pmem;
-    o.durability = durability::none;
-    o.pool_bytes = 64 << 20;
-    o.log_segment_bytes = 1 << 20;
-    return o;
-  }
-};
-
-using kinds = ::testing::Types<dram_kind, mmap_kind, pmem_kind>;
-
-class kind_names {
- public:
-  template <class Kind>
-  static std::string GetName(int /*index*/) {
-    return Kind::name;
-  }
-};
-
-/// Every entry of a snapshot, in cursor order.
-pairs scan_all(const snapshot& s) {
-  pairs out;
-  cursor c = s.new_cursor();
-  for (c.seek_to_first(); c.valid(); c.next()) out.emplace_back(to_string(c.key()), to_string(c.value()));
-  return out;
-}
-
-/// The snapshot holds exactly `m`: point reads, a forward and a backward scan.
-void expect_snapshot(const snapshot& s, const model& m) {
-  EXPECT_EQ(s.len(), m.size());
-  std::size_t wrong = 0;
-  for (const auto& [k, v] : m) wrong += s.get_string(k).value_or("<missing>") != v;
-  EXPECT_EQ(wrong, 0U) << "point reads differ from the model";
-  EXPECT_TRUE(scan_all(s) == test::as_pairs(m)) << "a forward scan differs from the model";
-  pairs backward;
-  cursor c = s.new_cursor();
-  for (c.seek_to_last(); c.valid(); c.prev()) backward.emplace_back(to_string(c.key()), to_string(c.value()));
-  const pairs forward = test::as_pairs(m);
-  EXPECT_TRUE(pairs(forward.rbegin(), forward.rend()) == backward) << "a backward scan differs";
-}
+using test::pmem_kind;
+using test::scan_all;
 
 template <class Kind>
 class SnapshotTest : public ::testing::Test {
@@ -337,8 +289,7 @@ TYPED_TEST(SnapshotTest, PublishedIsTheLastPublishedVersion) {
 
 template <class Kind>
 class DurableSnapshotTest : public SnapshotTest<Kind> {};
-using durable_kinds = ::testing::Types<mmap_kind, pmem_kind>;
-TYPED_TEST_SUITE(DurableSnapshotTest, durable_kinds, kind_names);
+TYPED_TEST_SUITE(DurableSnapshotTest, test::durable_kinds, kind_names);
 
 TYPED_TEST(DurableSnapshotTest, ARestoreIsDurableAndLaterLoggedWritesFollowIt) {
   for (int i = 0; i < 500; ++i) this->put("key/" + std::to_string(i), "base");
