@@ -44,7 +44,9 @@ int run(const check_options& o) {
                         {"clean_close", r.clean_close},
                         {"log_records", r.log_records},
                         {"log_records_to_replay", r.log_records_to_replay},
-                        {"log_torn_tail", r.log_torn_tail}};
+                        {"log_torn_tail", r.log_torn_tail},
+                        {"named_snapshots", r.named_snapshots},
+                        {"named_only_blocks", r.named_only_blocks}};
     if (r.pool) {
       j["pool"] = {{"is_pmem", r.pool->is_pmem},
                    {"pool_bytes", r.pool->pool_bytes},
@@ -73,6 +75,10 @@ int run(const check_options& o) {
                 << " bytes in blocks\n"
                 << "unreachable      " << r.unreachable_bytes
                 << (r.clean_close ? " bytes free\n" : " bytes free or left by an unclean shutdown\n");
+    }
+    if (r.named_snapshots > 0) {
+      std::cout << "named snapshots  " << r.named_snapshots << ", " << r.named_only_blocks
+                << " blocks reached by them only\n";
     }
     std::cout << "log              " << r.log_records << " records, " << r.log_records_to_replay
               << " after the checked commit\n";

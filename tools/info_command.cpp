@@ -15,6 +15,7 @@
 #include "mmap/store_file.hpp"
 #include "store/log_recovery.hpp"
 #include "tools/command_registry.hpp"
+#include "tools/named_snapshot_facts.hpp"
 #include "tools/pool_info.hpp"
 #include "tools/tool_support.hpp"
 
@@ -88,6 +89,7 @@ int run(const info_options& o) {
   } else {
     j["log"] = {{"problem", log.error().to_string()}};
   }
+  j["named_snapshots"] = named_snapshots_json(o.path, sb.id);
   if (o.json) {
     std::cout << j.dump(2) << '\n';
   } else {
@@ -120,6 +122,7 @@ int run(const info_options& o) {
     } else {
       std::cout << "log              unreadable: " << log.error().to_string() << '\n';
     }
+    print_named_snapshots(j["named_snapshots"]);
   }
   if (!newest) return fail("info", newest.error());
   return 0;

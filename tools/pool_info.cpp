@@ -12,6 +12,7 @@
 #include "pmem/pool_log.hpp"
 #include "pmem/pool_region.hpp"
 #include "store/pool_open.hpp"
+#include "tools/named_snapshot_facts.hpp"
 #include "tools/tool_support.hpp"
 
 namespace tessel::tools {
@@ -78,6 +79,7 @@ int pool_info(const std::string& dir, bool json) {
   } else {
     j["log"] = {{"problem", log.error().to_string()}};
   }
+  j["named_snapshots"] = named_snapshots_json(dir, r.id);
   if (json) {
     std::cout << j.dump(2) << '\n';
     return 0;
@@ -102,6 +104,7 @@ int pool_info(const std::string& dir, bool json) {
   } else {
     std::cout << "log area         unreadable: " << log.error().to_string() << '\n';
   }
+  print_named_snapshots(j["named_snapshots"]);
   return 0;
 }
 

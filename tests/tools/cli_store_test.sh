@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end test of the store subcommands: load a dump with every byte value, info, check, dump (the round
-# trip is exact), snapshot export/info/import (exact too), then damage a leaf and see check report it with
+# trip is exact), snapshot export/info/import (exact too), named snapshots (create, list, export, drop), then damage a leaf and see check report it with
 # exit 3, and the documented exit codes for a missing store, a bad dump and a damaged checkpoint. Usage: cli_store_test.sh <path to tessel>
 set -euo pipefail
 tessel="$1"
@@ -44,6 +44,19 @@ cmp <(LC_ALL=C sort "$work/in.txt") <(LC_ALL=C sort "$work/out.txt") || fail "du
 "$tessel" snapshot import "$work/ckpt" "$work/from-ckpt" > /dev/null
 "$tessel" dump "$work/from-ckpt" | cmp - "$work/out.txt" || fail "export then import does not round-trip"
 
+# Named snapshots: create, list, export one, drop; check counts them and stays healthy.
+"$tessel" snapshot create "$work/t" before > /dev/null
+printf 'tessel-dump 1\nlater-key\tv\n' | "$tessel" load "$work/t" > /dev/null
+"$tessel" snapshot create "$work/t" after --json | grep -q '"keys": 258' || fail "snapshot create does not count 258 keys"
+[[ "$("$tessel" snapshot list "$work/t" | cut -f1 | tr '\n' ' ')" == "name after before " ]] || fail "list is not by name"
+"$tessel" check "$work/t" > /dev/null || fail "check fails on a store with named snapshots"
+"$tessel" snapshot export "$work/t" "$work/before.ckpt" --name before > /dev/null
+"$tessel" snapshot import "$work/before.ckpt" "$work/from-before" > /dev/null
+"$tessel" dump "$work/from-before" | cmp - "$work/out.txt" || fail "the named snapshot does not hold the state it named"
+"$tessel" snapshot drop "$work/t" before > /dev/null
+"$tessel" snapshot list "$work/t" --json | grep -q '"name": "before"' && fail "a dropped snapshot is still listed"
+"$tessel" check "$work/t" > /dev/null || fail "check fails after a drop"
+
 # Exit codes: a missing store is 2, a bad dump is 2.
 set +e
 "$tessel" info "$work/missing" 2> /dev/null; [[ $? == 2 ]] || fail "info on a missing store does not exit 2"
@@ -51,6 +64,8 @@ printf 'not a dump\n' | "$tessel" load "$work/u" 2> /dev/null; [[ $? == 2 ]] || 
 # A malformed line after good ones: exit 2, and nothing of this load is committed.
 printf 'tessel-dump 1\nnew-key\tv\nbad line\n' | "$tessel" load "$work/t" 2> /dev/null; [[ $? == 2 ]] || fail "bad line not exit 2"
 "$tessel" dump "$work/t" | grep -q new-key && fail "a failed load committed part of its input"
+"$tessel" snapshot drop "$work/t" before 2> /dev/null; [[ $? == 2 ]] || fail "drop of an unknown name is not exit 2"
+"$tessel" snapshot create "$work/t" after 2> /dev/null; [[ $? == 2 ]] || fail "create of a taken name is not exit 2"
 # A damaged checkpoint: import exits 3 and leaves no store behind; export never overwrites a file.
 cp "$work/ckpt" "$work/ckpt-bad"
 printf 'X' | dd of="$work/ckpt-bad" bs=1 seek=100 conv=notrunc status=none
