@@ -2,7 +2,9 @@
 // each acknowledged write to the parent through a pipe; after the kill the parent reopens the store and
 // checks that every acknowledged write is there with its value and nothing is half-applied: the store
 // equals the model after the acknowledged writes, or after one more (the write in flight when the kill
-// came). Then `check` must find the store healthy. Label crash; hundreds of kills per run.
+// came). Then `check` must find the store healthy. Label crash; hundreds of kills per run. With named
+// snapshots the child also names a snapshot every few hundred writes and drops old ones; after each kill
+// every named snapshot must hold exactly the state it named.
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
@@ -17,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tessel/snapshot.hpp"
 #include "tessel/store.hpp"
 
 #include "store/store_check.hpp"
@@ -65,8 +68,33 @@ options store_options(backend b, durability level) {
 /// What the child sends once its store is open, before any acknowledgement.
 constexpr std::uint64_t opened_marker = UINT64_MAX;
 
+/// With named snapshots: "at-N" names the state after N ops, made every `snapshot_every` ops; the child
+/// keeps those of the last `snapshots_kept` periods.
+constexpr std::uint64_t snapshot_every = 400;
+constexpr std::uint64_t snapshots_kept = 4;
+
+std::string snapshot_name(std::uint64_t ops) { return "at-" + std::to_string(ops); }
+
+/// The child, after op i: names the state and drops the names that fell out of the window.
+[[nodiscard]] result<void> rotate_snapshots(store& s, std::uint64_t ops) {
+  // A child that repeats the write in flight at the last kill (the parent could not see it land) may find
+  // the name made already, for the same state.
+  if (!s.open_named_snapshot(snapshot_name(ops))) {
+    if (auto made = s.create_named_snapshot(snapshot_name(ops)); !made) return tl::unexpected(made.error());
+  }
+  auto names = s.named_snapshots();
+  if (!names) return tl::unexpected(names.error());
+  for (const named_snapshot_info& n : *names) {
+    if (std::stoull(n.name.substr(3)) + snapshots_kept * snapshot_every <= ops) {
+      if (auto ok = s.drop_named_snapshot(n.name); !ok) return ok;
+    }
+  }
+  return {};
+}
+
 /// The child: continues the sequence from the op after what the store holds, acknowledging each write.
-[[noreturn]] void write_forever(const std::string& dir, const options& opts, std::uint64_t first_op, int ack_fd) {
+[[noreturn]] void write_forever(const std::string& dir, const options& opts, std::uint64_t first_op, bool named,
+                                int ack_fd) {
   auto s = store::open(dir, opts);
   if (!s) _exit(10);
   if (::write(ack_fd, &opened_marker, sizeof opened_marker) != sizeof opened_marker) _exit(12);
@@ -79,6 +107,13 @@ constexpr std::uint64_t opened_marker = UINT64_MAX;
                    done.error().to_string().c_str());
       _exit(11);
     }
+    if (named && (i + 1) % snapshot_every == 0) {
+      if (auto ok = rotate_snapshots(**s, i + 1); !ok) {
+        std::fprintf(stderr, "child: snapshot after op %llu failed: %s\n", static_cast<unsigned long long>(i),
+                     ok.error().to_string().c_str());
+        _exit(13);
+      }
+    }
     if (::write(ack_fd, &i, sizeof i) != sizeof i) _exit(12);
   }
 }
@@ -90,21 +125,50 @@ std::map<std::string, std::string> contents(store& s) {
   return out;
 }
 
-void kill_repeatedly(backend b, durability level, std::uint64_t seed) {
+std::map<std::string, std::string> contents(const snapshot& s) {
+  std::map<std::string, std::string> out;
+  auto c = s.new_cursor();
+  for (c.seek_to_first(); c.valid(); c.next()) out.emplace(to_string(c.key()), to_string(c.value()));
+  return out;
+}
+
+/// Every named snapshot of `s` holds the model of the state it names (`states`: ops -> model).
+void expect_named_snapshots(store& s, const std::map<std::uint64_t, std::map<std::string, std::string>>& states,
+                            int round) {
+  auto names = s.named_snapshots();
+  ASSERT_TRUE(names.has_value());
+  EXPECT_LE(names->size(), snapshots_kept + 1) << "round " << round << ": old names were not dropped";
+  for (const named_snapshot_info& n : *names) {
+    const std::uint64_t ops = std::stoull(n.name.substr(3));
+    const auto it = states.find(ops);
+    ASSERT_NE(it, states.end()) << "round " << round << ": " << n.name << " names a state never acknowledged";
+    auto snap = s.open_named_snapshot(n.name);
+    ASSERT_TRUE(snap.has_value());
+    ASSERT_TRUE(contents(*snap) == it->second) << "round " << round << ": " << n.name << " changed";
+  }
+}
+
+void kill_repeatedly(backend b, durability level, std::uint64_t seed, bool named = false, int kills = kills_per_level) {
   const options opts = store_options(b, level);
   test::temp_dir tmp;
   const std::string dir = tmp.sub("store");
   std::mt19937_64 rng(seed);
   std::map<std::string, std::string> model;  // after `applied` ops
   std::uint64_t applied = 0;
-  for (int round = 0; round < kills_per_level; ++round) {
+  std::map<std::uint64_t, std::map<std::string, std::string>> states;  // named: the model after N ops
+  auto advance = [&](std::map<std::string, std::string>& m, std::uint64_t& ops) {
+    apply_op(m, op_at(ops));
+    ++ops;
+    if (named && ops % snapshot_every == 0) states[ops] = m;
+  };
+  for (int round = 0; round < kills; ++round) {
     int fds[2];
     ASSERT_EQ(::pipe(fds), 0);
     const pid_t child = ::fork();
     ASSERT_GE(child, 0);
     if (child == 0) {
       ::close(fds[0]);
-      write_forever(dir, opts, applied, fds[1]);
+      write_forever(dir, opts, applied, named, fds[1]);
     }
     ::close(fds[1]);
     // Let it run for a random while, then kill it. Every other round the while starts once the store is
@@ -127,16 +191,28 @@ void kill_repeatedly(backend b, durability level, std::uint64_t seed) {
 
     auto s = store::open(dir, opts);
     ASSERT_TRUE(s.has_value()) << "round " << round << ": " << s.error().to_string();
-    for (; applied < acked; ++applied) apply_op(model, op_at(applied));
+    while (applied < acked) advance(model, applied);
     const auto got = contents(**s);
     if (got != model) {
       // The write in flight at the kill may have landed too -- whole.
       auto one_more = model;
-      apply_op(one_more, op_at(applied));
+      std::uint64_t ops = applied;
+      advance(one_more, ops);
       ASSERT_EQ(got, one_more) << "round " << round << ": the store is neither the acknowledged state nor one "
                                << "write past it (" << acked << " writes acknowledged)";
       model = std::move(one_more);
-      ++applied;
+      applied = ops;
+    }
+    if (named) {
+      // The write in flight may be in a named state even when the store cannot show it (an erase of a
+      // missing key changes nothing): the state one write past the acknowledged one may be named too.
+      auto next = model;
+      std::uint64_t next_ops = applied;
+      advance(next, next_ops);
+      expect_named_snapshots(**s, states, round);
+      if (::testing::Test::HasFatalFailure()) return;
+      // States that fell out of the child's window can no longer be named.
+      std::erase_if(states, [&](const auto& e) { return e.first + 2 * snapshots_kept * snapshot_every < applied; });
     }
     ASSERT_TRUE((*s)->close().has_value());
     s->reset();
@@ -147,7 +223,10 @@ void kill_repeatedly(backend b, durability level, std::uint64_t seed) {
       ASSERT_EQ(report->pool->is_pmem, std::getenv("PMEM_IS_PMEM_FORCE") != nullptr) << "the persistence path tested";
     }
   }
-  EXPECT_GT(applied, std::uint64_t{kills_per_level}) << "the children made progress";
+  EXPECT_GT(applied, std::uint64_t(kills)) << "the children made progress";
+  if (named) {
+    EXPECT_GT(applied, 2 * snapshot_every) << "the children named snapshots";
+  }
   ::testing::Test::RecordProperty("acknowledged_writes", std::to_string(applied));
 }
 
@@ -163,6 +242,13 @@ TEST(KillCrashTest, AcknowledgedPmemLogWritesSurviveKill9) {
 TEST(KillCrashTest, AcknowledgedPmemSyncWritesSurviveKill9) {
   test::force_pmem_flush();
   kill_repeatedly(backend::pmem, durability::sync, 4);
+}
+
+TEST(KillCrashTest, NamedSnapshotsSurviveKill9) { kill_repeatedly(backend::mmap, durability::log, 6, true, 60); }
+
+TEST(KillCrashTest, PmemNamedSnapshotsSurviveKill9) {
+  test::force_pmem_flush();
+  kill_repeatedly(backend::pmem, durability::log, 7, true, 60);
 }
 
 // libpmem's msync path, what a pool on a regular file without PMEM_IS_PMEM_FORCE uses.
