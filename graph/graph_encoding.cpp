@@ -14,6 +14,7 @@ namespace {
 // Domain tags, each ending in a zero byte: a state's encoding can never be read as a node's.
 constexpr std::string_view state_tag{"tessel/state/1\0", 15};
 constexpr std::string_view node_tag{"tessel/node/1\0", 14};
+constexpr std::string_view version_node_tag{"tessel/vnode/1\0", 15};
 constexpr std::string_view snapshot_tag{"tessel/snapshot/1\0", 18};
 
 template <class T>
@@ -108,13 +109,38 @@ std::string encode_state(const state_data& data) {
   return out;
 }
 
-std::string encode_node(std::span<const node_id> parents, const state_ref& data, const state_metadata& metadata) {
-  std::string out(node_tag);
+namespace {
+
+void put_parents(std::string& out, std::span<const node_id> parents) {
   put_le<std::uint32_t>(out, static_cast<std::uint32_t>(parents.size()));
   for (const node_id& p : parents) put_digest(out, p.id);
-  put_digest(out, data.id);
+}
+
+void put_metadata(std::string& out, const state_metadata& metadata) {
   put_le<std::uint64_t>(out, metadata.created_unix_ns);
   put_optional(out, metadata.label);
+}
+
+}  // namespace
+
+std::string encode_node(std::span<const node_id> parents, const state_ref& data, const state_metadata& metadata) {
+  std::string out(node_tag);
+  put_parents(out, parents);
+  put_digest(out, data.id);
+  put_metadata(out, metadata);
+  return out;
+}
+
+std::string encode_node(std::span<const node_id> parents, const store_version& version,
+                        const state_metadata& metadata) {
+  std::string out(version_node_tag);
+  put_parents(out, parents);
+  put_le<std::uint32_t>(out, static_cast<std::uint32_t>(version.snapshot_name.size()));
+  out.append(version.snapshot_name);
+  put_le<std::uint64_t>(out, version.epoch);
+  put_le<std::uint64_t>(out, version.at_seq);
+  put_le<std::uint64_t>(out, version.keys);
+  put_metadata(out, metadata);
   return out;
 }
 
@@ -143,14 +169,23 @@ result<state_node> decode_node(std::string_view encoded) noexcept {
   try {
     reader r(encoded);
     state_node n;
-    const bool tagged = r.tag(node_tag);
+    const bool over_version = encoded.starts_with(version_node_tag);
+    const bool tagged = r.tag(over_version ? version_node_tag : node_tag);
     const auto parents = r.le<std::uint32_t>();
     if (!tagged || std::uint64_t{parents} * 32 > encoded.size()) {
       return make_error(errc::corruption, "a stored node record does not parse");
     }
     n.parents.reserve(parents);
     for (std::uint32_t i = 0; i < parents; ++i) n.parents.push_back({r.id()});
-    n.data = {r.id()};
+    if (over_version) {
+      store_version& v = n.version.emplace();
+      v.snapshot_name.assign(r.bytes(r.le<std::uint32_t>()));
+      v.epoch = r.le<std::uint64_t>();
+      v.at_seq = r.le<std::uint64_t>();
+      v.keys = r.le<std::uint64_t>();
+    } else {
+      n.data = {r.id()};
+    }
     n.metadata.created_unix_ns = r.le<std::uint64_t>();
     const std::optional<std::string_view> label = r.optional_text();
     if (!r.done()) return make_error(errc::corruption, "a stored node record does not parse");

@@ -28,11 +28,15 @@ enum class graph_record : char { state = 's', node = 'n', snapshot = 'p' };
 [[nodiscard]] std::string encode_state(const state_data& data);
 [[nodiscard]] std::string encode_node(std::span<const node_id> parents, const state_ref& data,
                                       const state_metadata& metadata);
+/// A node whose data is a store version (a different tag: no node over a state can read as one).
+[[nodiscard]] std::string encode_node(std::span<const node_id> parents, const store_version& version,
+                                      const state_metadata& metadata);
 [[nodiscard]] std::string encode_snapshot(const node_id& node);
 
 /// Errors: corruption naming what does not parse.
 [[nodiscard]] result<state_data> decode_state(std::string_view encoded) noexcept;
-[[nodiscard]] result<state_node> decode_node(std::string_view encoded) noexcept;  // id left empty
+/// Either kind of node; the id is left empty.
+[[nodiscard]] result<state_node> decode_node(std::string_view encoded) noexcept;
 [[nodiscard]] result<node_id> decode_snapshot(std::string_view encoded) noexcept;
 
 }  // namespace tessel::detail

@@ -108,20 +108,49 @@ result<state_data> state_graph::get_state(const state_ref& ref) const noexcept {
   }
 }
 
+namespace {
+
+/// What every node needs: a label within its limit, parents committed and none twice. Throws bad_alloc.
+result<void> check_node(const store& s, std::span<const node_id> parents, const state_metadata& metadata) {
+  if (metadata.label && metadata.label->size() > max_label_bytes) {
+    return make_error(errc::invalid_argument, "a label of " + std::to_string(metadata.label->size()) +
+                                                  " bytes exceeds the limit of " + std::to_string(max_label_bytes));
+  }
+  std::set<node_id> seen;
+  for (const node_id& p : parents) {
+    if (!seen.insert(p).second) return make_error(errc::invalid_argument, "parent " + p.id.hex() + " is named twice");
+    if (!s.contains(as_bytes(graph_key(graph_record::node, p.id)))) {
+      return make_error(errc::not_found, "no parent node " + p.id.hex());
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+result<node_id> state_graph::commit_version_node(std::span<const node_id> parents, std::string_view snapshot_name,
+                                                 const state_metadata& metadata) noexcept {
+  try {
+    if (auto ok = check_node(*store_, parents, metadata); !ok) return tl::unexpected(std::move(ok.error()));
+    auto named = store_->named_snapshots();
+    if (!named) return tl::unexpected(std::move(named.error()));
+    for (const named_snapshot_info& n : *named) {
+      if (n.name != snapshot_name) continue;
+      const store_version version{n.name, n.epoch, n.at_seq, n.len};
+      auto id = write_record(*store_, graph_record::node, detail::encode_node(parents, version, metadata));
+      if (!id) return tl::unexpected(std::move(id.error()));
+      return node_id{*id};
+    }
+    return make_error(errc::not_found, "the store has no snapshot named '" + std::string(snapshot_name) + "'");
+  } catch (...) {
+    return make_error(errc::no_memory, "committing a node");
+  }
+}
+
 result<node_id> state_graph::commit_node(std::span<const node_id> parents, const state_ref& data,
                                          const state_metadata& metadata) noexcept {
   try {
-    if (metadata.label && metadata.label->size() > max_label_bytes) {
-      return make_error(errc::invalid_argument, "a label of " + std::to_string(metadata.label->size()) +
-                                                    " bytes exceeds the limit of " + std::to_string(max_label_bytes));
-    }
-    std::set<node_id> seen;
-    for (const node_id& p : parents) {
-      if (!seen.insert(p).second) return make_error(errc::invalid_argument, "parent " + p.id.hex() + " is named twice");
-      if (!store_->contains(as_bytes(graph_key(graph_record::node, p.id)))) {
-        return make_error(errc::not_found, "no parent node " + p.id.hex());
-      }
-    }
+    if (auto ok = check_node(*store_, parents, metadata); !ok) return tl::unexpected(std::move(ok.error()));
     if (!store_->contains(as_bytes(graph_key(graph_record::state, data.id)))) {
       return make_error(errc::not_found, "no state " + data.id.hex());
     }
@@ -167,9 +196,19 @@ result<state_snapshot> state_graph::load_snapshot(const snapshot_id& id) const n
     if (!node_ref) return tl::unexpected(std::move(node_ref.error()));
     auto node = get_node(*node_ref);
     if (!node) return tl::unexpected(std::move(node.error()));
+    if (node->version) {
+      const store_version& v = *node->version;
+      auto version = store_->open_named_snapshot(v.snapshot_name);
+      if (!version || version->epoch() != v.epoch) {
+        return make_error(errc::not_found, "the store version of snapshot " + id.id.hex() + " (named snapshot '" +
+                                               v.snapshot_name + "', epoch " + std::to_string(v.epoch) +
+                                               ") was dropped");
+      }
+      return state_snapshot{id, *node_ref, {}, std::move(*version)};
+    }
     auto data = get_state(node->data);
     if (!data) return tl::unexpected(std::move(data.error()));
-    return state_snapshot{id, *node_ref, std::move(*data)};
+    return state_snapshot{id, *node_ref, std::move(*data), {}};
   } catch (...) {
     return make_error(errc::no_memory, "loading a snapshot");
   }

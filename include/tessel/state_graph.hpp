@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "tessel/error.hpp"
+#include "tessel/snapshot.hpp"
 #include "tessel/store.hpp"
 
 namespace tessel {
@@ -61,17 +62,30 @@ struct state_metadata {
   friend bool operator==(const state_metadata&, const state_metadata&) = default;
 };
 
+/// The data of a node that commits a whole version of the graph's store: one of its named snapshots
+/// (store::create_named_snapshot), identified by its name and the epoch it was committed in -- a name
+/// dropped and made again is another version.
+struct store_version {
+  std::string snapshot_name;
+  std::uint64_t epoch = 0;
+  std::uint64_t at_seq = 0;
+  std::uint64_t keys = 0;
+  friend bool operator==(const store_version&, const store_version&) = default;
+};
+
 struct state_node {
   node_id id;
   std::vector<node_id> parents;  ///< in the order committed; the first is the main line
-  state_ref data;
+  state_ref data;                ///< all zero for a node over a store version
   state_metadata metadata;
+  std::optional<store_version> version;  ///< set for a node over a store version (commit_version_node)
 };
 
 struct state_snapshot {
   snapshot_id id;
   node_id node;
-  state_data data;
+  state_data data;           ///< empty for a node over a store version
+  tessel::snapshot version;  ///< for a node over a store version, that version (else an empty handle)
 };
 
 class state_graph {
@@ -91,13 +105,19 @@ class state_graph {
   /// over 64 KiB), the store's put errors.
   [[nodiscard]] result<node_id> commit_node(std::span<const node_id> parents, const state_ref& data,
                                             const state_metadata& metadata) noexcept;
+  /// Commits a node whose data is the store's named snapshot `snapshot_name` as it is now (its name and
+  /// epoch go into the node, so the id names that version). Errors: not_found (a parent, or no such named
+  /// snapshot), invalid_argument and put errors as commit_node.
+  [[nodiscard]] result<node_id> commit_version_node(std::span<const node_id> parents, std::string_view snapshot_name,
+                                                    const state_metadata& metadata) noexcept;
   /// Errors: not_found, corruption (the stored node does not hash to its id).
   [[nodiscard]] result<state_node> get_node(const node_id& id) const noexcept;
 
   /// Records that `node`'s state is a snapshot and returns its id (the same for the same node). Errors:
   /// not_found (no such node), the store's put errors.
   [[nodiscard]] result<snapshot_id> snapshot(const node_id& node) noexcept;
-  /// The node and its state. Errors: not_found, corruption.
+  /// The node and its state -- for a node over a store version, a handle on that version. Errors:
+  /// not_found (also when the named snapshot was dropped or made again since), corruption.
   [[nodiscard]] result<state_snapshot> load_snapshot(const snapshot_id& id) const noexcept;
 
   /// Visits `start` and every ancestor once, breadth first (nearer generations first; a node reached by two

@@ -69,6 +69,13 @@ TEST_F(StateGraphTest, IdsAreTheDocumentedHashesAndStableAcrossProcesses) {
   EXPECT_EQ(empty.id.hex(), "eaab76d8b5273f50cfffe07cca76f4ee7cfd2eeb94157b4b55531fff055cca93");
   const node_id root = commit({}, empty, "seed", 0);
   EXPECT_EQ(root.id.hex(), "69251d4bb2b472b726f6f3fd143beb05c5af1f56f9f16d449ed99b7f1df3975f");
+  const std::string version_node = detail::encode_node({}, store_version{"v1", 7, 42, 3}, state_metadata{0, "seed"});
+  EXPECT_EQ(detail::sha256(as_bytes(version_node)).hex(),
+            "a0dd622e7685e2b0e35d01f1ed8478dd7b17b3bdcf520dbc9dd90ac1624098b3");
+  auto decoded = detail::decode_node(version_node);
+  ASSERT_TRUE(decoded.has_value());
+  EXPECT_EQ(decoded->version, (store_version{"v1", 7, 42, 3}));
+  EXPECT_EQ(decoded->metadata.label, "seed");
 }
 
 TEST_F(StateGraphTest, CommittingTheSameNodeTwiceGivesOneIdAndOneRecord) {
@@ -196,6 +203,53 @@ TEST(StateGraphDurableTest, TheGraphSurvivesACrashOfADurableStore) {
   const auto loaded = g.load_snapshot(snap);
   ASSERT_TRUE(loaded.has_value());
   EXPECT_EQ(loaded->data.bytes, "state 19");
+}
+
+// A node whose data is a whole store version: a named snapshot of the graph's own durable store.
+TEST(StateGraphDurableTest, NodesOverStoreVersionsLoadThatVersionAcrossReopen) {
+  test::temp_dir tmp;
+  const std::string dir = tmp.sub("store");
+  snapshot_id snap;
+  node_id node;
+  {
+    auto s = test::must_open(dir, test::durable_options(durability::log));
+    ASSERT_TRUE(s);
+    for (int i = 0; i < 300; ++i) ASSERT_TRUE(s->put_string("app/" + std::to_string(i), "v1"));
+    ASSERT_TRUE(s->create_named_snapshot("release-1"));
+    state_graph g(*s);
+    auto unknown = g.commit_version_node({}, "no-such-snapshot", {1, "x"});
+    ASSERT_FALSE(unknown.has_value());
+    EXPECT_EQ(unknown.error().code(), errc::not_found);
+    auto n = g.commit_version_node({}, "release-1", {1, "release 1"});
+    ASSERT_TRUE(n.has_value()) << n.error().to_string();
+    node = *n;
+    snap = *g.snapshot(node);
+    for (int i = 0; i < 300; ++i) ASSERT_TRUE(s->put_string("app/" + std::to_string(i), "v2"));
+    ASSERT_TRUE(s->close());
+  }
+  auto s = test::must_open(dir, test::durable_options(durability::log));
+  ASSERT_TRUE(s);
+  state_graph g(*s);
+  auto got = g.get_node(node);
+  ASSERT_TRUE(got.has_value());
+  ASSERT_TRUE(got->version.has_value());
+  EXPECT_EQ(got->version->snapshot_name, "release-1");
+  EXPECT_EQ(got->version->keys, 300U);
+  auto loaded = g.load_snapshot(snap);
+  ASSERT_TRUE(loaded.has_value()) << loaded.error().to_string();
+  ASSERT_TRUE(loaded->version.valid());
+  EXPECT_EQ(loaded->version.get_string("app/7").value_or("?"), "v1");
+  EXPECT_EQ(s->get_string("app/7").value_or("?"), "v2");
+  // The graph's records are not in the named version, which was taken before them.
+  EXPECT_EQ(loaded->version.len(), 300U);
+  loaded->version.release();
+  // A name dropped, then made again over another state, is another version: the node no longer loads.
+  ASSERT_TRUE(s->drop_named_snapshot("release-1"));
+  ASSERT_TRUE(s->create_named_snapshot("release-1"));
+  auto gone = g.load_snapshot(snap);
+  ASSERT_FALSE(gone.has_value());
+  EXPECT_EQ(gone.error().code(), errc::not_found);
+  EXPECT_THAT(std::string(gone.error().message()), HasSubstr("release-1"));
 }
 
 }  // namespace
