@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tessel/bytes.hpp"
+
 #include "common/checksum.hpp"
 #include "common/file_io.hpp"
 #include "common/le_codec.hpp"
@@ -40,25 +42,30 @@ result<void> check_snapshot_name(std::string_view name) noexcept {
   return {};
 }
 
-std::vector<std::byte> encode_snapshot_catalog(const catalog_store_id& id,
-                                               std::span<const named_snapshot_record> records) {
-  std::size_t bytes = header_bytes + checksum_bytes;
-  for (const auto& r : records) bytes += record_fixed_bytes + r.name.size();
-  std::vector<std::byte> out(bytes);
-  std::byte* p = out.data();
-  std::memcpy(p, snapshot_catalog_magic.data(), snapshot_catalog_magic.size());
-  store_le<std::uint32_t>(p + 8, snapshot_catalog_version);
-  store_le<std::uint32_t>(p + 12, static_cast<std::uint32_t>(records.size()));
-  std::memcpy(p + 16, id.data(), id.size());
-  p += header_bytes;
+namespace {
+
+template <class T>
+void append_le(std::string& out, T v) {
+  char bytes[sizeof(T)];
+  store_le<T>(reinterpret_cast<std::byte*>(bytes), v);
+  out.append(bytes, sizeof(T));
+}
+
+}  // namespace
+
+std::string encode_snapshot_catalog(const catalog_store_id& id, std::span<const named_snapshot_record> records) {
+  std::string out(snapshot_catalog_magic.data(), snapshot_catalog_magic.size());
+  append_le<std::uint32_t>(out, snapshot_catalog_version);
+  append_le<std::uint32_t>(out, static_cast<std::uint32_t>(records.size()));
+  out.append(reinterpret_cast<const char*>(id.data()), id.size());
   for (const auto& r : records) {
-    store_le<std::uint32_t>(p, static_cast<std::uint32_t>(r.name.size()));
-    const std::uint64_t fields[] = {r.root, r.epoch, r.key_count, r.leaf_bytes, r.at_seq, r.created_unix_ns};
-    for (std::size_t i = 0; i < 6; ++i) store_le<std::uint64_t>(p + 4 + 8 * i, fields[i]);
-    std::memcpy(p + record_fixed_bytes, r.name.data(), r.name.size());
-    p += record_fixed_bytes + r.name.size();
+    append_le<std::uint32_t>(out, static_cast<std::uint32_t>(r.name.size()));
+    for (const std::uint64_t field : {r.root, r.epoch, r.key_count, r.leaf_bytes, r.at_seq, r.created_unix_ns}) {
+      append_le<std::uint64_t>(out, field);
+    }
+    out.append(r.name);
   }
-  store_le<std::uint64_t>(p, checksum64(std::span<const std::byte>(out.data(), bytes - checksum_bytes)));
+  append_le<std::uint64_t>(out, checksum64(as_bytes(out)));
   return out;
 }
 
@@ -145,7 +152,7 @@ result<void> write_snapshot_catalog(const std::filesystem::path& dir, const cata
       return sync_directory(dir);
     }
     const std::filesystem::path tmp = dir / (std::string(snapshot_catalog_file_name) + ".new");
-    const std::vector<std::byte> bytes = encode_snapshot_catalog(id, records);
+    const std::string bytes = encode_snapshot_catalog(id, records);
     {
       auto fd = open_file(tmp, O_WRONLY | O_CREAT | O_TRUNC, file_mode & 07777);
       if (!fd) return tl::unexpected(std::move(fd.error()));
@@ -153,7 +160,7 @@ result<void> write_snapshot_catalog(const std::filesystem::path& dir, const cata
       if (::fchmod(fd->get(), file_mode & 07777) != 0) {
         return tl::unexpected(file_errno_error(errno, "setting the mode of " + tmp.string()));
       }
-      if (auto ok = pwrite_full(fd->get(), bytes, 0, tmp); !ok) return ok;
+      if (auto ok = pwrite_full(fd->get(), as_bytes(bytes), 0, tmp); !ok) return ok;
       // Durable point 1: the new catalog's bytes, under a name nothing reads.
       if (::fdatasync(fd->get()) != 0) return tl::unexpected(file_errno_error(errno, "syncing " + tmp.string()));
     }

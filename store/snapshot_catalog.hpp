@@ -46,8 +46,8 @@ struct named_snapshot_record {
 [[nodiscard]] result<void> check_snapshot_name(std::string_view name) noexcept;
 
 /// The file's bytes for `records` of the store `id`.
-[[nodiscard]] std::vector<std::byte> encode_snapshot_catalog(const catalog_store_id& id,
-                                                             std::span<const named_snapshot_record> records);
+[[nodiscard]] std::string encode_snapshot_catalog(const catalog_store_id& id,
+                                                  std::span<const named_snapshot_record> records);
 /// Errors: corruption (magic, checksum, truncation, bad lengths, another store's id), version_mismatch.
 /// `what` names the file in messages.
 [[nodiscard]] result<std::vector<named_snapshot_record>> decode_snapshot_catalog(std::span<const std::byte> bytes,

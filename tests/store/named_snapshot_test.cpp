@@ -321,7 +321,8 @@ TEST(SnapshotCatalogTest, EncodeDecodeRoundTrip) {
   std::vector<detail::named_snapshot_record> records(2);
   records[0] = {"nightly", 0x1234'5678, 7, 100, 4096, 55, 1700000000000000000};
   records[1] = {std::string(128, 'x'), 0, 9, 0, 0, 60, 1};
-  const auto bytes = detail::encode_snapshot_catalog(id, records);
+  const std::string encoded = detail::encode_snapshot_catalog(id, records);
+  const std::span<const std::byte> bytes = as_bytes(encoded);
   auto back = detail::decode_snapshot_catalog(bytes, id, "catalog");
   ASSERT_TRUE(back.has_value()) << back.error().to_string();
   ASSERT_EQ(back->size(), 2U);
@@ -336,7 +337,7 @@ TEST(SnapshotCatalogTest, EncodeDecodeRoundTrip) {
   }
   // Every shorter prefix is refused, never read past.
   for (std::size_t n = 0; n < bytes.size(); ++n) {
-    EXPECT_FALSE(detail::decode_snapshot_catalog(std::span(bytes).first(n), id, "catalog").has_value()) << n;
+    EXPECT_FALSE(detail::decode_snapshot_catalog(bytes.first(n), id, "catalog").has_value()) << n;
   }
 }
 
