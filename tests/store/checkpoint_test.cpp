@@ -5,6 +5,7 @@
 // anything is written.
 #include "tessel/checkpoint.hpp"
 
+#include <csignal>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -15,6 +16,10 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "tessel/store.hpp"
 
@@ -172,6 +177,32 @@ TEST_F(CheckpointTest, ExportRefusesAnExistingFileAndAnEmptyHandle) {
   ASSERT_FALSE(empty.has_value());
   EXPECT_EQ(empty.error().code(), errc::invalid_argument);
   EXPECT_FALSE(std::filesystem::exists(file + ".2"));
+}
+
+// A full disk in the middle of an export (frames are written on a second thread): no_space, and no file is
+// left behind. In a child process, since the file size limit and the ignored SIGXFSZ would stay with it.
+TEST_F(CheckpointTest, AnExportThatRunsOutOfSpaceFailsAndLeavesNoFile) {
+  for (int i = 0; i < 40000; ++i) put("key/" + std::to_string(i), std::string(100, 'v'));
+  const std::string file = tmp_.sub("full") + "/snapshot.tessel-checkpoint";
+  std::filesystem::create_directories(std::filesystem::path(file).parent_path());
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::signal(SIGXFSZ, SIG_IGN);
+    rlimit lim{};
+    ::getrlimit(RLIMIT_FSIZE, &lim);
+    const rlimit small{2 << 20, lim.rlim_max};  // the export needs about 4.6 MB
+    if (::setrlimit(RLIMIT_FSIZE, &small) != 0) ::_exit(10);
+    auto snap = source_->snapshot();
+    if (!snap) ::_exit(11);
+    auto info = export_checkpoint(*snap, file);
+    if (info || info.error().code() != errc::no_space) ::_exit(12);
+    ::_exit(std::filesystem::exists(file) ? 13 : 0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "10: setrlimit, 11: snapshot, 12: not no_space, 13: the file remained";
 }
 
 TEST_F(CheckpointTest, ImportRefusesAStoreThatIsNotEmptyAndAMissingFile) {
