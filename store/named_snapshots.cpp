@@ -6,7 +6,6 @@
 // the commit of the version it names is durable; drop releases the version's blocks only after the catalog
 // without it is durable.
 #include <algorithm>
-#include <tuple>
 #include <utility>
 
 #include "tessel/store.hpp"
@@ -112,38 +111,29 @@ result<named_snapshot_info> store_impl::create_named(std::string_view name) noex
       auto registered = register_snapshot_state(snapshots_, durable_epoch());
       if (!registered) return tl::unexpected(std::move(registered.error()));
       state = std::move(*registered);
-      std::uint64_t root = 0;
-      std::uint64_t keys = 0;
-      std::uint64_t leaf_bytes = 0;
-      std::uint64_t at_seq = 0;
+      // The pool's root object and a file's meta slot name the commit with the same fields.
+      auto from_commit = [&](const auto& meta) {
+        state->root = {index::node_ref::from_bits(meta.root), meta.epoch, meta.key_count};
+        state->leaf_bytes = meta.leaf_bytes;
+        state->at_seq = meta.at_seq;
+      };
       if (pool_) {
-        const pmem::pool_meta& m = pool_->root().meta;
-        std::tie(root, keys, leaf_bytes, at_seq) = std::tuple(m.root, m.key_count, m.leaf_bytes, m.at_seq);
+        from_commit(pool_->root().meta);
       } else {
-        const mmap::meta_slot& m = durable_->committer->durable();
-        std::tie(root, keys, leaf_bytes, at_seq) = std::tuple(m.root, m.key_count, m.leaf_bytes, m.at_seq);
+        from_commit(durable_->committer->durable());
       }
       state->tree = &tree_;
-      state->root = {index::node_ref::from_bits(root), durable_epoch(), keys};
-      state->leaf_bytes = leaf_bytes;
-      state->durable_epoch = durable_epoch();
-      state->at_seq = at_seq;
+      state->durable_epoch = state->root.epoch;
     }
     record.root = state->root.root.bits();
     record.epoch = state->root.epoch;
     record.key_count = state->root.size;
     record.leaf_bytes = state->leaf_bytes;
     record.at_seq = state->at_seq;
-    std::vector<named_snapshot_record> catalog;
-    for (const named_entry& e : named_) catalog.push_back(e.record);
+    std::vector<named_snapshot_record> catalog = records_except(nullptr);
     catalog.push_back(record);
-    if (durable_) {
-      // Durable point: the catalog naming it. Before this the name does not exist (the commit is harmless).
-      if (auto ok = write_snapshot_catalog(durable_->directory, durable_->store_id, catalog, durable_->opts.file_mode);
-          !ok) {
-        return tl::unexpected(std::move(ok.error()));
-      }
-    }
+    // Durable point: the catalog naming it. Before this the name does not exist (the commit is harmless).
+    if (auto ok = persist_catalog(catalog); !ok) return tl::unexpected(std::move(ok.error()));
     named_snapshot_info info = info_of(record);
     std::lock_guard lock(named_mutex_);
     named_.push_back({std::move(record), std::move(state)});
@@ -160,20 +150,11 @@ result<void> store_impl::drop_named(std::string_view name) noexcept {
   const auto it =
       std::find_if(named_.begin(), named_.end(), [&](const named_entry& e) { return e.record.name == name; });
   if (it == named_.end()) return make_error(errc::not_found, "no snapshot is named '" + std::string(name) + "'");
-  if (durable_) {
-    try {
-      std::vector<named_snapshot_record> catalog;
-      for (const named_entry& e : named_) {
-        if (&e != &*it) catalog.push_back(e.record);
-      }
-      // Durable point: the catalog without it. Only then may its blocks be freed and reused.
-      if (auto ok = write_snapshot_catalog(durable_->directory, durable_->store_id, catalog, durable_->opts.file_mode);
-          !ok) {
-        return ok;
-      }
-    } catch (...) {
-      return make_error(errc::no_memory, "dropping a named snapshot");
-    }
+  try {
+    // Durable point: the catalog without it. Only then may its blocks be freed and reused.
+    if (auto ok = persist_catalog(records_except(&*it)); !ok) return ok;
+  } catch (...) {
+    return make_error(errc::no_memory, "dropping a named snapshot");
   }
   std::shared_ptr<snapshot_state> released;
   {
@@ -184,6 +165,19 @@ result<void> store_impl::drop_named(std::string_view name) noexcept {
   released.reset();    // unregisters the epoch unless a handle still holds it
   reclaim_unpinned();  // a drop is asked for to get the space back
   return {};
+}
+
+std::vector<named_snapshot_record> store_impl::records_except(const named_entry* skip) const {
+  std::vector<named_snapshot_record> out;
+  for (const named_entry& e : named_) {
+    if (&e != skip) out.push_back(e.record);
+  }
+  return out;
+}
+
+result<void> store_impl::persist_catalog(std::span<const named_snapshot_record> records) const noexcept {
+  if (!durable_) return {};  // a dram store keeps its names in memory only
+  return write_snapshot_catalog(durable_->directory, durable_->store_id, records, durable_->opts.file_mode);
 }
 
 std::vector<named_snapshot_info> store_impl::named_list() const {

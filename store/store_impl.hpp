@@ -202,6 +202,10 @@ class store_impl {
   // The writer changes named_ (under the writer's exclusion); the mutex lets readers on other threads list it.
   mutable std::mutex named_mutex_;
   std::vector<named_entry> named_;
+  /// The catalog's records: every name but `skip`'s. REQUIRES: the writer's exclusion. Throws bad_alloc.
+  [[nodiscard]] std::vector<named_snapshot_record> records_except(const named_entry* skip) const;
+  /// Replaces a durable store's catalog with `records`, durably (snapshot_catalog.hpp).
+  [[nodiscard]] result<void> persist_catalog(std::span<const named_snapshot_record> records) const noexcept;
   /// Installs `next` as the published version; the one it replaces is dropped outside the lock (its
   /// release may take the registry's mutex).
   void replace_published(std::shared_ptr<snapshot_state> next) noexcept {
