@@ -12,6 +12,8 @@ pkg_check_modules(xxhash REQUIRED IMPORTED_TARGET libxxhash)  # PkgConfig::xxhas
 pkg_check_modules(pmemobj REQUIRED IMPORTED_TARGET libpmemobj)    # PkgConfig::pmemobj
 pkg_check_modules(pmem REQUIRED IMPORTED_TARGET libpmem)          # PkgConfig::pmem
 pkg_check_modules(pmempool REQUIRED IMPORTED_TARGET libpmempool)  # PkgConfig::pmempool
+# NUMA topology, placement and binding (numa/).
+pkg_check_modules(hwloc REQUIRED IMPORTED_TARGET hwloc)  # PkgConfig::hwloc
 # The state graph's SHA-256 ids (graph/).
 find_package(OpenSSL REQUIRED COMPONENTS Crypto)  # OpenSSL::Crypto
 
@@ -29,5 +31,5 @@ if(TESSEL_BUILD_TESTS)
   find_package(GTest CONFIG REQUIRED)          # GTest::gtest, GTest::gtest_main, GTest::gmock
 endif()
 
-# Still to be found when code first uses them (setup.sh installs them already): TBB (CONFIG), hwloc
-# (pkg-config), jemalloc. Link them PRIVATE: they must never appear in include/tessel/.
+# Still to be found when code first uses them (setup.sh installs them already): TBB (CONFIG), jemalloc.
+# Link them PRIVATE: they must never appear in include/tessel/.
