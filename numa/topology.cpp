@@ -94,6 +94,7 @@ void topology::read() {
 
   for (int i = 0; i < node_count; ++i) {
     hwloc_obj_t n = hwloc_get_obj_by_type(t, HWLOC_OBJ_NUMANODE, static_cast<unsigned>(i));
+    if (n == nullptr) continue;  // hwloc counted it: never
     numa_node node;
     node.index = n->logical_index;
     node.os_index = n->os_index;
@@ -106,6 +107,7 @@ void topology::read() {
   const int core_count = hwloc_get_nbobjs_by_type(t, HWLOC_OBJ_CORE);
   for (int i = 0; i < core_count; ++i) {
     hwloc_obj_t c = hwloc_get_obj_by_type(t, HWLOC_OBJ_CORE, static_cast<unsigned>(i));
+    if (c == nullptr) continue;
     core info;
     info.index = c->logical_index;
     info.os_index = c->os_index;
@@ -114,7 +116,7 @@ void topology::read() {
     // Its node: the one whose CPUs include the core's (hwloc 2 hangs NUMA nodes beside the CPU tree).
     for (int j = 0; j < node_count; ++j) {
       hwloc_obj_t n = hwloc_get_obj_by_type(t, HWLOC_OBJ_NUMANODE, static_cast<unsigned>(j));
-      if (hwloc_bitmap_isincluded(c->cpuset, n->cpuset)) {
+      if (n != nullptr && hwloc_bitmap_isincluded(c->cpuset, n->cpuset)) {
         info.node = n->logical_index;
         break;
       }
@@ -124,8 +126,7 @@ void topology::read() {
     cores_.push_back(std::move(info));
   }
 
-  if (core_count > 0) {
-    hwloc_obj_t first = hwloc_get_obj_by_type(t, HWLOC_OBJ_CORE, 0);
+  if (hwloc_obj_t first = hwloc_get_obj_by_type(t, HWLOC_OBJ_CORE, 0); first != nullptr) {
     for (hwloc_obj_t a = first->parent; a != nullptr; a = a->parent) {
       if (a->type != HWLOC_OBJ_L1CACHE && a->type != HWLOC_OBJ_L2CACHE && a->type != HWLOC_OBJ_L3CACHE) continue;
       cache_level c;
