@@ -116,4 +116,30 @@ result<void> sync_directory(const std::filesystem::path& dir) noexcept {
   return {};
 }
 
+result<void> replace_file_durably(const std::filesystem::path& dir, std::string_view name,
+                                  std::span<const std::byte> bytes, unsigned mode) noexcept {
+  try {
+    const std::filesystem::path path = dir / name;
+    const std::filesystem::path tmp = dir / (std::string(name) + ".new");
+    {
+      auto fd = open_file(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode & 07777);
+      if (!fd) return tl::unexpected(std::move(fd.error()));
+      // The umask must not narrow what the caller asks for.
+      if (::fchmod(fd->get(), mode & 07777) != 0) {
+        return tl::unexpected(file_errno_error(errno, "setting the mode of " + tmp.string()));
+      }
+      if (auto ok = pwrite_full(fd->get(), bytes, 0, tmp); !ok) return ok;
+      // Durable point 1: the new bytes, under a name nothing reads.
+      if (::fdatasync(fd->get()) != 0) return tl::unexpected(file_errno_error(errno, "syncing " + tmp.string()));
+    }
+    // Durable point 2: the rename. Before it the old file stands, after it the new one.
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+      return tl::unexpected(file_errno_error(errno, "renaming " + tmp.string() + " into place"));
+    }
+    return sync_directory(dir);
+  } catch (...) {
+    return make_error(errc::no_memory, "replacing " + std::string(name));
+  }
+}
+
 }  // namespace tessel

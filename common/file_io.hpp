@@ -60,6 +60,12 @@ class unique_fd {
 /// fsync of a directory, so that a file created, renamed or deleted in it survives a crash. Errors: io_error.
 [[nodiscard]] result<void> sync_directory(const std::filesystem::path& dir) noexcept;
 
+/// Replaces `dir`/`name` with `bytes` atomically and durably: written to `name`.new with `mode` exactly,
+/// fdatasync'd, renamed over `name`, the directory fsync'd. A crash leaves the old file or the new one.
+/// Errors: io_error, no_space (the old file then stands).
+[[nodiscard]] result<void> replace_file_durably(const std::filesystem::path& dir, std::string_view name,
+                                                std::span<const std::byte> bytes, unsigned mode) noexcept;
+
 /// Creates directory `dir` (and missing parents) with `mode` exactly, whatever the umask; an existing
 /// directory is left as it is. Errors: as errno_error.
 [[nodiscard]] result<void> make_store_directory(const std::filesystem::path& dir, std::filesystem::perms mode) noexcept;

@@ -4,7 +4,6 @@
 #include <cstring>
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tessel/bytes.hpp"
@@ -151,24 +150,8 @@ result<void> write_snapshot_catalog(const std::filesystem::path& dir, const cata
       }
       return sync_directory(dir);
     }
-    const std::filesystem::path tmp = dir / (std::string(snapshot_catalog_file_name) + ".new");
-    const std::string bytes = encode_snapshot_catalog(id, records);
-    {
-      auto fd = open_file(tmp, O_WRONLY | O_CREAT | O_TRUNC, file_mode & 07777);
-      if (!fd) return tl::unexpected(std::move(fd.error()));
-      // The umask must not narrow what the options ask for (the data file is made the same way).
-      if (::fchmod(fd->get(), file_mode & 07777) != 0) {
-        return tl::unexpected(file_errno_error(errno, "setting the mode of " + tmp.string()));
-      }
-      if (auto ok = pwrite_full(fd->get(), as_bytes(bytes), 0, tmp); !ok) return ok;
-      // Durable point 1: the new catalog's bytes, under a name nothing reads.
-      if (::fdatasync(fd->get()) != 0) return tl::unexpected(file_errno_error(errno, "syncing " + tmp.string()));
-    }
-    // Durable point 2: the rename. Before it the old catalog stands, after it the new one.
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-      return tl::unexpected(file_errno_error(errno, "renaming " + tmp.string() + " into place"));
-    }
-    return sync_directory(dir);
+    return replace_file_durably(dir, snapshot_catalog_file_name, as_bytes(encode_snapshot_catalog(id, records)),
+                                file_mode);
   } catch (...) {
     return make_error(errc::no_memory, "writing the snapshot catalog");
   }

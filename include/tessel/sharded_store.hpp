@@ -1,0 +1,134 @@
+// tessel::sharded_store: one store made of N shards, each a complete tessel::store (its own tree, region,
+// commits and log), with every key routed to one shard (docs/concurrency.md). A durable sharded store is a
+// directory holding a manifest (docs/format.md §Shard manifest) and one store per shard, `shard-000/`...
+//
+// Whole-store reads merge the shards: a merged_cursor yields every key once, in key order. snapshot() takes
+// one snapshot per shard as one cut: no write is between them.
+//
+// Thread safety: writes to different shards may run on different threads at once; writes to one shard
+// serialise on that shard's lock (inline mode: the shard's owner thread calls shard(i) directly and takes
+// no lock). Reads of the live shards need their writers quiet, as for tessel::store; a sharded_snapshot is
+// readable from any thread while writes go on.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tessel/bytes.hpp"
+#include "tessel/cursor.hpp"
+#include "tessel/error.hpp"
+#include "tessel/options.hpp"
+#include "tessel/snapshot.hpp"
+#include "tessel/store.hpp"
+
+namespace tessel {
+
+namespace detail {
+struct sharded_impl;
+}  // namespace detail
+
+/// Which part of a key chooses its shard.
+enum class routing : std::uint8_t {
+  whole_key = 0,
+  hash_tag = 1,         ///< the text of the first {...} (else the whole key)
+  path_components = 2,  ///< the first shard_options::path_components '/'-separated components
+};
+
+struct shard_options {
+  /// Shards of a new store; 0 makes one per core of this machine. An existing store keeps its own count:
+  /// a different non-zero value is an error.
+  std::uint32_t shards = 0;
+  routing rule = routing::whole_key;
+  std::uint32_t path_components = 1;
+};
+
+/// The entries of several shards (or of their snapshots) merged into one ascending key order. Forward only.
+/// Lifetime and invalidation as for the cursors it merges.
+class merged_cursor {
+ public:
+  [[nodiscard]] bool valid() const noexcept { return !heap_.empty(); }
+  /// REQUIRES: valid().
+  [[nodiscard]] key_view key() const noexcept { return cursors_[heap_.front()].key(); }
+  [[nodiscard]] value_view value() const noexcept { return cursors_[heap_.front()].value(); }
+  /// The shard of the current entry. REQUIRES: valid().
+  [[nodiscard]] std::uint32_t shard() const noexcept { return heap_.front(); }
+  void seek_to_first() noexcept;
+  /// Moves to the first key >= `key`.
+  void seek(key_view key) noexcept;
+  /// REQUIRES: valid().
+  void next() noexcept;
+
+ private:
+  friend class sharded_store;
+  friend class sharded_snapshot;
+  explicit merged_cursor(std::vector<cursor> cursors) noexcept;
+  void rebuild() noexcept;
+  std::vector<cursor> cursors_;
+  std::vector<std::uint32_t> heap_;  // shards whose cursor is valid, a min-heap by key
+};
+
+/// One snapshot per shard, taken as one cut.
+class sharded_snapshot {
+ public:
+  [[nodiscard]] result<value_view> get(key_view key) const noexcept;
+  [[nodiscard]] bool contains(key_view key) const noexcept;
+  [[nodiscard]] std::size_t len() const noexcept;
+  [[nodiscard]] merged_cursor new_cursor() const noexcept;
+  [[nodiscard]] const snapshot& shard(std::uint32_t i) const noexcept { return shards_[i]; }
+
+ private:
+  friend class sharded_store;
+  sharded_snapshot(std::shared_ptr<const detail::sharded_impl> impl, std::vector<snapshot> shards) noexcept
+      : impl_(std::move(impl)), shards_(std::move(shards)) {}
+  std::shared_ptr<const detail::sharded_impl> impl_;  // the router
+  std::vector<snapshot> shards_;
+};
+
+class sharded_store {
+ public:
+  /// A new in-memory sharded store; every shard opens with `opts` (backend dram). Errors: as store::open,
+  /// invalid_argument (shard options).
+  [[nodiscard]] static result<std::unique_ptr<sharded_store>> open(const options& opts,
+                                                                   const shard_options& shards) noexcept;
+  /// Opens or creates (opts.mode) the durable sharded store in directory `path`: every shard opens with
+  /// `opts`. Errors: as store::open; corruption or version_mismatch of the manifest; invalid_argument
+  /// (a shard count or rule other than the store's).
+  [[nodiscard]] static result<std::unique_ptr<sharded_store>> open(const std::string& path, const options& opts,
+                                                                   const shard_options& shards) noexcept;
+  sharded_store(const sharded_store&) = delete;
+  sharded_store& operator=(const sharded_store&) = delete;
+  ~sharded_store();
+
+  [[nodiscard]] std::uint32_t shards() const noexcept;
+  /// The shard `key` belongs to.
+  [[nodiscard]] std::uint32_t shard_of(key_view key) const noexcept;
+  /// Shard `i` itself, for its owner thread (inline mode). REQUIRES: i < shards().
+  [[nodiscard]] store& shard(std::uint32_t i) noexcept;
+  [[nodiscard]] const store& shard(std::uint32_t i) const noexcept;
+
+  [[nodiscard]] result<value_view> get(key_view key) const noexcept;
+  [[nodiscard]] bool contains(key_view key) const noexcept;
+  /// Errors: as store::put.
+  [[nodiscard]] result<void> put(key_view key, value_view value) noexcept;
+  [[nodiscard]] result<bool> erase(key_view key) noexcept;
+  /// Entries of every shard. O(shards).
+  [[nodiscard]] std::size_t len() const noexcept;
+  /// Every entry of every shard in key order (the live shards: their writers must be quiet).
+  [[nodiscard]] merged_cursor new_cursor() const noexcept;
+  /// One snapshot per shard with no write between them. Errors: no_memory.
+  [[nodiscard]] result<sharded_snapshot> snapshot() noexcept;
+
+  /// store::flush / checkpoint / close of every shard; the first error, after trying all.
+  [[nodiscard]] result<void> flush() noexcept;
+  [[nodiscard]] result<void> checkpoint() noexcept;
+  [[nodiscard]] result<void> close() noexcept;
+
+ private:
+  explicit sharded_store(std::shared_ptr<detail::sharded_impl> impl) noexcept;
+  std::shared_ptr<detail::sharded_impl> impl_;
+};
+
+}  // namespace tessel

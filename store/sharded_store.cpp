@@ -1,0 +1,308 @@
+// tessel::sharded_store (include/tessel/sharded_store.hpp): N complete stores and a router. A durable one
+// is a directory: the shards' stores in shard-000/..., created first, then the manifest that makes the
+// directory a sharded store (store/shard_manifest.hpp).
+#include "tessel/sharded_store.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+#include <utility>
+
+#include <sys/random.h>
+
+#include "common/errno_error.hpp"
+#include "common/file_io.hpp"
+#include "numa/topology.hpp"
+#include "store/shard_manifest.hpp"
+#include "store/shard_router.hpp"
+
+namespace tessel::detail {
+
+struct sharded_impl {
+  explicit sharded_impl(shard_router r) noexcept : router(r) {}
+  shard_router router;
+  std::vector<std::unique_ptr<store>> shards;
+  std::unique_ptr<std::mutex[]> locks;  // one per shard: its writers, and snapshot()'s cut
+};
+
+}  // namespace tessel::detail
+
+namespace tessel {
+
+namespace {
+
+/// Orders shards by their cursors' keys for a min-heap (std heaps are max-heaps: "greater" first).
+struct key_after {
+  const std::vector<cursor>* cursors;
+  bool operator()(std::uint32_t a, std::uint32_t b) const noexcept {
+    const key_view x = (*cursors)[a].key();
+    const key_view y = (*cursors)[b].key();
+    const int c = std::memcmp(x.data(), y.data(), std::min(x.size(), y.size()));
+    return c != 0 ? c > 0 : x.size() > y.size();
+  }
+};
+
+/// One shard per core of this machine (hardware threads when hwloc cannot tell).
+std::uint32_t default_shard_count() noexcept {
+  if (auto t = numa::topology::detect(); t && !t->cores().empty()) return static_cast<std::uint32_t>(t->cores().size());
+  return std::max(1U, std::thread::hardware_concurrency());
+}
+
+result<detail::shard_router> router_for(const shard_options& s) noexcept {
+  const std::uint32_t shards = s.shards != 0 ? s.shards : default_shard_count();
+  return detail::shard_router::make(shards, {static_cast<detail::routing_kind>(s.rule), s.path_components});
+}
+
+template <class F>
+result<void> on_every_shard(detail::sharded_impl& impl, F&& f) noexcept {
+  result<void> first;
+  for (auto& s : impl.shards) {
+    if (auto ok = f(*s); !ok && first) first = std::move(ok);
+  }
+  return first;
+}
+
+}  // namespace
+
+// ---- merged_cursor ----
+
+merged_cursor::merged_cursor(std::vector<cursor> cursors) noexcept : cursors_(std::move(cursors)) {}
+
+void merged_cursor::rebuild() noexcept {
+  heap_.clear();
+  try {
+    heap_.reserve(cursors_.size());  // once: later rebuilds and next() never allocate
+  } catch (...) {
+    return;  // out of memory: the cursor is invalid
+  }
+  for (std::uint32_t i = 0; i < cursors_.size(); ++i) {
+    if (cursors_[i].valid()) heap_.push_back(i);
+  }
+  std::make_heap(heap_.begin(), heap_.end(), key_after{&cursors_});
+}
+
+void merged_cursor::seek_to_first() noexcept {
+  for (cursor& c : cursors_) c.seek_to_first();
+  rebuild();
+}
+
+void merged_cursor::seek(key_view key) noexcept {
+  for (cursor& c : cursors_) c.seek(key);
+  rebuild();
+}
+
+void merged_cursor::next() noexcept {
+  const key_after after{&cursors_};
+  std::pop_heap(heap_.begin(), heap_.end(), after);
+  cursor& c = cursors_[heap_.back()];
+  c.next();
+  if (c.valid()) {
+    std::push_heap(heap_.begin(), heap_.end(), after);
+  } else {
+    heap_.pop_back();
+  }
+}
+
+// ---- sharded_snapshot ----
+
+result<value_view> sharded_snapshot::get(key_view key) const noexcept {
+  return shards_[impl_->router.shard_of(key)].get(key);
+}
+
+bool sharded_snapshot::contains(key_view key) const noexcept {
+  return shards_[impl_->router.shard_of(key)].contains(key);
+}
+
+std::size_t sharded_snapshot::len() const noexcept {
+  std::size_t n = 0;
+  for (const snapshot& s : shards_) n += s.len();
+  return n;
+}
+
+merged_cursor sharded_snapshot::new_cursor() const noexcept {
+  std::vector<cursor> cursors;
+  try {
+    cursors.reserve(shards_.size());
+    for (const snapshot& s : shards_) cursors.push_back(s.new_cursor());
+  } catch (...) {
+    cursors.clear();  // out of memory: an empty cursor
+  }
+  return merged_cursor(std::move(cursors));
+}
+
+// ---- sharded_store ----
+
+sharded_store::sharded_store(std::shared_ptr<detail::sharded_impl> impl) noexcept : impl_(std::move(impl)) {}
+
+sharded_store::~sharded_store() {
+  if (impl_) (void)close();
+}
+
+result<std::unique_ptr<sharded_store>> sharded_store::open(const options& opts, const shard_options& s) noexcept {
+  auto router = router_for(s);
+  if (!router) return tl::unexpected(std::move(router.error()));
+  try {
+    auto impl = std::make_shared<detail::sharded_impl>(*router);
+    impl->locks = std::make_unique<std::mutex[]>(router->shards());
+    for (std::uint32_t i = 0; i < router->shards(); ++i) {
+      auto shard = store::open(opts);
+      if (!shard) return tl::unexpected(std::move(shard.error()));
+      impl->shards.push_back(std::move(*shard));
+    }
+    return std::unique_ptr<sharded_store>(new sharded_store(std::move(impl)));
+  } catch (...) {
+    return make_error(errc::no_memory, "opening a sharded store");
+  }
+}
+
+result<std::unique_ptr<sharded_store>> sharded_store::open(const std::string& path, const options& opts,
+                                                           const shard_options& s) noexcept {
+  try {
+    const std::filesystem::path dir(path);
+    auto manifest = detail::read_shard_manifest(dir);
+    if (!manifest) return tl::unexpected(std::move(manifest.error()));
+    options shard_opts = opts;
+    bool creating = false;
+    detail::shard_manifest m;
+    if (*manifest) {
+      m = **manifest;
+      if (opts.mode == open_mode::create_new) {
+        return make_error(errc::invalid_argument, "a sharded store already exists in " + path);
+      }
+      const detail::routing_rule asked{static_cast<detail::routing_kind>(s.rule),
+                                       s.rule == routing::path_components ? s.path_components : 0};
+      if (s.shards != 0 && (s.shards != m.shards || !(asked == m.rule))) {
+        return make_error(errc::invalid_argument,
+                          path + " has " + std::to_string(m.shards) + " shards routed by " + detail::to_string(m.rule) +
+                              "; asked for " + std::to_string(s.shards) + " routed by " + detail::to_string(asked));
+      }
+      shard_opts.mode = open_mode::open_existing;
+    } else {
+      if (opts.mode == open_mode::open_existing || opts.read_only) {
+        return make_error(errc::not_found, "no sharded store in " + path);
+      }
+      std::error_code ec;
+      if (std::filesystem::exists(dir / detail::shard_directory_name(0), ec)) {
+        return make_error(errc::invalid_argument, path +
+                                                      " holds shards but no manifest: a creation that did not "
+                                                      "finish; remove the directory");
+      }
+      auto router = router_for(s);
+      if (!router) return tl::unexpected(std::move(router.error()));
+      m.shards = router->shards();
+      m.rule = router->rule();
+      if (::getrandom(m.id.data(), m.id.size(), 0) != static_cast<ssize_t>(m.id.size())) {
+        return tl::unexpected(errno_error(errno, "drawing a store id"));
+      }
+      if (auto ok = make_store_directory(dir, static_cast<std::filesystem::perms>(opts.directory_mode & 07777)); !ok) {
+        return tl::unexpected(std::move(ok.error()));
+      }
+      shard_opts.mode = open_mode::create_new;
+      creating = true;
+    }
+    auto router = detail::shard_router::make(m.shards, m.rule);
+    if (!router) return tl::unexpected(std::move(router.error()));
+    auto impl = std::make_shared<detail::sharded_impl>(*router);
+    impl->locks = std::make_unique<std::mutex[]>(m.shards);
+    for (std::uint32_t i = 0; i < m.shards; ++i) {
+      const std::string shard_dir = (dir / detail::shard_directory_name(i)).string();
+      auto shard = store::open(shard_dir, shard_opts);
+      if (!shard) {
+        return make_error(shard.error().code(),
+                          "shard " + std::to_string(i) + ": " + std::string(shard.error().message()));
+      }
+      impl->shards.push_back(std::move(*shard));
+    }
+    // Durable point of a creation: the manifest, once every shard exists.
+    if (creating) {
+      if (auto ok = detail::write_shard_manifest(dir, m, opts.file_mode); !ok)
+        return tl::unexpected(std::move(ok.error()));
+    }
+    return std::unique_ptr<sharded_store>(new sharded_store(std::move(impl)));
+  } catch (...) {
+    return make_error(errc::no_memory, "opening sharded store " + path);
+  }
+}
+
+std::uint32_t sharded_store::shards() const noexcept { return impl_->router.shards(); }
+
+std::uint32_t sharded_store::shard_of(key_view key) const noexcept { return impl_->router.shard_of(key); }
+
+store& sharded_store::shard(std::uint32_t i) noexcept { return *impl_->shards[i]; }
+
+const store& sharded_store::shard(std::uint32_t i) const noexcept { return *impl_->shards[i]; }
+
+result<value_view> sharded_store::get(key_view key) const noexcept { return impl_->shards[shard_of(key)]->get(key); }
+
+bool sharded_store::contains(key_view key) const noexcept { return impl_->shards[shard_of(key)]->contains(key); }
+
+result<void> sharded_store::put(key_view key, value_view value) noexcept {
+  const std::uint32_t i = shard_of(key);
+  std::lock_guard lock(impl_->locks[i]);
+  return impl_->shards[i]->put(key, value);
+}
+
+result<bool> sharded_store::erase(key_view key) noexcept {
+  const std::uint32_t i = shard_of(key);
+  std::lock_guard lock(impl_->locks[i]);
+  return impl_->shards[i]->erase(key);
+}
+
+std::size_t sharded_store::len() const noexcept {
+  std::size_t n = 0;
+  for (const auto& s : impl_->shards) n += s->len();
+  return n;
+}
+
+merged_cursor sharded_store::new_cursor() const noexcept {
+  std::vector<cursor> cursors;
+  try {
+    cursors.reserve(impl_->shards.size());
+    for (const auto& s : impl_->shards) cursors.push_back(s->new_cursor());
+  } catch (...) {
+    cursors.clear();
+  }
+  return merged_cursor(std::move(cursors));
+}
+
+result<sharded_snapshot> sharded_store::snapshot() noexcept {
+  const std::uint32_t n = shards();
+  // Every shard's lock, in shard order (so two cuts cannot deadlock): no write lands between the snapshots.
+  for (std::uint32_t i = 0; i < n; ++i) impl_->locks[i].lock();
+  auto unlock = [&] {
+    for (std::uint32_t i = n; i-- > 0;) impl_->locks[i].unlock();
+  };
+  try {
+    std::vector<tessel::snapshot> snaps;
+    snaps.reserve(n);
+    for (std::uint32_t i = 0; i < n; ++i) {
+      auto snap = impl_->shards[i]->snapshot();
+      if (!snap) {
+        unlock();
+        return tl::unexpected(std::move(snap.error()));
+      }
+      snaps.push_back(std::move(*snap));
+    }
+    unlock();
+    return sharded_snapshot(impl_, std::move(snaps));
+  } catch (...) {
+    unlock();
+    return make_error(errc::no_memory, "taking a sharded snapshot");
+  }
+}
+
+result<void> sharded_store::flush() noexcept {
+  return on_every_shard(*impl_, [](store& s) { return s.flush(); });
+}
+
+result<void> sharded_store::checkpoint() noexcept {
+  return on_every_shard(*impl_, [](store& s) { return s.checkpoint(); });
+}
+
+result<void> sharded_store::close() noexcept {
+  return on_every_shard(*impl_, [](store& s) { return s.close(); });
+}
+
+}  // namespace tessel

@@ -1,0 +1,211 @@
+// Sharded stores: keys land on the shard the router names and read back; a merged cursor yields every key
+// once, in order, from any seek; hash tags keep related keys on one shard; a durable sharded store reopens
+// with its recorded shard count and rule, and a damaged or missing manifest or shard, an unfinished
+// creation and conflicting options are typed errors; snapshots are one cut even while writers run.
+#include "tessel/sharded_store.hpp"
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "store/shard_manifest.hpp"
+#include "tests/store/durable_test_support.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace tessel {
+namespace {
+
+using test::model;
+
+std::unique_ptr<sharded_store> dram(std::uint32_t shards, routing rule = routing::whole_key) {
+  auto s = sharded_store::open(options{}, {shards, rule, 1});
+  EXPECT_TRUE(s.has_value()) << s.error().to_string();
+  return s ? std::move(*s) : nullptr;
+}
+
+/// Every entry a merged cursor yields from `seek` on (all when empty).
+test::pairs merged(merged_cursor c, const std::string& from = {}) {
+  test::pairs out;
+  if (from.empty()) {
+    c.seek_to_first();
+  } else {
+    c.seek(as_bytes(from));
+  }
+  for (; c.valid(); c.next()) out.emplace_back(to_string(c.key()), to_string(c.value()));
+  return out;
+}
+
+TEST(ShardedStoreTest, KeysLandOnTheirShardAndMergeInOrder) {
+  auto s = dram(5);
+  ASSERT_TRUE(s);
+  model m;
+  for (int i = 0; i < 5000; ++i) {
+    const std::string k = "key/" + std::to_string(i * 7919 % 5000);
+    ASSERT_TRUE(s->put(as_bytes(k), as_bytes("v" + std::to_string(i))));
+    m[k] = "v" + std::to_string(i);
+  }
+  ASSERT_TRUE(s->erase(as_bytes(std::string("key/42"))).value());
+  m.erase("key/42");
+  EXPECT_EQ(s->len(), m.size());
+  std::vector<std::size_t> per_shard(5, 0);
+  for (const auto& [k, v] : m) {
+    const std::uint32_t home = s->shard_of(as_bytes(k));
+    EXPECT_TRUE(s->shard(home).contains(as_bytes(k))) << k;
+    ++per_shard[home];
+    EXPECT_EQ(to_string(*s->get(as_bytes(k))), v);
+  }
+  for (const std::size_t n : per_shard) EXPECT_GT(n, 800U) << "keys spread over every shard";
+  EXPECT_TRUE(merged(s->new_cursor()) == test::as_pairs(m));
+  const test::pairs tail = merged(s->new_cursor(), "key/5");
+  EXPECT_TRUE(tail == test::pairs(m.lower_bound("key/5"), m.end()));
+  EXPECT_TRUE(merged(s->new_cursor(), "zzz").empty());
+}
+
+TEST(ShardedStoreTest, HashTagsKeepRelatedKeysTogether) {
+  auto s = dram(8, routing::hash_tag);
+  ASSERT_TRUE(s);
+  for (const char* k : {"user:{42}:cart", "user:{42}:profile", "order:{42}"}) {
+    ASSERT_TRUE(s->put(as_bytes(std::string(k)), as_bytes(std::string("x"))));
+    EXPECT_EQ(s->shard_of(as_bytes(std::string(k))), s->shard_of(as_bytes(std::string("{42}")))) << k;
+  }
+  EXPECT_EQ(s->shard(s->shard_of(as_bytes(std::string("{42}")))).len(), 3U);
+}
+
+class DurableShardedStoreTest : public ::testing::Test {
+ protected:
+  result<std::unique_ptr<sharded_store>> open(shard_options so = {},
+                                              options o = test::durable_options(durability::none)) {
+    return sharded_store::open(dir_, o, so);
+  }
+  std::filesystem::path manifest() const { return std::filesystem::path(dir_) / detail::shard_manifest_file_name; }
+  void make(std::uint32_t shards) {
+    auto s = open({shards, routing::path_components, 2});
+    ASSERT_TRUE(s.has_value()) << s.error().to_string();
+    for (int i = 0; i < 600; ++i) {
+      const std::string k = "/tenants/t" + std::to_string(i % 9) + "/jobs/" + std::to_string(i);
+      ASSERT_TRUE((*s)->put(as_bytes(k), as_bytes(k + "!")));
+      model_[k] = k + "!";
+    }
+    ASSERT_TRUE((*s)->close());
+  }
+  test::temp_dir tmp_;
+  std::string dir_ = tmp_.sub("sharded");
+  model model_;
+};
+
+TEST_F(DurableShardedStoreTest, ReopensWithItsRecordedShardsAndRule) {
+  make(3);
+  auto s = open();  // shards 0: whatever the store has
+  ASSERT_TRUE(s.has_value()) << s.error().to_string();
+  EXPECT_EQ((*s)->shards(), 3U);
+  EXPECT_TRUE(merged((*s)->new_cursor()) == test::as_pairs(model_));
+  // Routed by the first two path components: one tenant's jobs share a shard.
+  const std::uint32_t home = (*s)->shard_of(as_bytes(std::string("/tenants/t4")));
+  for (const auto& [k, v] : model_) {
+    if (k.starts_with("/tenants/t4/")) {
+      EXPECT_EQ((*s)->shard_of(as_bytes(k)), home) << k;
+    }
+  }
+  EXPECT_EQ((*s)->shard(home).get_string("/tenants/t4/jobs/4").value_or("?"), "/tenants/t4/jobs/4!");
+}
+
+TEST_F(DurableShardedStoreTest, ConflictingOptionsAndMissingStoresAreTypedErrors) {
+  options existing = test::durable_options(durability::none);
+  existing.mode = open_mode::open_existing;
+  auto none = open({}, existing);
+  ASSERT_FALSE(none.has_value());
+  EXPECT_EQ(none.error().code(), errc::not_found);
+  make(3);
+  auto other_count = open({5, routing::path_components, 2});
+  ASSERT_FALSE(other_count.has_value());
+  EXPECT_EQ(other_count.error().code(), errc::invalid_argument);
+  EXPECT_THAT(std::string(other_count.error().message()), ::testing::HasSubstr("3 shards"));
+  auto other_rule = open({3, routing::whole_key, 1});
+  ASSERT_FALSE(other_rule.has_value());
+  EXPECT_EQ(other_rule.error().code(), errc::invalid_argument);
+  options create_new = test::durable_options(durability::none);
+  create_new.mode = open_mode::create_new;
+  EXPECT_EQ(open({}, create_new).error().code(), errc::invalid_argument);
+}
+
+TEST_F(DurableShardedStoreTest, DamageIsRefusedAtOpen) {
+  make(3);
+  test::flip_byte(manifest(), 13);
+  auto flipped = open();
+  ASSERT_FALSE(flipped.has_value());
+  EXPECT_EQ(flipped.error().code(), errc::corruption);
+  std::filesystem::resize_file(manifest(), 20);
+  EXPECT_EQ(open().error().code(), errc::corruption);
+  // A missing shard is named, never recreated empty.
+  detail::shard_manifest m{3, {detail::routing_kind::path_components, 2}, {}};
+  ASSERT_TRUE(detail::write_shard_manifest(dir_, m, 0600));
+  std::filesystem::remove_all(std::filesystem::path(dir_) / detail::shard_directory_name(1));
+  auto missing = open();
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().code(), errc::not_found);
+  EXPECT_THAT(std::string(missing.error().message()), ::testing::HasSubstr("shard 1"));
+  // Shards without a manifest: a creation that did not finish.
+  std::filesystem::remove(manifest());
+  auto unfinished = open();
+  ASSERT_FALSE(unfinished.has_value());
+  EXPECT_EQ(unfinished.error().code(), errc::invalid_argument);
+}
+
+TEST(ShardedManifestTest, EncodeDecodeRoundTrip) {
+  const detail::shard_manifest m{12, {detail::routing_kind::hash_tag, 0}, {9, 8, 7}};
+  const std::string bytes = detail::encode_shard_manifest(m);
+  auto back = detail::decode_shard_manifest(as_bytes(bytes), "manifest");
+  ASSERT_TRUE(back.has_value()) << back.error().to_string();
+  EXPECT_EQ(*back, m);
+}
+
+// Writers on two threads each write a pair of keys on different shards, first then second, with the same
+// counter; a cut must never hold a pair whose second key is ahead of its first.
+TEST(ShardedStoreConcurrencyTest, SnapshotsAreOneCutWhileWritersRun) {
+  auto s = dram(4);
+  ASSERT_TRUE(s);
+  std::vector<std::pair<std::string, std::string>> pairs;
+  for (int t = 0; t < 2; ++t) {
+    std::string first = "t" + std::to_string(t) + "/a";
+    std::string second;
+    for (int i = 0; second.empty(); ++i) {
+      std::string candidate = "t" + std::to_string(t) + "/b" + std::to_string(i);
+      if (s->shard_of(as_bytes(candidate)) != s->shard_of(as_bytes(first))) second = candidate;
+    }
+    pairs.emplace_back(first, second);
+  }
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> writers;
+  for (std::size_t t = 0; t < 2; ++t) {
+    writers.emplace_back([&, t] {
+      for (std::uint64_t n = 1; !stop.load(std::memory_order_relaxed); ++n) {
+        ASSERT_TRUE(s->put(as_bytes(pairs[t].first), as_bytes(std::to_string(n))));
+        ASSERT_TRUE(s->put(as_bytes(pairs[t].second), as_bytes(std::to_string(n))));
+      }
+    });
+  }
+  for (int round = 0; round < 300; ++round) {
+    auto cut = s->snapshot();
+    ASSERT_TRUE(cut.has_value());
+    for (const auto& [first, second] : pairs) {
+      auto counter = [&](const std::string& key) -> std::uint64_t {
+        auto v = cut->get(as_bytes(key));
+        return v ? std::stoull(to_string(*v)) : 0;
+      };
+      const std::uint64_t a = counter(first);
+      const std::uint64_t b = counter(second);
+      ASSERT_TRUE(b == a || b + 1 == a) << first << "=" << a << " " << second << "=" << b;
+    }
+  }
+  stop = true;
+  for (std::thread& w : writers) w.join();
+}
+
+}  // namespace
+}  // namespace tessel
