@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <utility>
 
@@ -14,17 +16,24 @@
 
 #include "common/errno_error.hpp"
 #include "common/file_io.hpp"
+#include "numa/binding.hpp"
+#include "numa/placement.hpp"
 #include "numa/topology.hpp"
 #include "store/shard_manifest.hpp"
 #include "store/shard_router.hpp"
+#include "store/shard_worker.hpp"
 
 namespace tessel::detail {
 
 struct sharded_impl {
   explicit sharded_impl(shard_router r) noexcept : router(r) {}
   shard_router router;
-  std::vector<std::unique_ptr<store>> shards;
+  shard_mode mode = shard_mode::inline_calls;
   std::unique_ptr<std::mutex[]> locks;  // one per shard: its writers, and snapshot()'s cut
+  std::vector<std::unique_ptr<store>> shards;
+  std::optional<numa::topology> topology;  // workers pinned by it
+  // Declared after the shards they write, so they stop first.
+  std::vector<std::unique_ptr<shard_worker>> workers;
 };
 
 }  // namespace tessel::detail
@@ -53,6 +62,39 @@ std::uint32_t default_shard_count() noexcept {
 result<detail::shard_router> router_for(const shard_options& s) noexcept {
   const std::uint32_t shards = s.shards != 0 ? s.shards : default_shard_count();
   return detail::shard_router::make(shards, {static_cast<detail::routing_kind>(s.rule), s.path_components});
+}
+
+/// Worker mode: one worker per shard, pinned to its core when asked and possible (a machine whose
+/// topology hwloc cannot read, or that refuses binding, runs them unpinned).
+void start_workers(detail::sharded_impl& impl, const options& opts, const shard_options& s) {
+  impl.mode = s.mode;
+  if (s.mode != shard_mode::workers) return;
+  std::optional<numa::placement_plan> plan;
+  if (s.pin_workers) {
+    if (auto t = numa::topology::detect()) {
+      if (auto p = numa::plan_placement(*t, impl.shards.size())) plan = std::move(*p);
+      impl.topology.emplace(std::move(*t));
+    }
+  }
+  for (std::size_t i = 0; i < impl.shards.size(); ++i) {
+    std::function<result<void>()> pin;
+    if (plan) {
+      pin = [&impl, place = plan->shards[i]]() -> result<void> {
+        auto ok = numa::pin_current_thread(*impl.topology, place);
+        if (!ok && ok.error().code() == errc::not_supported) return {};
+        return ok;
+      };
+    }
+    impl.workers.push_back(std::make_unique<detail::shard_worker>(*impl.shards[i], impl.locks[i], opts.durability,
+                                                                  s.queue_capacity, std::move(pin)));
+  }
+}
+
+template <class T>
+std::future<result<T>> ready(result<T> r) {
+  std::promise<result<T>> p;
+  p.set_value(std::move(r));
+  return p.get_future();
 }
 
 template <class F>
@@ -108,11 +150,14 @@ void merged_cursor::next() noexcept {
 // ---- sharded_snapshot ----
 
 result<value_view> sharded_snapshot::get(key_view key) const noexcept {
-  return shards_[impl_->router.shard_of(key)].get(key);
+  const std::uint32_t i = impl_->router.shard_of(key);
+  if (i >= shards_.size()) return tl::unexpected(error(errc::not_found));  // made without memory
+  return shards_[i].get(key);
 }
 
 bool sharded_snapshot::contains(key_view key) const noexcept {
-  return shards_[impl_->router.shard_of(key)].contains(key);
+  const std::uint32_t i = impl_->router.shard_of(key);
+  return i < shards_.size() && shards_[i].contains(key);
 }
 
 std::size_t sharded_snapshot::len() const noexcept {
@@ -151,6 +196,7 @@ result<std::unique_ptr<sharded_store>> sharded_store::open(const options& opts, 
       if (!shard) return tl::unexpected(std::move(shard.error()));
       impl->shards.push_back(std::move(*shard));
     }
+    start_workers(*impl, opts, s);
     return std::unique_ptr<sharded_store>(new sharded_store(std::move(impl)));
   } catch (...) {
     return make_error(errc::no_memory, "opening a sharded store");
@@ -217,9 +263,11 @@ result<std::unique_ptr<sharded_store>> sharded_store::open(const std::string& pa
     }
     // Durable point of a creation: the manifest, once every shard exists.
     if (creating) {
-      if (auto ok = detail::write_shard_manifest(dir, m, opts.file_mode); !ok)
+      if (auto ok = detail::write_shard_manifest(dir, m, opts.file_mode); !ok) {
         return tl::unexpected(std::move(ok.error()));
+      }
     }
+    start_workers(*impl, opts, s);
     return std::unique_ptr<sharded_store>(new sharded_store(std::move(impl)));
   } catch (...) {
     return make_error(errc::no_memory, "opening sharded store " + path);
@@ -234,26 +282,72 @@ store& sharded_store::shard(std::uint32_t i) noexcept { return *impl_->shards[i]
 
 const store& sharded_store::shard(std::uint32_t i) const noexcept { return *impl_->shards[i]; }
 
-result<value_view> sharded_store::get(key_view key) const noexcept { return impl_->shards[shard_of(key)]->get(key); }
+result<value_view> sharded_store::get(key_view key) const noexcept {
+  if (impl_->mode == shard_mode::workers) {
+    return make_error(errc::not_supported, "a view into a shard its worker writes; use get_string() or published()");
+  }
+  return impl_->shards[shard_of(key)]->get(key);
+}
 
-bool sharded_store::contains(key_view key) const noexcept { return impl_->shards[shard_of(key)]->contains(key); }
+result<std::string> sharded_store::get_string(key_view key) const noexcept {
+  if (impl_->mode == shard_mode::workers) {
+    return impl_->shards[shard_of(key)]->published().get_string(as_string_view(key));
+  }
+  return impl_->shards[shard_of(key)]->get_string(as_string_view(key));
+}
+
+bool sharded_store::contains(key_view key) const noexcept {
+  const store& s = *impl_->shards[shard_of(key)];
+  return impl_->mode == shard_mode::workers ? s.published().contains(key) : s.contains(key);
+}
 
 result<void> sharded_store::put(key_view key, value_view value) noexcept {
+  if (impl_->mode == shard_mode::workers) return put_async(key, value).get();
   const std::uint32_t i = shard_of(key);
   std::lock_guard lock(impl_->locks[i]);
   return impl_->shards[i]->put(key, value);
 }
 
 result<bool> sharded_store::erase(key_view key) noexcept {
+  if (impl_->mode == shard_mode::workers) return erase_async(key).get();
   const std::uint32_t i = shard_of(key);
   std::lock_guard lock(impl_->locks[i]);
   return impl_->shards[i]->erase(key);
 }
 
+std::future<result<void>> sharded_store::put_async(key_view key, value_view value) noexcept {
+  try {
+    if (impl_->mode != shard_mode::workers) return ready(put(key, value));
+    return impl_->workers[shard_of(key)]->put(key, value);
+  } catch (...) {
+    return ready(result<void>(tl::unexpected(error(errc::no_memory, "queueing a write"))));
+  }
+}
+
+std::future<result<bool>> sharded_store::erase_async(key_view key) noexcept {
+  try {
+    if (impl_->mode != shard_mode::workers) return ready(erase(key));
+    return impl_->workers[shard_of(key)]->erase(key);
+  } catch (...) {
+    return ready(result<bool>(tl::unexpected(error(errc::no_memory, "queueing a write"))));
+  }
+}
+
 std::size_t sharded_store::len() const noexcept {
   std::size_t n = 0;
-  for (const auto& s : impl_->shards) n += s->len();
+  for (const auto& s : impl_->shards) n += impl_->mode == shard_mode::workers ? s->published().len() : s->len();
   return n;
+}
+
+sharded_snapshot sharded_store::published() const noexcept {
+  std::vector<tessel::snapshot> snaps;
+  try {
+    snaps.reserve(impl_->shards.size());
+    for (const auto& s : impl_->shards) snaps.push_back(s->published());
+  } catch (...) {
+    snaps.clear();  // out of memory: no shard, reads find nothing
+  }
+  return sharded_snapshot(impl_, std::move(snaps));
 }
 
 merged_cursor sharded_store::new_cursor() const noexcept {
@@ -278,7 +372,10 @@ result<sharded_snapshot> sharded_store::snapshot() noexcept {
     std::vector<tessel::snapshot> snaps;
     snaps.reserve(n);
     for (std::uint32_t i = 0; i < n; ++i) {
-      auto snap = impl_->shards[i]->snapshot();
+      // Worker mode: the workers publish each batch under the shard's lock, so the published versions are
+      // whole batches; nothing else may freeze a shard a worker writes.
+      auto snap = impl_->mode == shard_mode::workers ? result<tessel::snapshot>(impl_->shards[i]->published())
+                                                     : impl_->shards[i]->snapshot();
       if (!snap) {
         unlock();
         return tl::unexpected(std::move(snap.error()));
@@ -302,6 +399,8 @@ result<void> sharded_store::checkpoint() noexcept {
 }
 
 result<void> sharded_store::close() noexcept {
+  impl_->workers.clear();  // each applies what is queued, then stops
+  impl_->mode = shard_mode::inline_calls;
   return on_every_shard(*impl_, [](store& s) { return s.close(); });
 }
 

@@ -5,13 +5,16 @@
 // Whole-store reads merge the shards: a merged_cursor yields every key once, in key order. snapshot() takes
 // one snapshot per shard as one cut: no write is between them.
 //
-// Thread safety: writes to different shards may run on different threads at once; writes to one shard
-// serialise on that shard's lock (inline mode: the shard's owner thread calls shard(i) directly and takes
-// no lock). Reads of the live shards need their writers quiet, as for tessel::store; a sharded_snapshot is
-// readable from any thread while writes go on.
+// Thread safety: writes may come from any thread. Inline mode: writes to one shard serialise on that
+// shard's lock (or the shard's owner thread calls shard(i) directly), and reads of the live shards need
+// their writers quiet, as for tessel::store. Worker mode: each shard's worker applies its writes, and reads
+// go to published versions, safe from any thread at any time. A sharded_snapshot is readable from any
+// thread while writes go on.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <future>
 #include <memory>
 #include <string>
 #include <utility>
@@ -37,12 +40,23 @@ enum class routing : std::uint8_t {
   path_components = 2,  ///< the first shard_options::path_components '/'-separated components
 };
 
+/// How writes reach a shard (docs/concurrency.md §Modes).
+enum class shard_mode : std::uint8_t {
+  inline_calls = 0,  ///< the caller's thread writes the shard itself, under the shard's lock
+  workers = 1,       ///< one worker thread per shard applies queued writes in batches
+};
+
 struct shard_options {
   /// Shards of a new store; 0 makes one per core of this machine. An existing store keeps its own count:
   /// a different non-zero value is an error.
   std::uint32_t shards = 0;
   routing rule = routing::whole_key;
   std::uint32_t path_components = 1;
+  shard_mode mode = shard_mode::inline_calls;
+  /// Workers: pin each to its shard's core (numa::plan_placement on this machine's topology).
+  bool pin_workers = true;
+  /// Workers: writes a shard's queue holds before writers wait.
+  std::size_t queue_capacity = 4096;
 };
 
 /// The entries of several shards (or of their snapshots) merged into one ascending key order. Forward only.
@@ -109,17 +123,30 @@ class sharded_store {
   [[nodiscard]] store& shard(std::uint32_t i) noexcept;
   [[nodiscard]] const store& shard(std::uint32_t i) const noexcept;
 
+  /// Inline mode: the value in the live shard (its writer must be quiet). Worker mode reads published
+  /// versions instead: not_supported here, use get_string() or published().
   [[nodiscard]] result<value_view> get(key_view key) const noexcept;
+  /// A copy of the value: inline mode from the live shard, worker mode from its published version.
+  [[nodiscard]] result<std::string> get_string(key_view key) const noexcept;
   [[nodiscard]] bool contains(key_view key) const noexcept;
+  /// Durable as the shards' options say; in worker mode, through the shard's worker (waiting for it).
   /// Errors: as store::put.
   [[nodiscard]] result<void> put(key_view key, value_view value) noexcept;
   [[nodiscard]] result<bool> erase(key_view key) noexcept;
-  /// Entries of every shard. O(shards).
+  /// Worker mode: queues the write and returns at once; the future completes once the write is applied,
+  /// durable and visible to published(). Inline mode: writes now, and the future is ready.
+  [[nodiscard]] std::future<result<void>> put_async(key_view key, value_view value) noexcept;
+  [[nodiscard]] std::future<result<bool>> erase_async(key_view key) noexcept;
+  /// Entries of every shard. O(shards). Worker mode: of the published versions.
   [[nodiscard]] std::size_t len() const noexcept;
-  /// Every entry of every shard in key order (the live shards: their writers must be quiet).
+  /// Inline mode: every entry of every live shard in key order (their writers must be quiet).
   [[nodiscard]] merged_cursor new_cursor() const noexcept;
-  /// One snapshot per shard with no write between them. Errors: no_memory.
+  /// One snapshot per shard with no write between them: inline mode freezes the live shards, worker mode
+  /// takes the versions the workers published last. Errors: no_memory.
   [[nodiscard]] result<sharded_snapshot> snapshot() noexcept;
+  /// Each shard's latest published version (not one cut: snapshot() is). Any thread, no lock but a copy
+  /// of each shard's handle.
+  [[nodiscard]] sharded_snapshot published() const noexcept;
 
   /// store::flush / checkpoint / close of every shard; the first error, after trying all.
   [[nodiscard]] result<void> flush() noexcept;

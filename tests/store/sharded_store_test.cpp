@@ -4,8 +4,10 @@
 // creation and conflicting options are typed errors; snapshots are one cut even while writers run.
 #include "tessel/sharded_store.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <string>
 #include <thread>
@@ -205,6 +207,103 @@ TEST(ShardedStoreConcurrencyTest, SnapshotsAreOneCutWhileWritersRun) {
   }
   stop = true;
   for (std::thread& w : writers) w.join();
+}
+
+// ---- Worker mode ----
+
+shard_options workers(std::uint32_t shards) {
+  shard_options so{shards, routing::whole_key, 1};
+  so.mode = shard_mode::workers;
+  so.queue_capacity = 64;  // small, so writers also wait for room
+  return so;
+}
+
+TEST(ShardedWorkerTest, WritesFromManyThreadsLandAndAreVisibleWhenAcknowledged) {
+  auto opened = sharded_store::open(options{}, workers(3));
+  ASSERT_TRUE(opened.has_value()) << opened.error().to_string();
+  sharded_store& s = **opened;
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 4; ++t) {
+    writers.emplace_back([&, t] {
+      std::vector<std::future<result<void>>> pending;
+      for (int i = 0; i < 500; ++i) {
+        const std::string k = "t" + std::to_string(t) + "/" + std::to_string(i);
+        if (i % 2 == 0) {
+          pending.push_back(s.put_async(as_bytes(k), as_bytes(k)));
+          continue;
+        }
+        ASSERT_TRUE(s.put(as_bytes(k), as_bytes(k)));
+        // Acknowledged: a read started now sees it.
+        EXPECT_EQ(s.get_string(as_bytes(k)).value_or("?"), k);
+      }
+      for (auto& f : pending) ASSERT_TRUE(f.get());
+    });
+  }
+  for (std::thread& w : writers) w.join();
+  EXPECT_EQ(s.len(), 2000U);
+  ASSERT_TRUE(s.erase(as_bytes(std::string("t0/0"))).value());
+  EXPECT_FALSE(s.contains(as_bytes(std::string("t0/0"))));
+  EXPECT_EQ(s.get(as_bytes(std::string("t1/1"))).error().code(), errc::not_supported);
+  auto cut = s.snapshot();
+  ASSERT_TRUE(cut.has_value());
+  EXPECT_EQ(cut->len(), 1999U);
+  test::pairs all = merged(cut->new_cursor());
+  ASSERT_EQ(all.size(), 1999U);
+  EXPECT_TRUE(std::is_sorted(all.begin(), all.end()));
+  ASSERT_TRUE(s.close());
+}
+
+TEST(ShardedWorkerTest, SnapshotsAreOneCutWhileWorkersApply) {
+  auto opened = sharded_store::open(options{}, workers(4));
+  ASSERT_TRUE(opened.has_value());
+  sharded_store& s = **opened;
+  const std::string first = "a";
+  std::string second;
+  for (int i = 0; second.empty(); ++i) {
+    const std::string c = "b" + std::to_string(i);
+    if (s.shard_of(as_bytes(c)) != s.shard_of(as_bytes(first))) second = c;
+  }
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (std::uint64_t n = 1; !stop.load(std::memory_order_relaxed); ++n) {
+      ASSERT_TRUE(s.put(as_bytes(first), as_bytes(std::to_string(n))));
+      ASSERT_TRUE(s.put(as_bytes(second), as_bytes(std::to_string(n))));
+    }
+  });
+  for (int round = 0; round < 200; ++round) {
+    auto cut = s.snapshot();
+    ASSERT_TRUE(cut.has_value());
+    auto counter = [&](const std::string& key) -> std::uint64_t {
+      auto v = cut->get(as_bytes(key));
+      return v ? std::stoull(to_string(*v)) : 0;
+    };
+    const std::uint64_t a = counter(first);
+    const std::uint64_t b = counter(second);
+    ASSERT_TRUE(b == a || b + 1 == a) << a << " " << b;
+  }
+  stop = true;
+  writer.join();
+}
+
+TEST(ShardedWorkerTest, DurableWorkersWritesSurviveReopen) {
+  test::temp_dir tmp;
+  const std::string dir = tmp.sub("sharded");
+  model m;
+  {
+    auto opened = sharded_store::open(dir, test::durable_options(durability::log), workers(2));
+    ASSERT_TRUE(opened.has_value()) << opened.error().to_string();
+    std::vector<std::future<result<void>>> pending;
+    for (int i = 0; i < 300; ++i) {
+      const std::string k = "k" + std::to_string(i);
+      pending.push_back((*opened)->put_async(as_bytes(k), as_bytes(k + "v")));
+      m[k] = k + "v";
+    }
+    for (auto& f : pending) ASSERT_TRUE(f.get());
+    opened->reset();
+  }
+  auto again = sharded_store::open(dir, test::durable_options(durability::log), {});
+  ASSERT_TRUE(again.has_value()) << again.error().to_string();
+  EXPECT_TRUE(merged((*again)->new_cursor()) == test::as_pairs(m));
 }
 
 }  // namespace
