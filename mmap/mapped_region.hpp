@@ -85,6 +85,8 @@ class mapped_region {
   /// Forgets every block; the memory stays committed for reuse.
   void reset() noexcept { allocator_.reset(); }
   [[nodiscard]] bool file_backed() const noexcept { return fd_ >= 0; }
+  /// The address space reserved from base(): what the region may grow into.
+  [[nodiscard]] std::size_t reserved_bytes() const noexcept { return reserved_; }
   /// True when `p` points into the region's reserved range (a view of a stored key or value).
   [[nodiscard]] bool contains(const void* p) const noexcept {
     const auto* b = static_cast<const std::byte*>(p);

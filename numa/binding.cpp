@@ -73,6 +73,7 @@ result<std::vector<unsigned>> bound_nodes(const topology& topo, void* address, s
     if (hwloc_get_area_membind(topo.handle(), address, bytes, nodes.get(), &policy, HWLOC_MEMBIND_BYNODESET) != 0) {
       return tl::unexpected(binding_error(errno, "reading a memory binding"));
     }
+    if (policy != HWLOC_MEMBIND_BIND) return std::vector<unsigned>{};  // the default policy: no binding
     return members(nodes.get());
   } catch (const std::bad_alloc&) {
     return make_error(errc::no_memory, "reading a memory binding");

@@ -37,8 +37,8 @@ struct memory_binding {
 /// invalid_argument (no such node in `topo`; an empty or unaligned range), io_error.
 [[nodiscard]] result<void> bind_memory(const topology& topo, const memory_binding& b) noexcept;
 
-/// The NUMA nodes (OS indexes) the memory policy of [address, address + bytes) allows: after bind_memory,
-/// exactly its node. Errors: as bind_memory.
+/// The NUMA nodes (OS indexes) [address, address + bytes) is bound to: after bind_memory, exactly its
+/// node; empty when the range has the default policy. Errors: as bind_memory.
 [[nodiscard]] result<std::vector<unsigned>> bound_nodes(const topology& topo, void* address,
                                                         std::size_t bytes) noexcept;
 

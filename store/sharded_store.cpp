@@ -22,6 +22,7 @@
 #include "store/shard_manifest.hpp"
 #include "store/shard_router.hpp"
 #include "store/shard_worker.hpp"
+#include "store/store_impl.hpp"
 
 namespace tessel::detail {
 
@@ -64,29 +65,52 @@ result<detail::shard_router> router_for(const shard_options& s) noexcept {
   return detail::shard_router::make(shards, {static_cast<detail::routing_kind>(s.rule), s.path_components});
 }
 
-/// Worker mode: one worker per shard, pinned to its core when asked and possible (a machine whose
-/// topology hwloc cannot read, or that refuses binding, runs them unpinned).
-void start_workers(detail::sharded_impl& impl, const options& opts, const shard_options& s) {
+/// The region a shard's tree lives in, for binding: a dram shard's whole reservation, a pmem shard's pool;
+/// nothing for an mmap shard (see shard_options::bind_memory).
+std::optional<std::pair<void*, std::size_t>> bindable_region(store& shard) noexcept {
+  detail::store_impl& impl = detail::store_access::impl(shard);
+  if (const mmap::mapped_region* m = impl.mapped(); m != nullptr && !m->file_backed()) {
+    return std::pair<void*, std::size_t>{m->base(), m->reserved_bytes()};
+  }
+  if (const pmem::pool_region* p = impl.pool(); p != nullptr) {
+    return std::pair<void*, std::size_t>{p->base(), p->pool_bytes()};
+  }
+  return std::nullopt;
+}
+
+/// Places the shards on this machine (docs/concurrency.md): binds their regions to their nodes when asked,
+/// and in worker mode starts one worker per shard, pinned to its core when asked. A machine whose topology
+/// hwloc cannot read, or that refuses binding, runs them unbound.
+void place_shards(detail::sharded_impl& impl, const options& opts, const shard_options& s) {
   impl.mode = s.mode;
-  if (s.mode != shard_mode::workers) return;
+  const bool pin = s.mode == shard_mode::workers && s.pin_workers;
   std::optional<numa::placement_plan> plan;
-  if (s.pin_workers) {
+  if (pin || s.bind_memory) {
     if (auto t = numa::topology::detect()) {
       if (auto p = numa::plan_placement(*t, impl.shards.size())) plan = std::move(*p);
       impl.topology.emplace(std::move(*t));
     }
   }
+  if (plan && s.bind_memory) {
+    for (std::size_t i = 0; i < impl.shards.size(); ++i) {
+      if (auto range = bindable_region(*impl.shards[i])) {
+        // Best effort: a kernel without NUMA policy, or a range it refuses, leaves the default policy.
+        (void)numa::bind_memory(*impl.topology, numa::binding_for(plan->shards[i], range->first, range->second));
+      }
+    }
+  }
+  if (s.mode != shard_mode::workers) return;
   for (std::size_t i = 0; i < impl.shards.size(); ++i) {
-    std::function<result<void>()> pin;
-    if (plan) {
-      pin = [&impl, place = plan->shards[i]]() -> result<void> {
+    std::function<result<void>()> pin_worker;
+    if (plan && pin) {
+      pin_worker = [&impl, place = plan->shards[i]]() -> result<void> {
         auto ok = numa::pin_current_thread(*impl.topology, place);
         if (!ok && ok.error().code() == errc::not_supported) return {};
         return ok;
       };
     }
     impl.workers.push_back(std::make_unique<detail::shard_worker>(*impl.shards[i], impl.locks[i], opts.durability,
-                                                                  s.queue_capacity, std::move(pin)));
+                                                                  s.queue_capacity, std::move(pin_worker)));
   }
 }
 
@@ -196,7 +220,7 @@ result<std::unique_ptr<sharded_store>> sharded_store::open(const options& opts, 
       if (!shard) return tl::unexpected(std::move(shard.error()));
       impl->shards.push_back(std::move(*shard));
     }
-    start_workers(*impl, opts, s);
+    place_shards(*impl, opts, s);
     return std::unique_ptr<sharded_store>(new sharded_store(std::move(impl)));
   } catch (...) {
     return make_error(errc::no_memory, "opening a sharded store");
@@ -267,7 +291,7 @@ result<std::unique_ptr<sharded_store>> sharded_store::open(const std::string& pa
         return tl::unexpected(std::move(ok.error()));
       }
     }
-    start_workers(*impl, opts, s);
+    place_shards(*impl, opts, s);
     return std::unique_ptr<sharded_store>(new sharded_store(std::move(impl)));
   } catch (...) {
     return make_error(errc::no_memory, "opening sharded store " + path);

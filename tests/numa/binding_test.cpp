@@ -69,6 +69,10 @@ TEST(BindingTest, ThisMachineBindsARegionToItsNode) {
   mapping m(4 << 20);
   ASSERT_NE(m.address, MAP_FAILED);
   const memory_binding b = binding_for(plan->shards.back(), m.address, m.bytes);
+  auto before = bound_nodes(*t, m.address, m.bytes);
+  if (!before && before.error().code() == errc::not_supported) GTEST_SKIP() << before.error().to_string();
+  ASSERT_TRUE(before.has_value()) << before.error().to_string();
+  EXPECT_TRUE(before->empty()) << "a fresh mapping has the default policy";
   auto bound = bind_memory(*t, b);
   if (!bound && bound.error().code() == errc::not_supported) GTEST_SKIP() << bound.error().to_string();
   ASSERT_TRUE(bound.has_value()) << bound.error().to_string();

@@ -16,7 +16,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "numa/binding.hpp"
 #include "store/shard_manifest.hpp"
+#include "store/store_impl.hpp"
 #include "tests/store/durable_test_support.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -207,6 +209,23 @@ TEST(ShardedStoreConcurrencyTest, SnapshotsAreOneCutWhileWritersRun) {
   }
   stop = true;
   for (std::thread& w : writers) w.join();
+}
+
+// Every shard's region carries its node's memory policy: on this 1-node host, node 0's OS index.
+TEST(ShardedStoreTest, ShardRegionsAreBoundToTheirNodes) {
+  auto s = dram(2);
+  ASSERT_TRUE(s);
+  auto topo = numa::topology::detect();
+  ASSERT_TRUE(topo.has_value());
+  auto plan = numa::plan_placement(*topo, 2);
+  ASSERT_TRUE(plan.has_value());
+  for (std::uint32_t i = 0; i < 2; ++i) {
+    std::byte* base = detail::store_access::impl(s->shard(i)).mapped()->base();
+    auto nodes = numa::bound_nodes(*topo, base, 4096);
+    if (!nodes && nodes.error().code() == errc::not_supported) GTEST_SKIP() << nodes.error().to_string();
+    ASSERT_TRUE(nodes.has_value()) << nodes.error().to_string();
+    EXPECT_THAT(*nodes, ::testing::ElementsAre(plan->shards[i].node_os_index)) << "shard " << i;
+  }
 }
 
 // ---- Worker mode ----
