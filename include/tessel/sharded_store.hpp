@@ -105,6 +105,13 @@ class sharded_snapshot {
   std::vector<snapshot> shards_;
 };
 
+/// One write of a cross-shard batch (sharded_store::write_batch).
+struct write_op {
+  bool erase = false;
+  std::string key;
+  std::string value;  ///< a put's value
+};
+
 class sharded_store {
  public:
   /// A new in-memory sharded store; every shard opens with `opts` (backend dram). Errors: as store::open,
@@ -141,6 +148,13 @@ class sharded_store {
   /// durable and visible to published(). Inline mode: writes now, and the future is ready.
   [[nodiscard]] std::future<result<void>> put_async(key_view key, value_view value) noexcept;
   [[nodiscard]] std::future<result<bool>> erase_async(key_view key) noexcept;
+  /// Applies `ops` in order as one write, atomic across shards: a cut or a crash shows all of it or none
+  /// (docs/concurrency.md §Cross-shard commits). A durable store syncs the batch's record in its
+  /// coordinator log before applying it, so it is durable when the call returns. Inline mode only.
+  /// Errors: invalid_argument (a key or value over its limit, or a key under tessel's reserved prefix
+  /// "\xFF\xFFtessel/txn/"), not_supported (worker mode), io_error / no_space (the record could not be
+  /// written: nothing applied), fatal (a failure after the record was durable: reopen to recover the batch).
+  [[nodiscard]] result<void> write_batch(const std::vector<write_op>& ops) noexcept;
   /// Entries of every shard. O(shards). Worker mode: of the published versions.
   [[nodiscard]] std::size_t len() const noexcept;
   /// Inline mode: every entry of every live shard in key order (their writers must be quiet).

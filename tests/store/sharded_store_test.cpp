@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <future>
 #include <map>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include "numa/binding.hpp"
+#include "store/cross_shard_batch.hpp"
 #include "store/shard_manifest.hpp"
 #include "store/store_impl.hpp"
 #include "tests/store/durable_test_support.hpp"
@@ -226,6 +228,81 @@ TEST(ShardedStoreTest, ShardRegionsAreBoundToTheirNodes) {
     ASSERT_TRUE(nodes.has_value()) << nodes.error().to_string();
     EXPECT_THAT(*nodes, ::testing::ElementsAre(plan->shards[i].node_os_index)) << "shard " << i;
   }
+}
+
+// ---- Cross-shard batches ----
+
+shard_options workers(std::uint32_t shards);
+
+/// Keys on three different shards of `s`.
+std::vector<std::string> keys_on_distinct_shards(const sharded_store& s, std::size_t n) {
+  std::vector<std::string> keys;
+  std::vector<bool> used(s.shards(), false);
+  for (int i = 0; keys.size() < n; ++i) {
+    const std::string k = "acct/" + std::to_string(i);
+    const std::uint32_t home = s.shard_of(as_bytes(k));
+    if (used[home]) continue;
+    used[home] = true;
+    keys.push_back(k);
+  }
+  return keys;
+}
+
+std::vector<write_op> set_all(const std::vector<std::string>& keys, std::uint64_t n) {
+  std::vector<write_op> ops;
+  for (const std::string& k : keys) ops.push_back({false, k, std::to_string(n)});
+  return ops;
+}
+
+TEST(ShardedBatchTest, ABatchIsWholeInEveryCutWhileWritersRun) {
+  auto s = dram(4);
+  ASSERT_TRUE(s);
+  const std::vector<std::string> keys = keys_on_distinct_shards(*s, 3);
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (std::uint64_t n = 1; !stop.load(std::memory_order_relaxed); ++n) ASSERT_TRUE(s->write_batch(set_all(keys, n)));
+  });
+  for (int round = 0; round < 200; ++round) {
+    auto cut = s->snapshot();
+    ASSERT_TRUE(cut.has_value());
+    std::set<std::string> values;
+    for (const std::string& k : keys) {
+      auto v = cut->get(as_bytes(k));
+      values.insert(v ? to_string(*v) : "none");
+    }
+    ASSERT_EQ(values.size(), 1U) << "a cut shows part of a batch";
+  }
+  stop = true;
+  writer.join();
+}
+
+TEST(ShardedBatchTest, DurableBatchesSurviveReopenAndBadBatchesChangeNothing) {
+  test::temp_dir tmp;
+  const std::string dir = tmp.sub("sharded");
+  std::vector<std::string> keys;
+  {
+    auto s = sharded_store::open(dir, test::durable_options(durability::none), {3, routing::whole_key, 1});
+    ASSERT_TRUE(s.has_value()) << s.error().to_string();
+    keys = keys_on_distinct_shards(**s, 3);
+    for (std::uint64_t n = 1; n <= 50; ++n) ASSERT_TRUE((*s)->write_batch(set_all(keys, n)));
+    std::vector<write_op> bad = set_all(keys, 99);
+    bad.push_back({false, std::string(max_key_size + 1, 'k'), "v"});
+    EXPECT_EQ((*s)->write_batch(bad).error().code(), errc::invalid_argument);
+    const std::vector<write_op> reserved{{false, std::string(detail::batch_marker_key), "x"}};
+    EXPECT_EQ((*s)->write_batch(reserved).error().code(), errc::invalid_argument);
+    ASSERT_TRUE((*s)->write_batch({{true, keys[0], ""}, {false, keys[1], "51"}}));
+  }
+  auto s = sharded_store::open(dir, test::durable_options(durability::none), {});
+  ASSERT_TRUE(s.has_value()) << s.error().to_string();
+  EXPECT_FALSE((*s)->contains(as_bytes(keys[0])));
+  EXPECT_EQ((*s)->get_string(as_bytes(keys[1])).value_or("?"), "51");
+  EXPECT_EQ((*s)->get_string(as_bytes(keys[2])).value_or("?"), "50");
+}
+
+TEST(ShardedBatchTest, WorkerModeRefusesBatches) {
+  auto s = sharded_store::open(options{}, workers(2));
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ((*s)->write_batch({{false, "k", "v"}}).error().code(), errc::not_supported);
 }
 
 // ---- Worker mode ----

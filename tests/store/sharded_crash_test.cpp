@@ -1,0 +1,100 @@
+// kill -9 during cross-shard batches: a child process writes batches that set one key on each of three
+// shards to the same counter, acknowledging each to its parent; the parent kills it at random moments and
+// reopens. Every batch must be all or nothing -- the three keys always equal -- and no acknowledged batch
+// lost. The shards run with durability none, so their own logs usually lose the last parts and recovery
+// has to re-apply them from the coordinator log. Label crash.
+#include <csignal>
+#include <cstdint>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tessel/sharded_store.hpp"
+
+#include "store/shard_manifest.hpp"
+#include "store/store_check.hpp"
+#include "tests/store/durable_test_support.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace tessel {
+namespace {
+
+constexpr int kills = 60;
+const shard_options three_shards{3, routing::whole_key, 1};
+
+std::vector<std::string> keys_on_distinct_shards(const sharded_store& s) {
+  std::vector<std::string> keys;
+  std::vector<bool> used(s.shards(), false);
+  for (int i = 0; keys.size() < s.shards(); ++i) {
+    const std::string k = "acct/" + std::to_string(i);
+    if (used[s.shard_of(as_bytes(k))]) continue;
+    used[s.shard_of(as_bytes(k))] = true;
+    keys.push_back(k);
+  }
+  return keys;
+}
+
+[[noreturn]] void write_batches(const std::string& dir, std::uint64_t from, int ack_fd) {
+  auto s = sharded_store::open(dir, test::durable_options(durability::none), three_shards);
+  if (!s) _exit(10);
+  const std::vector<std::string> keys = keys_on_distinct_shards(**s);
+  for (std::uint64_t n = from;; ++n) {
+    std::vector<write_op> ops;
+    for (const std::string& k : keys) ops.push_back({false, k, std::to_string(n)});
+    if (!(*s)->write_batch(ops)) _exit(11);
+    if (::write(ack_fd, &n, sizeof n) != sizeof n) _exit(12);
+  }
+}
+
+TEST(ShardedCrashTest, CrossShardBatchesAreAllOrNothingAcrossKill9) {
+  test::temp_dir tmp;
+  const std::string dir = tmp.sub("sharded");
+  std::mt19937_64 rng(11);
+  std::uint64_t acked = 0;
+  for (int round = 0; round < kills; ++round) {
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      ::close(fds[0]);
+      write_batches(dir, acked + 1, fds[1]);
+    }
+    ::close(fds[1]);
+    ::usleep(static_cast<useconds_t>(20000 + rng() % 30000));
+    ::kill(child, SIGKILL);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "the child stopped by itself with exit code " << WEXITSTATUS(status);
+    std::uint64_t n = 0;
+    while (::read(fds[0], &n, sizeof n) == sizeof n) acked = std::max(acked, n);
+    ::close(fds[0]);
+
+    auto s = sharded_store::open(dir, test::durable_options(durability::none), {});
+    ASSERT_TRUE(s.has_value()) << "round " << round << ": " << s.error().to_string();
+    std::set<std::string> values;
+    for (const std::string& k : keys_on_distinct_shards(**s))
+      values.insert((*s)->get_string(as_bytes(k)).value_or("0"));
+    ASSERT_EQ(values.size(), 1U) << "round " << round << ": a batch is half applied";
+    const std::uint64_t got = std::stoull(*values.begin());
+    ASSERT_GE(got, acked) << "round " << round << ": an acknowledged batch is lost";
+    ASSERT_LE(got, acked + 1) << "round " << round << ": a batch never written appeared";
+    acked = got;
+    ASSERT_TRUE((*s)->close());
+  }
+  EXPECT_GT(acked, std::uint64_t{kills}) << "the children made progress";
+  for (std::uint32_t i = 0; i < 3; ++i) {
+    const auto report = check_store(std::filesystem::path(dir) / detail::shard_directory_name(i));
+    ASSERT_TRUE(report.has_value()) << report.error().to_string();
+    EXPECT_TRUE(report->problems.empty()) << "shard " << i << ": " << report->problems.front();
+  }
+}
+
+}  // namespace
+}  // namespace tessel
