@@ -1,6 +1,7 @@
 // The manifest of a durable sharded store (docs/format.md §Shard manifest): `shards.tessel` in the store's
 // directory, written once when the store is created, after every shard exists -- so a manifest names
-// shards that are all there, and a directory with shards but no manifest is a creation that did not finish.
+// shards that are all there, and a directory with shards but no manifest is a creation that did not finish
+// (sharded_store::open removes those shards and creates the store again).
 //
 // Thread safety: values and functions.
 #pragma once

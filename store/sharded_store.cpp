@@ -333,11 +333,18 @@ result<std::unique_ptr<sharded_store>> sharded_store::open(const std::string& pa
       if (opts.mode == open_mode::open_existing || opts.read_only) {
         return make_error(errc::not_found, "no sharded store in " + path);
       }
+      // Shards without a manifest are a creation that did not finish: open had not returned, so nothing in
+      // them was ever acknowledged. They are removed and the creation starts over.
       std::error_code ec;
-      if (std::filesystem::exists(dir / detail::shard_directory_name(0), ec)) {
-        return make_error(errc::invalid_argument, path +
-                                                      " holds shards but no manifest: a creation that did not "
-                                                      "finish; remove the directory");
+      std::vector<std::filesystem::path> leftovers;
+      for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+        if (e.path().filename().string().starts_with("shard-")) leftovers.push_back(e.path());
+      }
+      leftovers.push_back(dir / "txn");
+      for (const auto& p : leftovers) {
+        std::filesystem::remove_all(p, ec);
+        if (ec)
+          return tl::unexpected(errno_error(ec.value(), "removing " + p.string() + ", left by an unfinished creation"));
       }
       auto router = router_for(s);
       if (!router) return tl::unexpected(std::move(router.error()));

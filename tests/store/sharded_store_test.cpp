@@ -156,11 +156,17 @@ TEST_F(DurableShardedStoreTest, DamageIsRefusedAtOpen) {
   ASSERT_FALSE(missing.has_value());
   EXPECT_EQ(missing.error().code(), errc::not_found);
   EXPECT_THAT(std::string(missing.error().message()), ::testing::HasSubstr("shard 1"));
-  // Shards without a manifest: a creation that did not finish.
+  // Shards without a manifest: a creation that did not finish (nothing was acknowledged). Opening an
+  // existing store finds none; creating removes the leftovers and starts over.
   std::filesystem::remove(manifest());
-  auto unfinished = open();
-  ASSERT_FALSE(unfinished.has_value());
-  EXPECT_EQ(unfinished.error().code(), errc::invalid_argument);
+  options existing = test::durable_options(durability::none);
+  existing.mode = open_mode::open_existing;
+  EXPECT_EQ(open({}, existing).error().code(), errc::not_found);
+  auto fresh = open({2, routing::whole_key, 1});
+  ASSERT_TRUE(fresh.has_value()) << fresh.error().to_string();
+  EXPECT_EQ((*fresh)->shards(), 2U);
+  EXPECT_EQ((*fresh)->len(), 0U);
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::path(dir_) / detail::shard_directory_name(2)));
 }
 
 TEST(ShardedManifestTest, EncodeDecodeRoundTrip) {
