@@ -4,64 +4,20 @@
 #include "tessel/sharded_store.hpp"
 
 #include <algorithm>
-#include <array>
-#include <cstring>
 #include <filesystem>
-#include <functional>
-#include <mutex>
-#include <optional>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include <sys/random.h>
 
 #include "common/errno_error.hpp"
 #include "common/file_io.hpp"
-#include "common/le_codec.hpp"
-#include "log/log_reader.hpp"
-#include "log/log_writer.hpp"
-#include "log/segment.hpp"
-#include "numa/binding.hpp"
-#include "numa/placement.hpp"
-#include "numa/topology.hpp"
-#include "store/cross_shard_batch.hpp"
-#include "store/shard_manifest.hpp"
-#include "store/shard_router.hpp"
-#include "store/shard_worker.hpp"
-#include "store/store_impl.hpp"
-
-namespace tessel::detail {
-
-struct sharded_impl {
-  explicit sharded_impl(shard_router r) noexcept : router(r) {}
-  shard_router router;
-  shard_mode mode = shard_mode::inline_calls;
-  std::unique_ptr<std::mutex[]> locks;  // one per shard: its writers, and snapshot()'s cut
-  std::vector<std::unique_ptr<store>> shards;
-  std::optional<numa::topology> topology;          // workers pinned by it
-  std::unique_ptr<oplog::log_writer> coordinator;  // durable stores: the cross-shard batch log
-  std::optional<error> failed;  // a batch failed after its commit point: batches refused until reopened
-  std::mutex failed_mutex;
-  // Declared after the shards they write, so they stop first.
-  std::vector<std::unique_ptr<shard_worker>> workers;
-};
-
-}  // namespace tessel::detail
+#include "store/sharded_impl.hpp"
 
 namespace tessel {
 
 namespace {
-
-/// Orders shards by their cursors' keys for a min-heap (std heaps are max-heaps: "greater" first).
-struct key_after {
-  const std::vector<cursor>* cursors;
-  bool operator()(std::uint32_t a, std::uint32_t b) const noexcept {
-    const key_view x = (*cursors)[a].key();
-    const key_view y = (*cursors)[b].key();
-    const int c = std::memcmp(x.data(), y.data(), std::min(x.size(), y.size()));
-    return c != 0 ? c > 0 : x.size() > y.size();
-  }
-};
 
 /// One shard per core of this machine (hardware threads when hwloc cannot tell).
 std::uint32_t default_shard_count() noexcept {
@@ -72,126 +28,6 @@ std::uint32_t default_shard_count() noexcept {
 result<detail::shard_router> router_for(const shard_options& s) noexcept {
   const std::uint32_t shards = s.shards != 0 ? s.shards : default_shard_count();
   return detail::shard_router::make(shards, {static_cast<detail::routing_kind>(s.rule), s.path_components});
-}
-
-/// The region a shard's tree lives in, for binding: a dram shard's whole reservation, a pmem shard's pool;
-/// nothing for an mmap shard (see shard_options::bind_memory).
-std::optional<std::pair<void*, std::size_t>> bindable_region(store& shard) noexcept {
-  detail::store_impl& impl = detail::store_access::impl(shard);
-  if (const mmap::mapped_region* m = impl.mapped(); m != nullptr && !m->file_backed()) {
-    return std::pair<void*, std::size_t>{m->base(), m->reserved_bytes()};
-  }
-  if (const pmem::pool_region* p = impl.pool(); p != nullptr) {
-    return std::pair<void*, std::size_t>{p->base(), p->pool_bytes()};
-  }
-  return std::nullopt;
-}
-
-/// Places the shards on this machine (docs/concurrency.md): binds their regions to their nodes when asked,
-/// and in worker mode starts one worker per shard, pinned to its core when asked. A machine whose topology
-/// hwloc cannot read, or that refuses binding, runs them unbound.
-void place_shards(detail::sharded_impl& impl, const options& opts, const shard_options& s) {
-  impl.mode = s.mode;
-  const bool pin = s.mode == shard_mode::workers && s.pin_workers;
-  std::optional<numa::placement_plan> plan;
-  if (pin || s.bind_memory) {
-    if (auto t = numa::topology::detect()) {
-      if (auto p = numa::plan_placement(*t, impl.shards.size())) plan = std::move(*p);
-      impl.topology.emplace(std::move(*t));
-    }
-  }
-  if (plan && s.bind_memory) {
-    for (std::size_t i = 0; i < impl.shards.size(); ++i) {
-      if (auto range = bindable_region(*impl.shards[i])) {
-        // Best effort: a kernel without NUMA policy, or a range it refuses, leaves the default policy.
-        (void)numa::bind_memory(*impl.topology, numa::binding_for(plan->shards[i], range->first, range->second));
-      }
-    }
-  }
-  if (s.mode != shard_mode::workers) return;
-  for (std::size_t i = 0; i < impl.shards.size(); ++i) {
-    std::function<result<void>()> pin_worker;
-    if (plan && pin) {
-      pin_worker = [&impl, place = plan->shards[i]]() -> result<void> {
-        auto ok = numa::pin_current_thread(*impl.topology, place);
-        if (!ok && ok.error().code() == errc::not_supported) return {};
-        return ok;
-      };
-    }
-    impl.workers.push_back(std::make_unique<detail::shard_worker>(*impl.shards[i], impl.locks[i], opts.durability,
-                                                                  s.queue_capacity, std::move(pin_worker)));
-  }
-}
-
-/// The batch id shard `s` applied last (its marker key), 0 when none.
-std::uint64_t applied_batch(const store& s) noexcept {
-  auto v = s.get(as_bytes(detail::batch_marker_key));
-  if (!v || v->size() != sizeof(std::uint64_t)) return 0;
-  return load_le<std::uint64_t>(v->data());
-}
-
-/// Applies one shard's part of batch `id`, then its marker (when `id` is not 0: durable stores).
-result<void> apply_part(store& s, const detail::batch_part& part, std::uint64_t id) noexcept {
-  for (const detail::batch_op& op : part.ops) {
-    if (op.erase) {
-      if (auto ok = s.erase(as_bytes(op.key), durability::none); !ok) return tl::unexpected(std::move(ok.error()));
-    } else if (auto ok = s.put(as_bytes(op.key), as_bytes(op.value), durability::none); !ok) {
-      return ok;
-    }
-  }
-  if (id == 0) return {};
-  std::array<std::byte, sizeof(std::uint64_t)> marker{};
-  store_le<std::uint64_t>(marker.data(), id);
-  return s.put(as_bytes(detail::batch_marker_key), marker, durability::none);
-}
-
-/// Opens a durable sharded store's coordinator log: re-applies every batch a shard's marker says it lacks,
-/// then opens the writer after the last record. A read-only store only reads its shards as they are.
-result<void> recover_batches(detail::sharded_impl& impl, const std::filesystem::path& dir,
-                             const detail::shard_manifest& m, const options& opts) noexcept {
-  if (opts.read_only) return {};
-  try {
-    const std::filesystem::path log_dir = dir / "txn";
-    std::uint64_t newest_marker = 0;
-    std::vector<std::uint64_t> markers;
-    for (const auto& s : impl.shards) {
-      markers.push_back(applied_batch(*s));
-      newest_marker = std::max(newest_marker, markers.back());
-    }
-    // Checkpoints delete the segments whose batches every shard holds: the log starts where they stopped.
-    auto segments = oplog::list_segments(log_dir);
-    if (!segments) return tl::unexpected(std::move(segments.error()));
-    const std::uint64_t after = segments->empty() ? 0 : segments->front().first_seq - 1;
-    auto report = oplog::scan_log(log_dir, m.id, after, [&](const oplog::record_view& r) -> result<void> {
-      auto parts = detail::decode_batch(as_string_view(r.value));
-      if (!parts) return tl::unexpected(std::move(parts.error()));
-      for (const detail::batch_part& part : *parts) {
-        if (part.shard >= impl.shards.size()) {
-          return make_error(errc::corruption, "a cross-shard batch names shard " + std::to_string(part.shard));
-        }
-        if (markers[part.shard] >= r.seq) continue;  // the shard holds this part already
-        if (auto ok = apply_part(*impl.shards[part.shard], part, r.seq); !ok) return ok;
-        markers[part.shard] = r.seq;
-      }
-      return {};
-    });
-    if (!report) {
-      return make_error(report.error().code(),
-                        "recovering cross-shard batches: " + std::string(report.error().message()));
-    }
-    if (report->damage) {
-      if (auto ok = oplog::cut_tail(*report->damage); !ok) return ok;
-    }
-    oplog::log_options lo;
-    lo.segment_bytes = std::min<std::uint64_t>(opts.log_segment_bytes, 4 << 20);
-    lo.simulate_power_loss = opts.simulate_power_loss;
-    auto writer = oplog::log_writer::open(log_dir, m.id, std::max(report->next_seq, newest_marker + 1), lo);
-    if (!writer) return tl::unexpected(std::move(writer.error()));
-    impl.coordinator = std::move(*writer);
-    return {};
-  } catch (...) {
-    return make_error(errc::no_memory, "recovering cross-shard batches");
-  }
 }
 
 template <class T>
@@ -211,45 +47,6 @@ result<void> on_every_shard(detail::sharded_impl& impl, F&& f) noexcept {
 }
 
 }  // namespace
-
-// ---- merged_cursor ----
-
-merged_cursor::merged_cursor(std::vector<cursor> cursors) noexcept : cursors_(std::move(cursors)) {}
-
-void merged_cursor::rebuild() noexcept {
-  heap_.clear();
-  try {
-    heap_.reserve(cursors_.size());  // once: later rebuilds and next() never allocate
-  } catch (...) {
-    return;  // out of memory: the cursor is invalid
-  }
-  for (std::uint32_t i = 0; i < cursors_.size(); ++i) {
-    if (cursors_[i].valid()) heap_.push_back(i);
-  }
-  std::make_heap(heap_.begin(), heap_.end(), key_after{&cursors_});
-}
-
-void merged_cursor::seek_to_first() noexcept {
-  for (cursor& c : cursors_) c.seek_to_first();
-  rebuild();
-}
-
-void merged_cursor::seek(key_view key) noexcept {
-  for (cursor& c : cursors_) c.seek(key);
-  rebuild();
-}
-
-void merged_cursor::next() noexcept {
-  const key_after after{&cursors_};
-  std::pop_heap(heap_.begin(), heap_.end(), after);
-  cursor& c = cursors_[heap_.back()];
-  c.next();
-  if (c.valid()) {
-    std::push_heap(heap_.begin(), heap_.end(), after);
-  } else {
-    heap_.pop_back();
-  }
-}
 
 // ---- sharded_snapshot ----
 
@@ -300,7 +97,7 @@ result<std::unique_ptr<sharded_store>> sharded_store::open(const options& opts, 
       if (!shard) return tl::unexpected(std::move(shard.error()));
       impl->shards.push_back(std::move(*shard));
     }
-    place_shards(*impl, opts, s);
+    detail::place_shards(*impl, opts, s);
     return std::unique_ptr<sharded_store>(new sharded_store(std::move(impl)));
   } catch (...) {
     return make_error(errc::no_memory, "opening a sharded store");
@@ -378,8 +175,8 @@ result<std::unique_ptr<sharded_store>> sharded_store::open(const std::string& pa
         return tl::unexpected(std::move(ok.error()));
       }
     }
-    if (auto ok = recover_batches(*impl, dir, m, opts); !ok) return tl::unexpected(std::move(ok.error()));
-    place_shards(*impl, opts, s);
+    if (auto ok = detail::recover_batches(*impl, dir, m, opts); !ok) return tl::unexpected(std::move(ok.error()));
+    detail::place_shards(*impl, opts, s);
     return std::unique_ptr<sharded_store>(new sharded_store(std::move(impl)));
   } catch (...) {
     return make_error(errc::no_memory, "opening sharded store " + path);
@@ -442,69 +239,6 @@ std::future<result<bool>> sharded_store::erase_async(key_view key) noexcept {
     return impl_->workers[shard_of(key)]->erase(key);
   } catch (...) {
     return ready(result<bool>(tl::unexpected(error(errc::no_memory, "queueing a write"))));
-  }
-}
-
-result<void> sharded_store::write_batch(const std::vector<write_op>& ops) noexcept {
-  detail::sharded_impl& impl = *impl_;
-  if (impl.mode == shard_mode::workers) {
-    return make_error(errc::not_supported, "cross-shard batches need inline mode (workers own their shards)");
-  }
-  try {
-    std::vector<detail::batch_part> parts;
-    std::vector<std::int64_t> part_of(shards(), -1);
-    for (const write_op& op : ops) {
-      if (op.key.size() > max_key_size || op.value.size() > max_value_size) {
-        return make_error(errc::invalid_argument, "a batch write of a " + std::to_string(op.key.size()) +
-                                                      "-byte key and " + std::to_string(op.value.size()) +
-                                                      "-byte value exceeds the limits");
-      }
-      if (std::string_view(op.key).starts_with(detail::batch_reserved_prefix)) {
-        return make_error(errc::invalid_argument, "keys under \\xFF\\xFFtessel/txn/ are tessel's");
-      }
-      const std::uint32_t home = shard_of(as_bytes(op.key));
-      if (part_of[home] < 0) {
-        part_of[home] = static_cast<std::int64_t>(parts.size());
-        parts.push_back({home, {}});
-      }
-      parts[static_cast<std::size_t>(part_of[home])].ops.push_back({op.erase, op.key, op.value});
-    }
-    if (parts.empty()) return {};
-    // Every involved shard's lock, in shard order: no other write, and no cut, sees part of the batch.
-    std::sort(parts.begin(), parts.end(), [](const auto& a, const auto& b) { return a.shard < b.shard; });
-    std::vector<std::unique_lock<std::mutex>> locks;
-    locks.reserve(parts.size());
-    for (const detail::batch_part& p : parts) locks.emplace_back(impl.locks[p.shard]);
-    std::uint64_t id = 0;
-    if (impl.coordinator) {
-      {
-        std::lock_guard lock(impl.failed_mutex);
-        if (impl.failed) {
-          return make_error(errc::fatal,
-                            "an earlier batch failed (" + impl.failed->to_string() + "); reopen the store");
-        }
-      }
-      // The commit point: the batch's record, synced. Before it the batch never happened.
-      const std::string record = detail::encode_batch(parts);
-      if (auto ok = impl.coordinator->reserve(oplog::encoded_size(0, record.size())); !ok) return ok;
-      id = impl.coordinator->append(oplog::op_kind::put, {}, as_bytes(record));
-      if (auto ok = impl.coordinator->sync_through(id); !ok) {
-        std::lock_guard lock(impl.failed_mutex);
-        impl.failed = ok.error();  // the record may be durable: only recovery knows
-        return make_error(errc::fatal, "syncing a cross-shard batch: " + ok.error().to_string());
-      }
-    }
-    for (const detail::batch_part& p : parts) {
-      if (auto ok = apply_part(*impl.shards[p.shard], p, id); !ok) {
-        std::lock_guard lock(impl.failed_mutex);
-        impl.failed = ok.error();
-        return make_error(errc::fatal,
-                          "applying a committed cross-shard batch (reopen to finish it): " + ok.error().to_string());
-      }
-    }
-    return {};
-  } catch (...) {
-    return make_error(errc::no_memory, "a cross-shard batch");
   }
 }
 

@@ -1,0 +1,52 @@
+// The internals of a sharded store (include/tessel/sharded_store.hpp), shared by its files:
+// sharded_store.cpp (open, reads and writes, cuts), shard_placement.cpp (binding and workers),
+// sharded_batches.cpp (cross-shard batches and their recovery), merged_cursor.cpp.
+//
+// Thread safety: as sharded_store.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "tessel/error.hpp"
+#include "tessel/options.hpp"
+#include "tessel/sharded_store.hpp"
+#include "tessel/store.hpp"
+
+#include "log/log_writer.hpp"
+#include "numa/topology.hpp"
+#include "store/shard_manifest.hpp"
+#include "store/shard_router.hpp"
+#include "store/shard_worker.hpp"
+
+namespace tessel::detail {
+
+struct sharded_impl {
+  explicit sharded_impl(shard_router r) noexcept : router(r) {}
+  shard_router router;
+  shard_mode mode = shard_mode::inline_calls;
+  std::unique_ptr<std::mutex[]> locks;  // one per shard: its writers, and snapshot()'s cut
+  std::vector<std::unique_ptr<store>> shards;
+  std::optional<numa::topology> topology;          // workers pinned by it
+  std::unique_ptr<oplog::log_writer> coordinator;  // durable stores: the cross-shard batch log
+  std::optional<error> failed;  // a batch failed after its commit point: batches refused until reopened
+  std::mutex failed_mutex;
+  // Declared after the shards they write, so they stop first.
+  std::vector<std::unique_ptr<shard_worker>> workers;
+};
+
+/// Binds the shards' regions to their NUMA nodes when `s` asks, and in worker mode starts one worker per
+/// shard, pinned to its core when asked (shard_placement.cpp). Throws std::bad_alloc.
+void place_shards(sharded_impl& impl, const options& opts, const shard_options& s);
+
+/// Opens a durable sharded store's coordinator log: re-applies every batch a shard's marker says it lacks,
+/// then opens the writer after the last record. A read-only store reads its shards as they are
+/// (sharded_batches.cpp). Errors: corruption, io_error, no_memory, the shards' write errors.
+[[nodiscard]] result<void> recover_batches(sharded_impl& impl, const std::filesystem::path& dir,
+                                           const shard_manifest& m, const options& opts) noexcept;
+
+}  // namespace tessel::detail
