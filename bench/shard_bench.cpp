@@ -61,15 +61,18 @@ struct loaded {
   }
 };
 
-/// Built once per size, by whichever benchmark thread comes first.
-loaded& fixture(std::size_t size) {
+/// A fixture built once per size, by whichever benchmark thread comes first.
+template <class Fixture>
+Fixture& cached(std::size_t size) {
   static std::mutex mutex;
-  static std::map<std::size_t, std::unique_ptr<loaded>> cache;
+  static std::map<std::size_t, std::unique_ptr<Fixture>> cache;
   std::lock_guard lock(mutex);
   auto& slot = cache[size];
-  if (!slot) slot = std::make_unique<loaded>(size);
+  if (!slot) slot = std::make_unique<Fixture>(size);
   return *slot;
 }
+
+loaded& fixture(std::size_t size) { return cached<loaded>(size); }
 
 template <class Get>
 void bench_get(benchmark::State& state, Get&& get) {
@@ -136,14 +139,7 @@ struct worker_fixture {
   }
 };
 
-worker_fixture& workers(std::size_t size) {
-  static std::mutex mutex;
-  static std::map<std::size_t, std::unique_ptr<worker_fixture>> cache;
-  std::lock_guard lock(mutex);
-  auto& slot = cache[size];
-  if (!slot) slot = std::make_unique<worker_fixture>(size);
-  return *slot;
-}
+worker_fixture& workers(std::size_t size) { return cached<worker_fixture>(size); }
 
 void bm_worker_put(benchmark::State& state) {
   worker_fixture& f = workers(static_cast<std::size_t>(state.range(0)));

@@ -116,6 +116,23 @@ result<void> sync_directory(const std::filesystem::path& dir) noexcept {
   return {};
 }
 
+result<std::optional<std::vector<std::byte>>> read_file_if_exists(const std::filesystem::path& path) noexcept {
+  try {
+    auto fd = open_file(path, O_RDONLY);
+    if (!fd) {
+      if (fd.error().code() == errc::not_found) return std::optional<std::vector<std::byte>>{};
+      return tl::unexpected(std::move(fd.error()));
+    }
+    auto size = file_size(fd->get(), path);
+    if (!size) return tl::unexpected(std::move(size.error()));
+    std::vector<std::byte> bytes(*size);
+    if (auto ok = pread_full(fd->get(), bytes, 0, path); !ok) return tl::unexpected(std::move(ok.error()));
+    return std::optional<std::vector<std::byte>>(std::move(bytes));
+  } catch (...) {
+    return make_error(errc::no_memory, "reading " + path.string());
+  }
+}
+
 result<void> replace_file_durably(const std::filesystem::path& dir, std::string_view name,
                                   std::span<const std::byte> bytes, unsigned mode) noexcept {
   try {

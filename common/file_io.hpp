@@ -8,8 +8,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "tessel/error.hpp"
 
@@ -59,6 +61,10 @@ class unique_fd {
 
 /// fsync of a directory, so that a file created, renamed or deleted in it survives a crash. Errors: io_error.
 [[nodiscard]] result<void> sync_directory(const std::filesystem::path& dir) noexcept;
+
+/// The whole content of the small file `path`, or nullopt when it does not exist. Errors: io_error, no_memory.
+[[nodiscard]] result<std::optional<std::vector<std::byte>>> read_file_if_exists(
+    const std::filesystem::path& path) noexcept;
 
 /// Replaces `dir`/`name` with `bytes` atomically and durably: written to `name`.new with `mode` exactly,
 /// fdatasync'd, renamed over `name`, the directory fsync'd. A crash leaves the old file or the new one.

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <type_traits>
 
 namespace tessel {
@@ -23,5 +24,14 @@ template <class T>
 template <class T>
   requires std::is_integral_v<T>
 inline void store_le(std::byte* p, T v) noexcept { std::memcpy(p, &v, sizeof(T)); }
+
+/// Appends `v` to `out`, little endian: for encodings built as strings. Throws std::bad_alloc.
+template <class T>
+  requires std::is_integral_v<T>
+inline void append_le(std::string& out, T v) {
+  char bytes[sizeof(T)];
+  std::memcpy(bytes, &v, sizeof(T));
+  out.append(bytes, sizeof(T));
+}
 
 }  // namespace tessel

@@ -17,20 +17,13 @@ constexpr std::string_view node_tag{"tessel/node/1\0", 14};
 constexpr std::string_view version_node_tag{"tessel/vnode/1\0", 15};
 constexpr std::string_view snapshot_tag{"tessel/snapshot/1\0", 18};
 
-template <class T>
-void put_le(std::string& out, T v) {
-  char bytes[sizeof(T)];
-  store_le<T>(reinterpret_cast<std::byte*>(bytes), v);
-  out.append(bytes, sizeof(T));
-}
-
 void put_digest(std::string& out, const digest& d) { out.append(reinterpret_cast<const char*>(d.bytes.data()), 32); }
 
 /// An optional text: u8 present (0/1), u32 length, the bytes (none when absent).
 void put_optional(std::string& out, const std::optional<std::string>& text) {
-  put_le<std::uint8_t>(out, text ? 1 : 0);
+  append_le<std::uint8_t>(out, text ? 1 : 0);
   const std::string_view t = text ? std::string_view(*text) : std::string_view();
-  put_le<std::uint32_t>(out, static_cast<std::uint32_t>(t.size()));
+  append_le<std::uint32_t>(out, static_cast<std::uint32_t>(t.size()));
   out.append(t);
 }
 
@@ -104,7 +97,7 @@ digest sha256(std::span<const std::byte> bytes) noexcept {
 std::string encode_state(const state_data& data) {
   std::string out(state_tag);
   put_optional(out, data.content_type);
-  put_le<std::uint64_t>(out, data.bytes.size());
+  append_le<std::uint64_t>(out, data.bytes.size());
   out.append(data.bytes);
   return out;
 }
@@ -112,12 +105,12 @@ std::string encode_state(const state_data& data) {
 namespace {
 
 void put_parents(std::string& out, std::span<const node_id> parents) {
-  put_le<std::uint32_t>(out, static_cast<std::uint32_t>(parents.size()));
+  append_le<std::uint32_t>(out, static_cast<std::uint32_t>(parents.size()));
   for (const node_id& p : parents) put_digest(out, p.id);
 }
 
 void put_metadata(std::string& out, const state_metadata& metadata) {
-  put_le<std::uint64_t>(out, metadata.created_unix_ns);
+  append_le<std::uint64_t>(out, metadata.created_unix_ns);
   put_optional(out, metadata.label);
 }
 
@@ -135,11 +128,11 @@ std::string encode_node(std::span<const node_id> parents, const store_version& v
                         const state_metadata& metadata) {
   std::string out(version_node_tag);
   put_parents(out, parents);
-  put_le<std::uint32_t>(out, static_cast<std::uint32_t>(version.snapshot_name.size()));
+  append_le<std::uint32_t>(out, static_cast<std::uint32_t>(version.snapshot_name.size()));
   out.append(version.snapshot_name);
-  put_le<std::uint64_t>(out, version.epoch);
-  put_le<std::uint64_t>(out, version.at_seq);
-  put_le<std::uint64_t>(out, version.keys);
+  append_le<std::uint64_t>(out, version.epoch);
+  append_le<std::uint64_t>(out, version.at_seq);
+  append_le<std::uint64_t>(out, version.keys);
   put_metadata(out, metadata);
   return out;
 }

@@ -6,13 +6,6 @@ namespace tessel::detail {
 
 namespace {
 
-template <class T>
-void append_le(std::string& out, T v) {
-  char bytes[sizeof(T)];
-  store_le<T>(reinterpret_cast<std::byte*>(bytes), v);
-  out.append(bytes, sizeof(T));
-}
-
 /// Reads fields off an encoding; a read past its end makes it bad.
 class reader {
  public:

@@ -72,20 +72,10 @@ result<shard_manifest> decode_shard_manifest(std::span<const std::byte> in, cons
 result<std::optional<shard_manifest>> read_shard_manifest(const std::filesystem::path& dir) noexcept {
   try {
     const std::filesystem::path path = dir / shard_manifest_file_name;
-    auto fd = open_file(path, O_RDONLY);
-    if (!fd) {
-      if (fd.error().code() == errc::not_found) return std::optional<shard_manifest>{};
-      return tl::unexpected(std::move(fd.error()));
-    }
-    auto size = file_size(fd->get(), path);
-    if (!size) return tl::unexpected(std::move(size.error()));
-    if (*size != manifest_bytes) {
-      return make_error(errc::corruption, path.string() + " has " + std::to_string(*size) + " bytes, not " +
-                                              std::to_string(manifest_bytes));
-    }
-    std::array<std::byte, manifest_bytes> bytes{};
-    if (auto ok = pread_full(fd->get(), bytes, 0, path); !ok) return tl::unexpected(std::move(ok.error()));
-    auto m = decode_shard_manifest(bytes, path.string());
+    auto bytes = read_file_if_exists(path);
+    if (!bytes) return tl::unexpected(std::move(bytes.error()));
+    if (!*bytes) return std::optional<shard_manifest>{};
+    auto m = decode_shard_manifest(**bytes, path.string());
     if (!m) return tl::unexpected(std::move(m.error()));
     return std::optional<shard_manifest>(*m);
   } catch (...) {

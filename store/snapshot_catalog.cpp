@@ -41,16 +41,7 @@ result<void> check_snapshot_name(std::string_view name) noexcept {
   return {};
 }
 
-namespace {
-
-template <class T>
-void append_le(std::string& out, T v) {
-  char bytes[sizeof(T)];
-  store_le<T>(reinterpret_cast<std::byte*>(bytes), v);
-  out.append(bytes, sizeof(T));
-}
-
-}  // namespace
+namespace {}  // namespace
 
 std::string encode_snapshot_catalog(const catalog_store_id& id, std::span<const named_snapshot_record> records) {
   std::string out(snapshot_catalog_magic.data(), snapshot_catalog_magic.size());
@@ -125,16 +116,10 @@ result<std::vector<named_snapshot_record>> read_snapshot_catalog(const std::file
                                                                  const catalog_store_id& id) noexcept {
   try {
     const std::filesystem::path path = dir / snapshot_catalog_file_name;
-    auto fd = open_file(path, O_RDONLY);
-    if (!fd) {
-      if (fd.error().code() == errc::not_found) return std::vector<named_snapshot_record>{};
-      return tl::unexpected(std::move(fd.error()));
-    }
-    auto size = file_size(fd->get(), path);
-    if (!size) return tl::unexpected(std::move(size.error()));
-    std::vector<std::byte> bytes(*size);
-    if (auto ok = pread_full(fd->get(), bytes, 0, path); !ok) return tl::unexpected(std::move(ok.error()));
-    return decode_snapshot_catalog(bytes, id, path.string());
+    auto bytes = read_file_if_exists(path);
+    if (!bytes) return tl::unexpected(std::move(bytes.error()));
+    if (!*bytes) return std::vector<named_snapshot_record>{};
+    return decode_snapshot_catalog(**bytes, id, path.string());
   } catch (...) {
     return make_error(errc::no_memory, "reading the snapshot catalog");
   }
