@@ -5,7 +5,6 @@
 // came). Then `check` must find the store healthy. Label crash; hundreds of kills per run. With named
 // snapshots the child also names a snapshot every few hundred writes and drops old ones; after each kill
 // every named snapshot must hold exactly the state it named.
-#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -16,13 +15,13 @@
 
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tessel/snapshot.hpp"
 #include "tessel/store.hpp"
 
 #include "store/store_check.hpp"
+#include "tests/support/kill_child.hpp"
 #include "tests/support/pmem_env.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -65,9 +64,6 @@ options store_options(backend b, durability level) {
   return o;
 }
 
-/// What the child sends once its store is open, before any acknowledgement.
-constexpr std::uint64_t opened_marker = UINT64_MAX;
-
 /// With named snapshots: "at-N" names the state after N ops, made every `snapshot_every` ops; the child
 /// keeps those of the last `snapshots_kept` periods.
 constexpr std::uint64_t snapshot_every = 400;
@@ -97,7 +93,7 @@ std::string snapshot_name(std::uint64_t ops) { return "at-" + std::to_string(ops
                                 int ack_fd) {
   auto s = store::open(dir, opts);
   if (!s) _exit(10);
-  if (::write(ack_fd, &opened_marker, sizeof opened_marker) != sizeof opened_marker) _exit(12);
+  if (::write(ack_fd, &test::opened_marker, sizeof test::opened_marker) != sizeof test::opened_marker) _exit(12);
   for (std::uint64_t i = first_op;; ++i) {
     const op o = op_at(i);
     const result<void> done =
@@ -162,32 +158,10 @@ void kill_repeatedly(backend b, durability level, std::uint64_t seed, bool named
     if (named && ops % snapshot_every == 0) states[ops] = m;
   };
   for (int round = 0; round < kills; ++round) {
-    int fds[2];
-    ASSERT_EQ(::pipe(fds), 0);
-    const pid_t child = ::fork();
-    ASSERT_GE(child, 0);
-    if (child == 0) {
-      ::close(fds[0]);
-      write_forever(dir, opts, applied, named, fds[1]);
-    }
-    ::close(fds[1]);
-    // Let it run for a random while, then kill it. Every other round the while starts once the store is
-    // open: an open (recovery, a pool's audit) may take longer than the window on a loaded or sanitized
-    // build, and the children must make progress; the other rounds also kill during open and recovery.
-    std::uint64_t seq = 0;
-    if (round % 2 == 1 && ::read(fds[0], &seq, sizeof seq) == sizeof seq) {
-      EXPECT_EQ(seq, opened_marker);
-    }
-    ::usleep(static_cast<useconds_t>(rng() % 30000));
-    ::kill(child, SIGKILL);
-    int status = 0;
-    ::waitpid(child, &status, 0);
-    ASSERT_TRUE(WIFSIGNALED(status)) << "the child stopped by itself with exit code " << WEXITSTATUS(status);
-    std::uint64_t acked = applied;
-    while (::read(fds[0], &seq, sizeof seq) == sizeof seq) {
-      if (seq != opened_marker) acked = seq + 1;
-    }
-    ::close(fds[0]);
+    const test::killed_child run =
+        test::run_and_kill([&](int ack_fd) { write_forever(dir, opts, applied, named, ack_fd); }, round % 2 == 1, rng);
+    ASSERT_TRUE(run.killed) << "the child stopped by itself with exit code " << run.exit_code;
+    const std::uint64_t acked = run.acks.empty() ? applied : run.acks.back() + 1;
 
     auto s = store::open(dir, opts);
     ASSERT_TRUE(s.has_value()) << "round " << round << ": " << s.error().to_string();

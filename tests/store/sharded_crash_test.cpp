@@ -3,7 +3,6 @@
 // reopens. Every batch must be all or nothing -- the three keys always equal -- and no acknowledged batch
 // lost. The shards run with durability none, so their own logs usually lose the last parts and recovery
 // has to re-apply them from the coordinator log. Label crash.
-#include <csignal>
 #include <cstdint>
 #include <random>
 #include <set>
@@ -12,7 +11,6 @@
 
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tessel/sharded_store.hpp"
@@ -20,6 +18,7 @@
 #include "store/shard_manifest.hpp"
 #include "store/store_check.hpp"
 #include "tests/store/durable_test_support.hpp"
+#include "tests/support/kill_child.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace tessel {
@@ -27,8 +26,6 @@ namespace {
 
 constexpr int kills = 60;
 const shard_options three_shards{3, routing::whole_key, 1};
-/// What the child sends once its store is open, before any acknowledgement.
-constexpr std::uint64_t opened_marker = UINT64_MAX;
 
 options shard_store_options() {
   options o = test::durable_options(durability::none);
@@ -52,7 +49,7 @@ std::vector<std::string> keys_on_distinct_shards(const sharded_store& s) {
 [[noreturn]] void write_batches(const std::string& dir, std::uint64_t from, int ack_fd) {
   auto s = sharded_store::open(dir, shard_store_options(), three_shards);
   if (!s) _exit(10);
-  if (::write(ack_fd, &opened_marker, sizeof opened_marker) != sizeof opened_marker) _exit(12);
+  if (::write(ack_fd, &test::opened_marker, sizeof test::opened_marker) != sizeof test::opened_marker) _exit(12);
   const std::vector<std::string> keys = keys_on_distinct_shards(**s);
   for (std::uint64_t n = from;; ++n) {
     std::vector<write_op> ops;
@@ -68,30 +65,10 @@ TEST(ShardedCrashTest, CrossShardBatchesAreAllOrNothingAcrossKill9) {
   std::mt19937_64 rng(11);
   std::uint64_t acked = 0;
   for (int round = 0; round < kills; ++round) {
-    int fds[2];
-    ASSERT_EQ(::pipe(fds), 0);
-    const pid_t child = ::fork();
-    ASSERT_GE(child, 0);
-    if (child == 0) {
-      ::close(fds[0]);
-      write_batches(dir, acked + 1, fds[1]);
-    }
-    ::close(fds[1]);
-    // Every other round the window starts once the store is open (an open may outlast it on a loaded or
-    // sanitized build, and the children must make progress); the other rounds also kill during recovery.
-    std::uint64_t n = 0;
-    if (round % 2 == 1 && ::read(fds[0], &n, sizeof n) == sizeof n) {
-      EXPECT_EQ(n, opened_marker);
-    }
-    ::usleep(static_cast<useconds_t>(rng() % 30000));
-    ::kill(child, SIGKILL);
-    int status = 0;
-    ::waitpid(child, &status, 0);
-    ASSERT_TRUE(WIFSIGNALED(status)) << "the child stopped by itself with exit code " << WEXITSTATUS(status);
-    while (::read(fds[0], &n, sizeof n) == sizeof n) {
-      if (n != opened_marker) acked = std::max(acked, n);
-    }
-    ::close(fds[0]);
+    const test::killed_child run =
+        test::run_and_kill([&](int ack_fd) { write_batches(dir, acked + 1, ack_fd); }, round % 2 == 1, rng);
+    ASSERT_TRUE(run.killed) << "the child stopped by itself with exit code " << run.exit_code;
+    for (const std::uint64_t n : run.acks) acked = std::max(acked, n);
 
     auto s = sharded_store::open(dir, shard_store_options(), {});
     ASSERT_TRUE(s.has_value()) << "round " << round << ": " << s.error().to_string();
