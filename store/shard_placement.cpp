@@ -1,11 +1,12 @@
 // Placing a sharded store's shards on this machine (docs/concurrency.md §Topology and placement): each
-// shard's region bound to its NUMA node, and in worker mode one worker per shard pinned to its core, by
-// numa::plan_placement on this machine's topology.
+// shard's region bound to its NUMA node, and in worker mode one worker per shard pinned to its core (and,
+// on jemalloc, allocating from its node's arena), by numa::plan_placement on this machine's topology.
 #include <functional>
 #include <optional>
 #include <utility>
 
 #include "numa/binding.hpp"
+#include "numa/node_arenas.hpp"
 #include "numa/placement.hpp"
 #include "store/sharded_impl.hpp"
 #include "store/store_impl.hpp"
@@ -55,6 +56,8 @@ void place_shards(sharded_impl& impl, const options& opts, const shard_options& 
     std::function<result<void>()> pin_worker;
     if (plan && pin) {
       pin_worker = [&impl, place = plan->shards[i]]() -> result<void> {
+        // On jemalloc, the worker's own allocations come from its node's arena (node_arenas.hpp).
+        (void)numa::use_node_arena(place.node);
         auto ok = numa::pin_current_thread(*impl.topology, place);
         if (!ok && ok.error().code() == errc::not_supported) return {};
         return ok;
