@@ -172,6 +172,7 @@ std::uint64_t mapped_region::grow_file(std::uint64_t end) noexcept {
       return 0;
     }
     if (partial != 0) std::memcpy(base_ + map_from, kept.data(), partial);
+    if (mapped_hook_) mapped_hook_(base_ + map_from, new_end - map_from);
     committed_ = new_end;
     return committed_;
   }

@@ -19,6 +19,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -110,6 +111,12 @@ class mapped_region {
   [[nodiscard]] std::uint64_t file_size() const noexcept { return fd_ >= 0 ? committed_ : 0; }
   [[nodiscard]] const block_allocator& allocator() const noexcept { return allocator_; }
 
+  /// Runs `hook(address, bytes)` on each range a file region maps as it grows: a new MAP_FIXED mapping does
+  /// not inherit the memory policy of the reservation it replaces, so a region bound to a NUMA node binds
+  /// each new range (sharded stores). Runs where growth happens: inside an allocation, under the writer's
+  /// exclusion. REQUIRES: set before the region is shared.
+  void on_mapped(std::function<void(std::byte*, std::size_t)> hook) noexcept { mapped_hook_ = std::move(hook); }
+
   /// Makes `ranges` of a file region durable (see the file comment). Errors: io_error, no_space.
   [[nodiscard]] result<void> persist(std::span<const byte_range> ranges) noexcept;
 
@@ -128,6 +135,7 @@ class mapped_region {
   std::size_t header_bytes_;
   std::uint64_t committed_;  // usable bytes from base_ (file: the file size)
   block_allocator allocator_;
+  std::function<void(std::byte*, std::size_t)> mapped_hook_;  // on_mapped
   error last_error_;
 };
 

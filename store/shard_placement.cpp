@@ -15,17 +15,25 @@ namespace tessel::detail {
 
 namespace {
 
-/// The region a shard's tree lives in, for binding: a dram shard's whole reservation, a pmem shard's pool;
-/// nothing for an mmap shard (see shard_options::bind_memory).
-std::optional<std::pair<void*, std::size_t>> bindable_region(store& shard) noexcept {
+/// Binds the region shard `shard` lives in to `node_os_index`: a dram shard's whole reservation (it grows
+/// by mprotect inside it, so the policy covers every later page), a pmem shard's pool, and an mmap shard's
+/// file mapping -- what is mapped now, and each range it maps as it grows (mapped_region::on_mapped).
+/// Best effort: a kernel without NUMA policy, or a range it refuses, keeps the default policy.
+void bind_region(store& shard, const numa::topology& topo, unsigned node_os_index) {
   store_impl& impl = store_access::impl(shard);
-  if (const mmap::mapped_region* m = impl.mapped(); m != nullptr && !m->file_backed()) {
-    return std::pair<void*, std::size_t>{m->base(), m->reserved_bytes()};
+  auto bind = [&topo, node_os_index](void* address, std::size_t bytes) {
+    if (bytes > 0) (void)numa::bind_memory(topo, {address, bytes, node_os_index});
+  };
+  if (mmap::mapped_region* m = impl.mapped(); m != nullptr) {
+    if (!m->file_backed()) {
+      bind(m->base(), m->reserved_bytes());
+      return;
+    }
+    bind(m->base(), m->file_size());
+    m->on_mapped(bind);
+    return;
   }
-  if (const pmem::pool_region* p = impl.pool(); p != nullptr) {
-    return std::pair<void*, std::size_t>{p->base(), p->pool_bytes()};
-  }
-  return std::nullopt;
+  if (const pmem::pool_region* p = impl.pool(); p != nullptr) bind(p->base(), p->pool_bytes());
 }
 
 }  // namespace
@@ -45,10 +53,7 @@ void place_shards(sharded_impl& impl, const options& opts, const shard_options& 
   }
   if (plan && s.bind_memory) {
     for (std::size_t i = 0; i < impl.shards.size(); ++i) {
-      if (auto range = bindable_region(*impl.shards[i])) {
-        // Best effort: a kernel without NUMA policy, or a range it refuses, leaves the default policy.
-        (void)numa::bind_memory(*impl.topology, numa::binding_for(plan->shards[i], range->first, range->second));
-      }
+      bind_region(*impl.shards[i], *impl.topology, plan->shards[i].node_os_index);
     }
   }
   if (s.mode != shard_mode::workers) return;

@@ -30,8 +30,9 @@ struct sharded_impl {
   shard_router router;
   shard_mode mode = shard_mode::inline_calls;
   std::unique_ptr<std::mutex[]> locks;  // one per shard: its writers, and snapshot()'s cut
+  // Before the shards: their regions' growth hooks and their workers use it until they are gone.
+  std::optional<numa::topology> topology;
   std::vector<std::unique_ptr<store>> shards;
-  std::optional<numa::topology> topology;          // workers pinned by it
   std::unique_ptr<oplog::log_writer> coordinator;  // durable stores: the cross-shard batch log
   std::optional<error> failed;  // a batch failed after its commit point: batches refused until reopened
   std::mutex failed_mutex;

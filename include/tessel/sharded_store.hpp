@@ -56,8 +56,8 @@ struct shard_options {
   /// Workers: pin each to its shard's core (numa::plan_placement on this machine's topology).
   bool pin_workers = true;
   /// Bind each shard's region to its NUMA node (the same plan): the whole reservation of a dram shard, the
-  /// pool of a pmem shard. An mmap shard's file mapping is not bound (it grows by new mappings, which
-  /// would not inherit the policy). A machine that cannot bind ignores this.
+  /// pool of a pmem shard, an mmap shard's file mapping as it grows. A machine that cannot bind ignores
+  /// this.
   bool bind_memory = true;
   /// Workers: writes a shard's queue holds before writers wait.
   std::size_t queue_capacity = 4096;

@@ -311,6 +311,26 @@ TEST(ShardedBatchTest, WorkerModeRefusesBatches) {
   EXPECT_EQ((*s)->write_batch({{false, "k", "v"}}).error().code(), errc::not_supported);
 }
 
+// An mmap shard's file grows by new mappings; each is bound as it is mapped.
+TEST(ShardedStoreTest, FileShardsBindWhatTheyMapAsTheyGrow) {
+  test::temp_dir tmp;
+  auto s = sharded_store::open(tmp.sub("sharded"), test::durable_options(durability::none), {1, routing::whole_key, 1});
+  ASSERT_TRUE(s.has_value()) << s.error().to_string();
+  const mmap::mapped_region& region = *detail::store_access::impl((*s)->shard(0)).mapped();
+  const std::uint64_t before = region.file_size();
+  const std::string value(1000, 'v');
+  for (int i = 0; region.file_size() < before + (8 << 20); ++i) {
+    ASSERT_TRUE((*s)->put(as_bytes("key/" + std::to_string(i)), as_bytes(value)));
+  }
+  auto topo = numa::topology::detect();
+  ASSERT_TRUE(topo.has_value());
+  std::byte* last_page = region.base() + region.file_size() - 4096;
+  auto nodes = numa::bound_nodes(*topo, last_page, 4096);
+  if (!nodes && nodes.error().code() == errc::not_supported) GTEST_SKIP() << nodes.error().to_string();
+  ASSERT_TRUE(nodes.has_value()) << nodes.error().to_string();
+  EXPECT_EQ(nodes->size(), 1U) << "the range mapped last carries the shard's binding";
+}
+
 // ---- Worker mode ----
 
 shard_options workers(std::uint32_t shards) {
