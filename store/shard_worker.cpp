@@ -48,16 +48,6 @@ std::future<result<bool>> shard_worker::erase(key_view key) {
   return done;
 }
 
-std::uint64_t shard_worker::applied() const noexcept {
-  std::lock_guard lock(mutex_);
-  return applied_;
-}
-
-std::uint64_t shard_worker::batches() const noexcept {
-  std::lock_guard lock(mutex_);
-  return batches_;
-}
-
 void shard_worker::run(const std::function<result<void>()>& on_start) {
   const result<void> started = on_start ? on_start() : result<void>{};
   std::vector<request> batch;
@@ -80,10 +70,8 @@ void shard_worker::run(const std::function<result<void>()>& on_start) {
         }
       }
     }
-    lock.lock();
-    applied_ += batch.size();
-    ++batches_;
     batch.clear();
+    lock.lock();
   }
 }
 

@@ -10,7 +10,6 @@
 
 #include <condition_variable>
 #include <cstddef>
-#include <cstdint>
 #include <functional>
 #include <future>
 #include <mutex>
@@ -42,10 +41,6 @@ class shard_worker {
   [[nodiscard]] std::future<result<void>> put(key_view key, value_view value);
   [[nodiscard]] std::future<result<bool>> erase(key_view key);
 
-  /// Writes applied so far, and batches: their ratio is the mean batch size.
-  [[nodiscard]] std::uint64_t applied() const noexcept;
-  [[nodiscard]] std::uint64_t batches() const noexcept;
-
  private:
   struct request {
     bool erase = false;
@@ -64,13 +59,11 @@ class shard_worker {
   std::mutex& shard_lock_;
   durability level_;
   std::size_t capacity_;
-  mutable std::mutex mutex_;
+  std::mutex mutex_;
   std::condition_variable work_;   // requests queued, or stop
   std::condition_variable space_;  // the queue has room again
   std::vector<request> queue_;
   bool stopping_ = false;
-  std::uint64_t applied_ = 0;
-  std::uint64_t batches_ = 0;
   std::thread thread_;  // last: starts once everything it reads is built
 };
 

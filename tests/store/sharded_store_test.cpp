@@ -47,6 +47,12 @@ test::pairs merged(merged_cursor c, const std::string& from = {}) {
   return out;
 }
 
+/// Every entry a merged cursor yields names the shard the router gives its key.
+void expect_shards_named(const sharded_store& s) {
+  merged_cursor c = s.new_cursor();
+  for (c.seek_to_first(); c.valid(); c.next()) ASSERT_EQ(c.shard(), s.shard_of(c.key())) << to_string(c.key());
+}
+
 TEST(ShardedStoreTest, KeysLandOnTheirShardAndMergeInOrder) {
   auto s = dram(5);
   ASSERT_TRUE(s);
@@ -68,6 +74,7 @@ TEST(ShardedStoreTest, KeysLandOnTheirShardAndMergeInOrder) {
   }
   for (const std::size_t n : per_shard) EXPECT_GT(n, 800U) << "keys spread over every shard";
   EXPECT_TRUE(merged(s->new_cursor()) == test::as_pairs(m));
+  expect_shards_named(*s);
   const test::pairs tail = merged(s->new_cursor(), "key/5");
   EXPECT_TRUE(tail == test::pairs(m.lower_bound("key/5"), m.end()));
   EXPECT_TRUE(merged(s->new_cursor(), "zzz").empty());
