@@ -23,6 +23,7 @@ std::string_view to_string(errc code) noexcept {
     case errc::not_supported: return "not_supported";
     case errc::aborted: return "aborted";
     case errc::fatal: return "fatal";
+    case errc::compacted: return "compacted";
   }
   return "unknown";
 }

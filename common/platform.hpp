@@ -44,6 +44,10 @@ TESSEL_ALWAYS_INLINE const T* block_cast(const std::byte* p) noexcept {
 /// Hints that the line at `p` will be read soon.
 TESSEL_ALWAYS_INLINE void prefetch(const void* p) noexcept { __builtin_prefetch(p, 0, 3); }
 
+/// Tells the core this thread is spinning on a value another thread will change (PAUSE): saves power and
+/// gives a sibling hyper-thread the pipeline.
+TESSEL_ALWAYS_INLINE void cpu_relax() noexcept { _mm_pause(); }
+
 /// Reads the time-stamp counter with fences on both sides, so the measured operation can neither start
 /// before the first read nor finish after the second (Intel's "How to Benchmark Code Execution Times").
 TESSEL_ALWAYS_INLINE std::uint64_t fenced_cycles_begin() noexcept {

@@ -41,7 +41,7 @@ void bind_region(store& shard, const numa::topology& topo, unsigned node_os_inde
 /// Places the shards on this machine (docs/concurrency.md): binds their regions to their nodes when asked,
 /// and in worker mode starts one worker per shard, pinned to its core when asked. A machine whose topology
 /// hwloc cannot read, or that refuses binding, runs them unbound.
-void place_shards(sharded_impl& impl, const options& opts, const shard_options& s) {
+result<void> place_shards(sharded_impl& impl, const options& opts, const shard_options& s) {
   impl.mode = s.mode;
   const bool pin = s.mode == shard_mode::workers && s.pin_workers;
   std::optional<numa::placement_plan> plan;
@@ -56,8 +56,11 @@ void place_shards(sharded_impl& impl, const options& opts, const shard_options& 
       bind_region(*impl.shards[i], *impl.topology, plan->shards[i].node_os_index);
     }
   }
-  if (s.mode != shard_mode::workers) return;
+  if (s.mode != shard_mode::workers) return {};
   for (std::size_t i = 0; i < impl.shards.size(); ++i) {
+    // Readers see published versions only: what the shard holds at open (its recovered log included) is
+    // published before the worker's first batch, or a reopened store would read empty until it.
+    if (auto ok = impl.shards[i]->publish(); !ok) return ok;
     std::function<result<void>()> pin_worker;
     if (plan && pin) {
       pin_worker = [&impl, place = plan->shards[i]]() -> result<void> {
@@ -71,6 +74,7 @@ void place_shards(sharded_impl& impl, const options& opts, const shard_options& 
     impl.workers.push_back(std::make_unique<shard_worker>(*impl.shards[i], impl.locks[i], opts.durability,
                                                           s.queue_capacity, std::move(pin_worker)));
   }
+  return {};
 }
 
 }  // namespace tessel::detail

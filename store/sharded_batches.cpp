@@ -3,6 +3,7 @@
 // store/cross_shard_batch.hpp.
 #include <algorithm>
 #include <array>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -91,69 +92,168 @@ result<void> recover_batches(sharded_impl& impl, const std::filesystem::path& di
 
 }  // namespace tessel::detail
 
+namespace tessel::detail {
+
+namespace {
+
+/// The shards `keys` route to, as a mask.
+std::vector<bool> shards_of(const sharded_impl& impl, std::span<const key_view> keys) {
+  std::vector<bool> held(impl.shards.size(), false);
+  for (key_view k : keys) held[impl.router.shard_of(k)] = true;
+  return held;
+}
+
+/// The locks of the shards `held` marks, taken in shard order: no other write, and no cut, sees part of a
+/// batch, and two batches cannot deadlock.
+std::vector<std::unique_lock<std::mutex>> lock_shards(sharded_impl& impl, const std::vector<bool>& held) {
+  std::vector<std::unique_lock<std::mutex>> locks;
+  for (std::size_t i = 0; i < held.size(); ++i) {
+    if (held[i]) locks.emplace_back(impl.locks[i]);
+  }
+  return locks;
+}
+
+result<void> check_op(const write_op& op) {
+  if (op.key.size() > max_key_size || op.value.size() > max_value_size) {
+    return make_error(errc::invalid_argument, "a batch write of a " + std::to_string(op.key.size()) + "-byte key and " +
+                                                  std::to_string(op.value.size()) + "-byte value exceeds the limits");
+  }
+  if (std::string_view(op.key).starts_with(batch_reserved_prefix)) {
+    return make_error(errc::invalid_argument, "keys under \\xFF\\xFFtessel/txn/ are tessel's");
+  }
+  return {};
+}
+
+/// Records a failure after a batch's commit point: batches are refused until the store is reopened.
+error fail_store(sharded_impl& impl, const error& cause, std::string_view what) {
+  std::lock_guard lock(impl.failed_mutex);
+  impl.failed = cause;
+  return error(errc::fatal, std::string(what) + ": " + cause.to_string());
+}
+
+/// Worker mode: the shards a batch wrote become their published versions, so readers of published()
+/// see the batch once the call returns.
+result<void> publish_written(sharded_impl& impl, const std::vector<batch_part>& parts) {
+  if (impl.mode != shard_mode::workers) return {};
+  for (const batch_part& p : parts) {
+    if (auto ok = impl.shards[p.shard]->publish(); !ok) return ok;
+  }
+  return {};
+}
+
+/// One write to one shard: the shard's own log makes it atomic, so no coordinator record is needed.
+result<void> apply_single(sharded_impl& impl, std::uint32_t shard, const write_op& op) {
+  store& s = *impl.shards[shard];
+  if (op.erase) {
+    if (auto ok = s.erase(as_bytes(op.key)); !ok) return tl::unexpected(std::move(ok.error()));
+  } else if (auto ok = s.put(as_bytes(op.key), as_bytes(op.value)); !ok) {
+    return ok;
+  }
+  if (impl.mode == shard_mode::workers) return s.publish();
+  return {};
+}
+
+/// Applies `ops` as one batch; the caller holds the lock of every shard they touch.
+result<void> commit_batch(sharded_impl& impl, const std::vector<write_op>& ops) {
+  std::vector<batch_part> parts;
+  std::vector<std::int64_t> part_of(impl.shards.size(), -1);
+  for (const write_op& op : ops) {
+    if (auto ok = check_op(op); !ok) return ok;
+    const std::uint32_t home = impl.router.shard_of(as_bytes(op.key));
+    if (part_of[home] < 0) {
+      part_of[home] = static_cast<std::int64_t>(parts.size());
+      parts.push_back({home, {}});
+    }
+    parts[static_cast<std::size_t>(part_of[home])].ops.push_back({op.erase, op.key, op.value});
+  }
+  if (parts.empty()) return {};
+  if (ops.size() == 1) return apply_single(impl, parts.front().shard, ops.front());
+  std::sort(parts.begin(), parts.end(), [](const auto& a, const auto& b) { return a.shard < b.shard; });
+  std::uint64_t id = 0;
+  if (impl.coordinator) {
+    {
+      std::lock_guard lock(impl.failed_mutex);
+      if (impl.failed) {
+        return make_error(errc::fatal, "an earlier batch failed (" + impl.failed->to_string() + "); reopen the store");
+      }
+    }
+    // The commit point: the batch's record, synced (durability none: handed to the operating system, so
+    // a killed process still leaves it). Before it the batch never happened.
+    const std::string record = encode_batch(parts);
+    if (auto ok = impl.coordinator->reserve(oplog::encoded_size(0, record.size())); !ok) return ok;
+    id = impl.coordinator->append(oplog::op_kind::put, {}, as_bytes(record));
+    auto made_durable =
+        impl.level == durability::none ? impl.coordinator->write_buffered() : impl.coordinator->sync_through(id);
+    if (!made_durable) {
+      // The record may be durable: only recovery knows.
+      return tl::unexpected(fail_store(impl, made_durable.error(), "syncing a cross-shard batch"));
+    }
+  }
+  for (const batch_part& p : parts) {
+    if (auto ok = apply_part(*impl.shards[p.shard], p, id); !ok) {
+      return tl::unexpected(
+          fail_store(impl, ok.error(), "applying a committed cross-shard batch (reopen to finish it)"));
+    }
+  }
+  return publish_written(impl, parts);
+}
+
+}  // namespace
+
+}  // namespace tessel::detail
+
 namespace tessel {
 
-result<void> sharded_store::write_batch(const std::vector<write_op>& ops) noexcept {
-  detail::sharded_impl& impl = *impl_;
-  if (impl.mode == shard_mode::workers) {
-    return make_error(errc::not_supported, "cross-shard batches need inline mode (workers own their shards)");
+result<value_view> batch_reader::get(key_view key) const noexcept {
+  const std::uint32_t i = impl_.router.shard_of(key);
+  if (!held_[i]) {
+    return make_error(errc::invalid_argument, "a transaction read a key of shard " + std::to_string(i) +
+                                                  ", which it did not name among its keys");
   }
+  return impl_.shards[i]->get(key);
+}
+
+result<void> sharded_store::write_batch(const std::vector<write_op>& ops) noexcept {
   try {
-    std::vector<detail::batch_part> parts;
-    std::vector<std::int64_t> part_of(shards(), -1);
-    for (const write_op& op : ops) {
-      if (op.key.size() > max_key_size || op.value.size() > max_value_size) {
-        return make_error(errc::invalid_argument, "a batch write of a " + std::to_string(op.key.size()) +
-                                                      "-byte key and " + std::to_string(op.value.size()) +
-                                                      "-byte value exceeds the limits");
-      }
-      if (std::string_view(op.key).starts_with(detail::batch_reserved_prefix)) {
-        return make_error(errc::invalid_argument, "keys under \\xFF\\xFFtessel/txn/ are tessel's");
-      }
-      const std::uint32_t home = shard_of(as_bytes(op.key));
-      if (part_of[home] < 0) {
-        part_of[home] = static_cast<std::int64_t>(parts.size());
-        parts.push_back({home, {}});
-      }
-      parts[static_cast<std::size_t>(part_of[home])].ops.push_back({op.erase, op.key, op.value});
-    }
-    if (parts.empty()) return {};
-    // Every involved shard's lock, in shard order: no other write, and no cut, sees part of the batch.
-    std::sort(parts.begin(), parts.end(), [](const auto& a, const auto& b) { return a.shard < b.shard; });
-    std::vector<std::unique_lock<std::mutex>> locks;
-    locks.reserve(parts.size());
-    for (const detail::batch_part& p : parts) locks.emplace_back(impl.locks[p.shard]);
-    std::uint64_t id = 0;
-    if (impl.coordinator) {
-      {
-        std::lock_guard lock(impl.failed_mutex);
-        if (impl.failed) {
-          return make_error(errc::fatal,
-                            "an earlier batch failed (" + impl.failed->to_string() + "); reopen the store");
-        }
-      }
-      // The commit point: the batch's record, synced. Before it the batch never happened.
-      const std::string record = detail::encode_batch(parts);
-      if (auto ok = impl.coordinator->reserve(oplog::encoded_size(0, record.size())); !ok) return ok;
-      id = impl.coordinator->append(oplog::op_kind::put, {}, as_bytes(record));
-      if (auto ok = impl.coordinator->sync_through(id); !ok) {
-        std::lock_guard lock(impl.failed_mutex);
-        impl.failed = ok.error();  // the record may be durable: only recovery knows
-        return make_error(errc::fatal, "syncing a cross-shard batch: " + ok.error().to_string());
-      }
-    }
-    for (const detail::batch_part& p : parts) {
-      if (auto ok = detail::apply_part(*impl.shards[p.shard], p, id); !ok) {
-        std::lock_guard lock(impl.failed_mutex);
-        impl.failed = ok.error();
-        return make_error(errc::fatal,
-                          "applying a committed cross-shard batch (reopen to finish it): " + ok.error().to_string());
-      }
-    }
-    return {};
+    std::vector<bool> held(impl_->shards.size(), false);
+    for (const write_op& op : ops) held[shard_of(as_bytes(op.key))] = true;
+    auto locks = detail::lock_shards(*impl_, held);
+    return detail::commit_batch(*impl_, ops);
   } catch (...) {
     return make_error(errc::no_memory, "a cross-shard batch");
   }
+}
+
+result<void> sharded_store::transact(std::span<const key_view> keys, std::vector<write_op>& ops,
+                                     function_ref<result<void>(const batch_reader&, std::vector<write_op>&)> decide,
+                                     function_ref<void()> applied) noexcept {
+  try {
+    const std::vector<bool> held = detail::shards_of(*impl_, keys);
+    auto locks = detail::lock_shards(*impl_, held);
+    if (auto ok = decide(batch_reader(*impl_, held), ops); !ok) return ok;
+    for (const write_op& op : ops) {
+      if (!held[shard_of(as_bytes(op.key))]) {
+        return make_error(errc::invalid_argument,
+                          "a transaction writes a key whose shard it did not name among its keys");
+      }
+    }
+    if (auto ok = detail::commit_batch(*impl_, ops); !ok) return ok;
+    applied();
+    return {};
+  } catch (...) {
+    return make_error(errc::no_memory, "a transaction");
+  }
+}
+
+void sharded_store::read(key_view key, function_ref<void(const result<value_view>&)> visit) const noexcept {
+  const std::uint32_t i = shard_of(key);
+  if (impl_->mode == shard_mode::workers) {
+    const tessel::snapshot version = impl_->shards[i]->published();
+    visit(version.get(key));
+    return;
+  }
+  std::lock_guard lock(impl_->locks[i]);
+  visit(impl_->shards[i]->get(key));
 }
 
 }  // namespace tessel

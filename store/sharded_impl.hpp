@@ -29,6 +29,7 @@ struct sharded_impl {
   explicit sharded_impl(shard_router r) noexcept : router(r) {}
   shard_router router;
   shard_mode mode = shard_mode::inline_calls;
+  durability level = durability::log;   // the shards' default durability (options::durability)
   std::unique_ptr<std::mutex[]> locks;  // one per shard: its writers, and snapshot()'s cut
   // Before the shards: their regions' growth hooks and their workers use it until they are gone.
   std::optional<numa::topology> topology;
@@ -41,8 +42,9 @@ struct sharded_impl {
 };
 
 /// Binds the shards' regions to their NUMA nodes when `s` asks, and in worker mode starts one worker per
-/// shard, pinned to its core when asked (shard_placement.cpp). Throws std::bad_alloc.
-void place_shards(sharded_impl& impl, const options& opts, const shard_options& s);
+/// shard, pinned to its core when asked, after publishing what each shard holds (shard_placement.cpp).
+/// Errors: those of store::publish. Throws std::bad_alloc.
+[[nodiscard]] result<void> place_shards(sharded_impl& impl, const options& opts, const shard_options& s);
 
 /// Opens a durable sharded store's coordinator log: re-applies every batch a shard's marker says it lacks,
 /// then opens the writer after the last record. A read-only store reads its shards as they are

@@ -91,13 +91,14 @@ result<std::unique_ptr<sharded_store>> sharded_store::open(const options& opts, 
   if (!router) return tl::unexpected(std::move(router.error()));
   try {
     auto impl = std::make_shared<detail::sharded_impl>(*router);
+    impl->level = durability::none;  // in memory: nothing to make durable
     impl->locks = std::make_unique<std::mutex[]>(router->shards());
     for (std::uint32_t i = 0; i < router->shards(); ++i) {
       auto shard = store::open(opts);
       if (!shard) return tl::unexpected(std::move(shard.error()));
       impl->shards.push_back(std::move(*shard));
     }
-    detail::place_shards(*impl, opts, s);
+    if (auto ok = detail::place_shards(*impl, opts, s); !ok) return tl::unexpected(std::move(ok.error()));
     return std::unique_ptr<sharded_store>(new sharded_store(std::move(impl)));
   } catch (...) {
     return make_error(errc::no_memory, "opening a sharded store");
@@ -159,6 +160,7 @@ result<std::unique_ptr<sharded_store>> sharded_store::open(const std::string& pa
     auto router = detail::shard_router::make(m.shards, m.rule);
     if (!router) return tl::unexpected(std::move(router.error()));
     auto impl = std::make_shared<detail::sharded_impl>(*router);
+    impl->level = opts.durability;
     impl->locks = std::make_unique<std::mutex[]>(m.shards);
     for (std::uint32_t i = 0; i < m.shards; ++i) {
       const std::string shard_dir = (dir / detail::shard_directory_name(i)).string();
@@ -176,7 +178,7 @@ result<std::unique_ptr<sharded_store>> sharded_store::open(const std::string& pa
       }
     }
     if (auto ok = detail::recover_batches(*impl, dir, m, opts); !ok) return tl::unexpected(std::move(ok.error()));
-    detail::place_shards(*impl, opts, s);
+    if (auto ok = detail::place_shards(*impl, opts, s); !ok) return tl::unexpected(std::move(ok.error()));
     return std::unique_ptr<sharded_store>(new sharded_store(std::move(impl)));
   } catch (...) {
     return make_error(errc::no_memory, "opening sharded store " + path);

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <future>
 #include <memory>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "tessel/bytes.hpp"
 #include "tessel/cursor.hpp"
 #include "tessel/error.hpp"
+#include "tessel/function_ref.hpp"
 #include "tessel/options.hpp"
 #include "tessel/snapshot.hpp"
 #include "tessel/store.hpp"
@@ -112,6 +114,21 @@ struct write_op {
   std::string value;  ///< a put's value
 };
 
+/// What a transaction's decision reads (sharded_store::transact): the live entries of the shards the
+/// transaction holds, as no other writer can change them until it ends.
+class batch_reader {
+ public:
+  /// The value of `key` now; the view lasts until the decision returns. Errors: not_found;
+  /// invalid_argument (a key in a shard the transaction does not hold).
+  [[nodiscard]] result<value_view> get(key_view key) const noexcept;
+
+ private:
+  friend class sharded_store;
+  batch_reader(const detail::sharded_impl& impl, const std::vector<bool>& held) noexcept : impl_(impl), held_(held) {}
+  const detail::sharded_impl& impl_;
+  const std::vector<bool>& held_;
+};
+
 class sharded_store {
  public:
   /// A new in-memory sharded store; every shard opens with `opts` (backend dram). Errors: as store::open,
@@ -150,11 +167,28 @@ class sharded_store {
   [[nodiscard]] std::future<result<bool>> erase_async(key_view key) noexcept;
   /// Applies `ops` in order as one write, atomic across shards: a cut or a crash shows all of it or none
   /// (docs/concurrency.md §Cross-shard commits). A durable store syncs the batch's record in its
-  /// coordinator log before applying it, so it is durable when the call returns. Inline mode only.
+  /// coordinator log before applying it, so it is durable when the call returns (written to the operating
+  /// system only, when the store's durability is none: atomic across a killed process, not a power loss).
+  /// Worker mode: applied under the shards' locks, between their workers' batches, then published.
   /// Errors: invalid_argument (a key or value over its limit, or a key under tessel's reserved prefix
-  /// "\xFF\xFFtessel/txn/"), not_supported (worker mode), io_error / no_space (the record could not be
+  /// "\xFF\xFFtessel/txn/"), io_error / no_space (the record could not be
   /// written: nothing applied), fatal (a failure after the record was durable: reopen to recover the batch).
   [[nodiscard]] result<void> write_batch(const std::vector<write_op>& ops) noexcept;
+  /// A read-modify-write, atomic across shards: holds the shards of `keys` (their locks, in shard order;
+  /// a worker takes its shard's lock to apply, so worker mode waits for the batch in progress), calls
+  /// `decide` with a reader of those shards' live entries, and applies what it leaves in `ops` as
+  /// write_batch does (a single write goes straight to its shard's log). `applied` then runs, still holding
+  /// the shards, so whatever it records about the writes (events, say) is in the shards' write order. A
+  /// decision that returns an error writes nothing, and transact returns that error. `ops` reaches the
+  /// decision as the caller passed it (reuse one vector, and its strings' memory, across calls). Worker mode publishes
+  /// the written shards before returning. Errors: the decision's; invalid_argument (an op whose key is in a shard not
+  /// held); those of write_batch.
+  [[nodiscard]] result<void> transact(std::span<const key_view> keys, std::vector<write_op>& ops,
+                                      function_ref<result<void>(const batch_reader&, std::vector<write_op>&)> decide,
+                                      function_ref<void()> applied) noexcept;
+  /// Calls `visit` with `key`'s value, or not_found, where no writer disturbs it: inline mode under the
+  /// shard's lock, worker mode in the shard's published version. The view lasts until `visit` returns.
+  void read(key_view key, function_ref<void(const result<value_view>&)> visit) const noexcept;
   /// Entries of every shard. O(shards). Worker mode: of the published versions.
   [[nodiscard]] std::size_t len() const noexcept;
   /// Inline mode: every entry of every live shard in key order (their writers must be quiet).

@@ -36,6 +36,7 @@ constexpr code_name all_codes[] = {
     {errc::not_supported, 10, "not_supported"},
     {errc::aborted, 11, "aborted"},
     {errc::fatal, 12, "fatal"},
+    {errc::compacted, 13, "compacted"},
 };
 
 TEST(ErrcTest, EveryCodeHasItsStableValueAndName) {
@@ -50,7 +51,7 @@ TEST(ErrcTest, EveryCodeHasItsStableValueAndName) {
 }
 
 TEST(ErrcTest, ValueOutsideTheListIsUnknown) {
-  EXPECT_EQ(to_string(static_cast<errc>(13)), "unknown");
+  EXPECT_EQ(to_string(static_cast<errc>(14)), "unknown");
   EXPECT_EQ(to_string(static_cast<errc>(255)), "unknown");
 }
 

@@ -312,10 +312,25 @@ TEST(ShardedBatchTest, DurableBatchesSurviveReopenAndBadBatchesChangeNothing) {
   EXPECT_EQ((*s)->get_string(as_bytes(keys[2])).value_or("?"), "50");
 }
 
-TEST(ShardedBatchTest, WorkerModeRefusesBatches) {
-  auto s = sharded_store::open(options{}, workers(2));
-  ASSERT_TRUE(s.has_value());
-  EXPECT_EQ((*s)->write_batch({{false, "k", "v"}}).error().code(), errc::not_supported);
+// Worker mode: a batch is applied between the workers' own batches and published before it returns.
+TEST(ShardedBatchTest, WorkerModeAppliesAndPublishesBatches) {
+  test::temp_dir tmp;
+  shard_options w = workers(3);
+  auto s = sharded_store::open(tmp.sub("sharded"), test::durable_options(durability::log), w);
+  ASSERT_TRUE(s.has_value()) << s.error().to_string();
+  const std::vector<std::string> keys = keys_on_distinct_shards(**s, 3);
+  ASSERT_TRUE((*s)->put(as_bytes(keys[0]), as_bytes("0")));
+  ASSERT_TRUE((*s)->write_batch(set_all(keys, 7)));
+  for (const std::string& k : keys) EXPECT_EQ((*s)->published().get(as_bytes(k)).has_value(), true) << k;
+  for (const std::string& k : keys) EXPECT_EQ((*s)->get_string(as_bytes(k)).value_or("?"), "7") << k;
+  ASSERT_TRUE((*s)->write_batch({{true, keys[0], ""}}));
+  EXPECT_FALSE((*s)->contains(as_bytes(keys[0])));
+  ASSERT_TRUE((*s)->close());
+  s->reset();  // releases the store's lock
+  auto again = sharded_store::open(tmp.sub("sharded"), test::durable_options(durability::log), w);
+  ASSERT_TRUE(again.has_value()) << again.error().to_string();
+  EXPECT_FALSE((*again)->contains(as_bytes(keys[0])));
+  EXPECT_EQ((*again)->get_string(as_bytes(keys[1])).value_or("?"), "7");
 }
 
 // An mmap shard's file grows by new mappings; each is bound as it is mapped.

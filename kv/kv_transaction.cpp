@@ -1,0 +1,151 @@
+// kv_store::transaction: checks and writes over several keys, all or nothing (docs/kv.md §Transactions).
+// The keys' shards are held for the whole decision (sharded_store::transact), so no other writer changes
+// a checked key between the check and the commit -- no lost update -- and the writes are one cross-shard
+// batch: atomic and durable across shards.
+#include <utility>
+
+#include "tessel/kv_store.hpp"
+#include "tessel/limits.hpp"
+
+#include "common/wall_clock.hpp"
+#include "kv/entry_codec.hpp"
+#include "kv/kv_impl.hpp"
+#include "kv/path_keys.hpp"
+
+namespace tessel {
+
+namespace {
+
+std::string_view op_name(kv_op::kind k) noexcept {
+  switch (k) {
+    case kv_op::kind::check_version: return "check_version";
+    case kv_op::kind::check_exists: return "check_exists";
+    case kv_op::kind::check_missing: return "check_missing";
+    case kv_op::kind::set: return "set";
+    case kv_op::kind::erase: return "erase";
+  }
+  return "?";
+}
+
+bool is_check(kv_op::kind k) noexcept {
+  return k == kv_op::kind::check_version || k == kv_op::kind::check_exists || k == kv_op::kind::check_missing;
+}
+
+/// The keys' states as the transaction goes: the state before it, then after each of its writes.
+class key_states {
+ public:
+  /// The index of `key`'s state, read from `r` the first time.
+  result<std::size_t> find(const batch_reader& r, std::string_view key) {
+    for (std::size_t i = 0; i < keys_.size(); ++i) {
+      if (keys_[i] == key) return i;
+    }
+    auto s = detail::read_state(r, key);
+    if (!s) return tl::unexpected(std::move(s.error()));
+    keys_.push_back(key);
+    states_.push_back(*s);
+    return keys_.size() - 1;
+  }
+  detail::key_state& operator[](std::size_t i) noexcept { return states_[i]; }
+
+ private:
+  std::vector<std::string_view> keys_;
+  std::vector<detail::key_state> states_;
+};
+
+/// The failed check's error, or success.
+result<void> check(const kv_op& op, std::size_t index, std::uint64_t found) {
+  std::uint64_t expected = 0;
+  bool holds = true;
+  switch (op.what) {
+    case kv_op::kind::check_version:
+      expected = op.version;
+      holds = found == op.version;
+      break;
+    case kv_op::kind::check_exists:
+      expected = version_conflict::any_version;
+      holds = found != 0;
+      break;
+    case kv_op::kind::check_missing: holds = found == 0; break;
+    default: return {};
+  }
+  if (holds) return {};
+  const std::string wanted =
+      op.what == kv_op::kind::check_exists ? std::string("the key present") : "version " + std::to_string(expected);
+  return tl::unexpected(error("transaction op " + std::to_string(index) + " (" + std::string(op_name(op.what)) + " " +
+                                  op.key + "): expected " + wanted + ", found version " + std::to_string(found),
+                              version_conflict{op.key, expected, found, index}));
+}
+
+}  // namespace
+
+result<kv_txn_result> kv_store::transaction(const std::vector<kv_op>& ops) noexcept {
+  if (auto ok = detail::check_open(*impl_); !ok) return tl::unexpected(std::move(ok.error()));
+  if (ops.empty()) return make_error(errc::invalid_argument, "a transaction of no op");
+  try {
+    std::vector<key_view> keys;
+    keys.reserve(ops.size());
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+      const kv_op& op = ops[i];
+      if (auto ok = detail::check_key(op.key, impl_->opts.keys); !ok) {
+        return make_error(errc::invalid_argument,
+                          "transaction op " + std::to_string(i) + ": " + std::string(ok.error().message()));
+      }
+      if (op.what == kv_op::kind::set && op.value.size() > max_value_size - detail::kv_header_size) {
+        return make_error(errc::invalid_argument, "transaction op " + std::to_string(i) + ": a value of " +
+                                                      std::to_string(op.value.size()) + " bytes exceeds the limit");
+      }
+      keys.push_back(as_bytes(op.key));
+    }
+    kv_txn_result out;
+    out.versions.assign(ops.size(), 0);
+    std::vector<detail::change> changes;
+    std::vector<write_op> writes;
+    auto ok = impl_->engine->transact(
+        keys, writes,
+        [&](const batch_reader& r, std::vector<write_op>& batch) -> result<void> {
+          key_states states;
+          // Every check against the state before the transaction, in order: the first failure names itself.
+          for (std::size_t i = 0; i < ops.size(); ++i) {
+            auto at = states.find(r, ops[i].key);
+            if (!at) return tl::unexpected(std::move(at.error()));
+            if (!is_check(ops[i].what)) continue;
+            if (auto held = check(ops[i], i, states[*at].version); !held) return held;
+          }
+          const std::uint64_t now = unix_time_ns();
+          const bool record = impl_->hub->wants_changes();
+          for (std::size_t i = 0; i < ops.size(); ++i) {
+            const kv_op& op = ops[i];
+            if (is_check(op.what)) continue;
+            detail::key_state& s = states[*states.find(r, op.key)];
+            if (op.what == kv_op::kind::erase) {
+              out.versions[i] = s.version;
+              if (s.version == 0) continue;  // deleting a missing key writes nothing
+              batch.push_back({true, op.key, {}});
+              if (record) changes.push_back({kv_event_type::deleted, op.key, s.version, {}});
+              s = {};
+              continue;
+            }
+            const detail::entry_header h{s.version + 1, s.version == 0 ? now : s.created_at_ns, now};
+            write_op w{false, op.key, {}};
+            detail::encode_entry(w.value, h, op.value);
+            batch.push_back(std::move(w));
+            if (record) {
+              changes.push_back(
+                  {h.version == 1 ? kv_event_type::created : kv_event_type::updated, op.key, h.version, op.value});
+            }
+            out.versions[i] = h.version;
+            s = {h.version, h.created_at_ns};
+          }
+          return {};
+        },
+        [&] {
+          if (!writes.empty()) out.seq = impl_->hub->publish(changes);
+        });
+    if (!ok) return tl::unexpected(std::move(ok.error()));
+    return out;
+  } catch (...) {
+    return make_error(errc::no_memory, "a transaction");
+  }
+}
+
+}  // namespace tessel

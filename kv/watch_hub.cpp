@@ -1,0 +1,185 @@
+#include "kv/watch_hub.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include "common/platform.hpp"
+
+namespace tessel::detail {
+
+namespace {
+
+/// How long a consumer spins on its buffer before sleeping: a commit that comes within it is delivered
+/// without a futex wake-up (tens of microseconds on a busy host), which is what keeps the delivery
+/// latency at a few microseconds.
+constexpr auto spin_before_sleep = std::chrono::microseconds(50);
+
+std::string resume_hint(std::uint64_t seq) { return "resume with watch_options::from_seq = " + std::to_string(seq); }
+
+}  // namespace
+
+// ---- watcher ----
+
+result<std::optional<kv_event>> watcher::next(std::optional<std::chrono::nanoseconds> timeout) noexcept {
+  try {
+    const auto start = std::chrono::steady_clock::now();
+    const auto spin_until =
+        start + std::min<std::chrono::nanoseconds>(spin_before_sleep, timeout.value_or(spin_before_sleep));
+    for (unsigned i = 0; queued.load(std::memory_order_acquire) == 0 && !closed.load(std::memory_order_acquire); ++i) {
+      cpu_relax();
+      if ((i & 63) == 63 && std::chrono::steady_clock::now() >= spin_until) break;
+    }
+    std::unique_lock lock(mutex);
+    while (true) {
+      if (!events.empty()) {
+        kv_event e = std::move(events.front());
+        events.pop_front();
+        queued.store(events.size(), std::memory_order_release);
+        return e;
+      }
+      if (lagged) {
+        if (!lag_reported) {
+          lag_reported = true;
+          kv_event e;
+          e.type = kv_event_type::lagged;
+          e.seq = delivered_seq;
+          return e;
+        }
+        return make_error(errc::aborted, "the watch fell behind after seq " + std::to_string(delivered_seq) + "; " +
+                                             resume_hint(delivered_seq));
+      }
+      if (closed.load(std::memory_order_relaxed)) return make_error(errc::aborted, "the watch is closed");
+      sleeping = true;
+      if (!timeout) {
+        ready.wait(lock);
+      } else if (ready.wait_until(lock, start + *timeout) == std::cv_status::timeout && events.empty() && !lagged &&
+                 !closed.load(std::memory_order_relaxed)) {
+        sleeping = false;
+        return std::optional<kv_event>{};
+      }
+      sleeping = false;
+    }
+  } catch (...) {
+    return make_error(errc::no_memory, "taking a watch event");
+  }
+}
+
+void watcher::close() noexcept {
+  std::lock_guard lock(mutex);
+  closed.store(true, std::memory_order_release);
+  ready.notify_all();
+}
+
+// ---- watch_hub ----
+
+void watch_hub::deliver(watcher& w, std::uint64_t seq, const std::vector<change>& changes, bool replay) {
+  bool wake = false;
+  {
+    std::lock_guard lock(w.mutex);
+    if (w.closed.load(std::memory_order_relaxed) || w.lagged) return;
+    std::size_t matching = 0;
+    for (const change& c : changes) matching += w.pattern.matches(c.key) ? 1U : 0U;
+    // A commit is buffered whole or not at all, so the seq a lagged event carries is a clean resume point.
+    // Replays fill past the capacity: they are bounded by the history, and lagging before going live would
+    // only send the subscriber round again.
+    if (matching != 0 && !replay && w.events.size() + matching > w.capacity) {
+      w.lagged = true;
+      wake = w.sleeping;
+    } else if (matching != 0) {
+      for (const change& c : changes) {
+        if (!w.pattern.matches(c.key)) continue;
+        kv_event e;
+        e.type = c.type;
+        e.key = c.key;
+        e.version = c.version;
+        if (w.values && c.type != kv_event_type::deleted) e.value = c.value;
+        e.seq = seq;
+        w.events.push_back(std::move(e));
+      }
+      w.queued.store(w.events.size(), std::memory_order_release);
+      wake = w.sleeping;
+    }
+    if (!w.lagged) w.delivered_seq = seq;
+  }
+  if (wake) w.ready.notify_one();
+}
+
+std::uint64_t watch_hub::publish(std::vector<change>& changes) noexcept {
+  std::lock_guard lock(mutex_);
+  const std::uint64_t seq = current_.load(std::memory_order_relaxed) + 1;
+  if (!watchers_.empty()) {
+    std::erase_if(watchers_, [](const auto& w) { return w->closed.load(std::memory_order_acquire); });
+    for (const auto& w : watchers_) {
+      try {
+        deliver(*w, seq, changes, false);
+      } catch (...) {
+        // Out of memory building its events: the watcher lags (it may resume from the history).
+        std::lock_guard wl(w->mutex);
+        w->lagged = true;
+      }
+    }
+    if (watchers_.empty()) watchers_present_.store(false, std::memory_order_release);
+  }
+  if (history_commits_ != 0) {
+    try {
+      commit c{seq, std::move(changes), 0};
+      for (const change& ch : c.changes) c.bytes += ch.key.size() + ch.value.size() + sizeof(change);
+      history_held_ += c.bytes;
+      history_.push_back(std::move(c));
+      trim_history();
+    } catch (...) {
+      // The history must hold consecutive seqs: without this commit, nothing before it can be resumed.
+      history_.clear();
+      history_held_ = 0;
+    }
+  }
+  current_.store(seq, std::memory_order_release);
+  return seq;
+}
+
+void watch_hub::trim_history() {
+  while (!history_.empty() && (history_.size() > history_commits_ || history_held_ > history_bytes_)) {
+    history_held_ -= history_.front().bytes;
+    history_.pop_front();
+  }
+}
+
+result<std::shared_ptr<watcher>> watch_hub::subscribe(watch_pattern pattern, const watch_options& opts) noexcept {
+  try {
+    std::lock_guard lock(mutex_);
+    const std::uint64_t current = current_.load(std::memory_order_relaxed);
+    const std::uint64_t from = opts.from_seq.value_or(current);
+    if (from > current) {
+      return make_error(errc::invalid_argument, "watch from seq " + std::to_string(from) +
+                                                    ", after the latest commit (seq " + std::to_string(current) + ")");
+    }
+    if (from < current && (history_.empty() || history_.front().seq > from + 1)) {
+      const std::uint64_t oldest = history_.empty() ? current : history_.front().seq - 1;
+      return make_error(errc::compacted, "seq " + std::to_string(from) +
+                                             " is no longer retained; the oldest seq a watch can resume from is " +
+                                             std::to_string(oldest));
+    }
+    auto w = std::make_shared<watcher>(std::move(pattern), opts.values, std::max<std::size_t>(opts.capacity, 1));
+    w->delivered_seq = from;
+    if (from < current) {
+      for (auto it = history_.begin() + static_cast<std::ptrdiff_t>(from + 1 - history_.front().seq);
+           it != history_.end(); ++it) {
+        deliver(*w, it->seq, it->changes, true);
+      }
+    }
+    watchers_.push_back(w);
+    watchers_present_.store(true, std::memory_order_release);
+    return w;
+  } catch (...) {
+    return make_error(errc::no_memory, "subscribing a watch");
+  }
+}
+
+void watch_hub::close_all() noexcept {
+  std::lock_guard lock(mutex_);
+  for (const auto& w : watchers_) w->close();
+  watchers_.clear();
+  watchers_present_.store(false, std::memory_order_release);
+}
+
+}  // namespace tessel::detail

@@ -1,0 +1,106 @@
+// The watch machinery of a kv store (docs/kv.md §Watch): seqs, the retained history of recent commits,
+// and the subscribers with their bounded buffers.
+//
+// A commit's changes are published while the writer still holds the shards it wrote (sharded_store::
+// transact's `applied`), and publish() assigns the seq under the hub's mutex: so seqs rise by one per
+// commit in exactly the order subscribers receive them, and two commits to one key -- serialised by its
+// shard's lock -- reach every subscriber in their order. A subscriber that cannot take a commit's events
+// into its buffer is marked lagged and gets nothing more: the writer never waits for a reader.
+//
+// Thread safety: publish, subscribe and close_all from any thread; a watcher's consumer side (next) from
+// one thread at a time, close from any.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tessel/error.hpp"
+#include "tessel/kv_store.hpp"
+
+#include "kv/path_keys.hpp"
+
+namespace tessel::detail {
+
+/// One key's change within a commit.
+struct change {
+  kv_event_type type = kv_event_type::updated;
+  std::string key;
+  std::uint64_t version = 0;
+  std::string value;  // created / updated
+};
+
+/// A subscription: what it matches and the events buffered for its consumer.
+struct watcher {
+  watcher(watch_pattern p, bool v, std::size_t cap) : pattern(std::move(p)), values(v), capacity(cap) {}
+
+  /// The next event, waiting up to `timeout` (nullopt: forever). Errors: aborted once closed or lagged
+  /// and drained.
+  [[nodiscard]] result<std::optional<kv_event>> next(std::optional<std::chrono::nanoseconds> timeout) noexcept;
+  void close() noexcept;
+
+  const watch_pattern pattern;
+  const bool values;
+  const std::size_t capacity;
+
+  std::mutex mutex;
+  std::condition_variable ready;
+  std::deque<kv_event> events;         // guarded by mutex
+  std::atomic<std::size_t> queued{0};  // events.size(), read without the lock by a spinning consumer
+  std::uint64_t delivered_seq = 0;     // the last commit taken whole (the seq a lagged event carries)
+  bool lagged = false;                 // events were dropped: a lagged event follows the buffered ones
+  bool lag_reported = false;
+  std::atomic<bool> closed{false};
+  bool sleeping = false;  // the consumer waits on `ready`: a producer must notify
+};
+
+class watch_hub {
+ public:
+  /// `first_seq`: the seq before this hub's first commit (docs/kv.md §Seqs: generation << 40).
+  watch_hub(std::uint64_t first_seq, std::size_t history_commits, std::size_t history_bytes) noexcept
+      : current_(first_seq), history_commits_(history_commits), history_bytes_(history_bytes) {}
+
+  [[nodiscard]] std::uint64_t current_seq() const noexcept { return current_.load(std::memory_order_acquire); }
+  /// Whether publish() needs the changes at all (a history is kept, or someone watches). When false,
+  /// publish(nothing) still assigns the seq.
+  [[nodiscard]] bool wants_changes() const noexcept {
+    return history_commits_ != 0 || watchers_present_.load(std::memory_order_acquire);
+  }
+  /// Assigns the commit its seq, keeps it in the history and hands its events to matching watchers.
+  /// Returns the seq. Called holding the shards the commit wrote.
+  std::uint64_t publish(std::vector<change>& changes) noexcept;
+  /// A new subscriber, first given every matching change after `from_seq` from the history. Errors:
+  /// invalid_argument (from_seq in the future), compacted.
+  [[nodiscard]] result<std::shared_ptr<watcher>> subscribe(watch_pattern pattern, const watch_options& opts) noexcept;
+  /// Ends every subscription (their consumers drain, then get aborted).
+  void close_all() noexcept;
+
+ private:
+  struct commit {
+    std::uint64_t seq = 0;
+    std::vector<change> changes;
+    std::size_t bytes = 0;
+  };
+  /// Buffers the matching changes of one commit for `w`, or marks it lagged. Holds mutex_.
+  static void deliver(watcher& w, std::uint64_t seq, const std::vector<change>& changes, bool replay);
+  void trim_history();
+
+  std::atomic<std::uint64_t> current_;
+  const std::size_t history_commits_;
+  const std::size_t history_bytes_;
+  std::atomic<bool> watchers_present_{false};
+  std::mutex mutex_;
+  std::deque<commit> history_;  // guarded by mutex_: consecutive seqs, oldest first
+  std::size_t history_held_ = 0;
+  std::vector<std::shared_ptr<watcher>> watchers_;
+};
+
+}  // namespace tessel::detail

@@ -1,0 +1,313 @@
+// The versioned KV layer's single-key semantics (univrs-state's, ../shared/seeds/003) over every store
+// configuration: versions, timestamps, compare-and-set, create-if-absent, erase, lists and scans, typed
+// and JSON access, the async facade, and what a reopen keeps.
+#include "tessel/kv_store.hpp"
+
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tessel/kv_codec.hpp"
+#include "tessel/kv_json.hpp"
+
+#include "common/wall_clock.hpp"
+#include "tests/kv/kv_test_support.hpp"
+
+namespace tessel {
+namespace {
+
+class KvStoreTest : public ::testing::TestWithParam<test::kv_config> {
+ protected:
+  void SetUp() override {
+    auto kv = test::open_kv(GetParam(), dir());
+    ASSERT_TRUE(kv.has_value()) << kv.error().to_string();
+    kv_ = std::move(*kv);
+  }
+  std::string dir() { return tmp_.sub("kv"); }
+  void reopen() {
+    ASSERT_TRUE(kv_->close());
+    kv_.reset();
+    auto kv = test::open_kv(GetParam(), dir());
+    ASSERT_TRUE(kv.has_value()) << kv.error().to_string();
+    kv_ = std::move(*kv);
+  }
+  bool durable() const { return GetParam().where != backend::dram; }
+
+  test::temp_dir tmp_;
+  std::unique_ptr<kv_store> kv_;
+};
+
+TEST_P(KvStoreTest, VersionsStartAtOneAndRiseByOnePerWrite) {
+  EXPECT_EQ(kv_->version("/config"), 0U);
+  EXPECT_EQ(kv_->set("/config", "v1"), 1U);
+  EXPECT_EQ(kv_->set("/config", "v2"), 2U);
+  EXPECT_EQ(kv_->set("/config", "v3"), 3U);
+  EXPECT_EQ(kv_->version("/config"), 3U);
+  auto e = kv_->get("/config");
+  ASSERT_TRUE(e.has_value()) << e.error().to_string();
+  EXPECT_EQ(e->value, "v3");
+  EXPECT_EQ(e->version, 3U);
+  EXPECT_EQ(kv_->exists("/config"), true);
+  EXPECT_EQ(kv_->exists("/other"), false);
+}
+
+TEST_P(KvStoreTest, TimestampsMarkCreationAndLastUpdate) {
+  const std::uint64_t before = unix_time_ns();
+  ASSERT_TRUE(kv_->set("/t", "a"));
+  const auto first = kv_->get("/t");
+  ASSERT_TRUE(first.has_value());
+  EXPECT_GE(first->created_at_ns, before);
+  EXPECT_EQ(first->created_at_ns, first->updated_at_ns);
+  ASSERT_TRUE(kv_->set("/t", "b"));
+  const auto second = kv_->get("/t");
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->created_at_ns, first->created_at_ns) << "an update keeps the creation time";
+  EXPECT_GE(second->updated_at_ns, first->updated_at_ns);
+  EXPECT_LE(second->updated_at_ns, unix_time_ns());
+}
+
+TEST_P(KvStoreTest, GetOfAMissingKeyIsNotFound) {
+  auto e = kv_->get("/missing");
+  ASSERT_FALSE(e.has_value());
+  EXPECT_EQ(e.error().code(), errc::not_found);
+}
+
+TEST_P(KvStoreTest, GetIntoABufferReusesIt) {
+  ASSERT_TRUE(kv_->set("/a", std::string(100, 'x')));
+  std::string buffer = "old contents";
+  auto e = kv_->get("/a", buffer);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(buffer, std::string(100, 'x'));
+  EXPECT_EQ(e->version, 1U);
+  EXPECT_TRUE(e->value.empty()) << "the value went to the buffer";
+}
+
+TEST_P(KvStoreTest, BinaryValuesRoundTrip) {
+  const std::string value("\0\xFF\x01zero\0", 8);
+  ASSERT_TRUE(kv_->set("/bin", value));
+  EXPECT_EQ(kv_->get("/bin")->value, value);
+  ASSERT_TRUE(kv_->set("/empty", ""));
+  EXPECT_EQ(kv_->get("/empty")->value, "");
+  EXPECT_EQ(kv_->get("/empty")->version, 1U);
+}
+
+TEST_P(KvStoreTest, CompareAndSetSucceedsOnTheCurrentVersion) {
+  ASSERT_EQ(kv_->set("/config", "v1"), 1U);
+  ASSERT_EQ(kv_->set("/config", "v2"), 2U);
+  EXPECT_EQ(kv_->compare_and_set("/config", 2, "v3"), 3U);
+  EXPECT_EQ(kv_->get("/config")->value, "v3");
+}
+
+TEST_P(KvStoreTest, CompareAndSetConflictCarriesExpectedAndFound) {
+  ASSERT_EQ(kv_->set("/config", "v1"), 1U);
+  auto v = kv_->compare_and_set("/config", 5, "nope");
+  ASSERT_FALSE(v.has_value());
+  EXPECT_EQ(v.error().code(), errc::conflict);
+  ASSERT_NE(v.error().conflict(), nullptr);
+  EXPECT_EQ(v.error().conflict()->expected, 5U);
+  EXPECT_EQ(v.error().conflict()->found, 1U);
+  EXPECT_EQ(v.error().conflict()->key, "/config");
+  EXPECT_NE(v.error().message().find("expected version 5, found 1"), std::string_view::npos) << v.error().message();
+  EXPECT_EQ(kv_->get("/config")->value, "v1") << "a failed CAS writes nothing";
+  EXPECT_EQ(kv_->version("/config"), 1U);
+}
+
+TEST_P(KvStoreTest, CompareAndSetWithVersionZeroCreatesOnlyAMissingKey) {
+  EXPECT_EQ(kv_->compare_and_set("/new", 0, "a"), 1U);
+  auto again = kv_->compare_and_set("/new", 0, "b");
+  ASSERT_FALSE(again.has_value());
+  EXPECT_EQ(again.error().conflict()->found, 1U);
+  auto missing = kv_->compare_and_set("/absent", 3, "c");
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().conflict()->found, 0U);
+  EXPECT_EQ(kv_->exists("/absent"), false);
+}
+
+TEST_P(KvStoreTest, CreateIfNotExistsCreatesOnce) {
+  EXPECT_EQ(kv_->create_if_not_exists("/lock", "owner-a"), true);
+  EXPECT_EQ(kv_->create_if_not_exists("/lock", "owner-b"), false);
+  EXPECT_EQ(kv_->get("/lock")->value, "owner-a");
+  EXPECT_EQ(kv_->version("/lock"), 1U);
+}
+
+TEST_P(KvStoreTest, EraseReturnsTheRemovedVersionAndRestartsVersions) {
+  ASSERT_TRUE(kv_->set("/k", "a"));
+  ASSERT_TRUE(kv_->set("/k", "b"));
+  EXPECT_EQ(kv_->erase("/k"), 2U);
+  EXPECT_EQ(kv_->erase("/k"), 0U) << "erasing a missing key removes nothing";
+  EXPECT_EQ(kv_->version("/k"), 0U);
+  EXPECT_EQ(kv_->set("/k", "c"), 1U) << "a key made again starts at version 1";
+}
+
+TEST_P(KvStoreTest, InvalidKeysAreRefusedByEveryCall) {
+  for (const std::string& bad :
+       std::vector<std::string>{"", "relative/key", "/a//b", "/trailing/", "/", "/a/../b", "/a/./b",
+                                std::string("/nul\0byte", 9), "/" + std::string(300, 's')}) {
+    SCOPED_TRACE(bad);
+    EXPECT_EQ(kv_->set(bad, "v").error().code(), errc::invalid_argument);
+    EXPECT_EQ(kv_->get(bad).error().code(), errc::invalid_argument);
+    EXPECT_EQ(kv_->erase(bad).error().code(), errc::invalid_argument);
+    EXPECT_EQ(kv_->compare_and_set(bad, 0, "v").error().code(), errc::invalid_argument);
+    EXPECT_EQ(kv_->version(bad).error().code(), errc::invalid_argument);
+  }
+  EXPECT_EQ(kv_->list("").value().size(), 0U) << "nothing was written";
+}
+
+TEST_P(KvStoreTest, ListReturnsKeysUnderAPrefixInOrder) {
+  for (const char* k :
+       {"/workloads/b", "/workloads/a/instances/i1", "/workloads/a", "/workloadsx", "/nodes/n1", "/workloads/c"}) {
+    ASSERT_TRUE(kv_->set(k, "v"));
+  }
+  EXPECT_EQ(kv_->list("/workloads/").value(),
+            (std::vector<std::string>{"/workloads/a", "/workloads/a/instances/i1", "/workloads/b", "/workloads/c"}));
+  EXPECT_EQ(kv_->list("/workloads/", 2).value(),
+            (std::vector<std::string>{"/workloads/a", "/workloads/a/instances/i1"}));
+  EXPECT_EQ(kv_->list("").value().size(), 6U) << "tessel's own records are not listed";
+  EXPECT_TRUE(kv_->list("/none/").value().empty());
+}
+
+TEST_P(KvStoreTest, ScanVisitsEntriesWithTheirVersions) {
+  ASSERT_TRUE(kv_->set("/s/a", "1"));
+  ASSERT_TRUE(kv_->set("/s/b", "2"));
+  ASSERT_TRUE(kv_->set("/s/b", "3"));
+  std::vector<std::pair<std::string, std::uint64_t>> seen;
+  ASSERT_TRUE(kv_->scan("/s/", [&](std::string_view key, const kv_entry& e) {
+    seen.emplace_back(std::string(key) + "=" + e.value, e.version);
+    return true;
+  }));
+  EXPECT_EQ(seen, (std::vector<std::pair<std::string, std::uint64_t>>{{"/s/a=1", 1}, {"/s/b=3", 2}}));
+}
+
+TEST_P(KvStoreTest, AValueWrittenAroundTheKvLayerReadsAsCorruption) {
+  ASSERT_TRUE(kv_->engine().put(as_bytes("/raw"), as_bytes("short")));
+  auto e = kv_->get("/raw");
+  ASSERT_FALSE(e.has_value());
+  EXPECT_EQ(e.error().code(), errc::corruption);
+  EXPECT_NE(e.error().message().find("/raw"), std::string_view::npos);
+  EXPECT_EQ(kv_->set("/raw", "x").error().code(), errc::corruption) << "a write does not paper over it";
+}
+
+TEST_P(KvStoreTest, ByteKeysModeAcceptsAnyKeyOutsideTheReservedPrefix) {
+  kv_options o;
+  o.keys = key_rules::bytes;
+  test::temp_dir other;
+  auto kv = test::open_kv(GetParam(), other.sub("bytes"), o);
+  ASSERT_TRUE(kv.has_value()) << kv.error().to_string();
+  const std::string binary("k\0ey", 4);
+  EXPECT_EQ((*kv)->set(binary, "v"), 1U);
+  EXPECT_EQ((*kv)->set("no-slash", "v"), 1U);
+  EXPECT_EQ((*kv)->get(binary)->value, "v");
+  EXPECT_EQ((*kv)->set("\xFF\xFFtessel/kv/meta", "v").error().code(), errc::invalid_argument);
+  EXPECT_EQ((*kv)->set("", "v").error().code(), errc::invalid_argument);
+}
+
+struct point {
+  int x = 0;
+  int y = 0;
+};
+void to_json(nlohmann::json& j, const point& p) { j = {{"x", p.x}, {"y", p.y}}; }
+void from_json(const nlohmann::json& j, point& p) {
+  j.at("x").get_to(p.x);
+  j.at("y").get_to(p.y);
+}
+
+TEST_P(KvStoreTest, JsonValuesRoundTrip) {
+  EXPECT_EQ(set_json(*kv_, "/json/p", point{3, -4}), 1U);
+  auto p = get_json<point>(*kv_, "/json/p");
+  ASSERT_TRUE(p.has_value()) << p.error().to_string();
+  EXPECT_EQ(p->value.x, 3);
+  EXPECT_EQ(p->value.y, -4);
+  EXPECT_EQ(p->version, 1U);
+  ASSERT_TRUE(set_json(*kv_, "/json/doc", nlohmann::json{{"replicas", 3}, {"image", "app:1"}}));
+  EXPECT_EQ(get_json(*kv_, "/json/doc")->value.at("replicas"), 3);
+  ASSERT_TRUE(kv_->set("/json/bad", "{not json"));
+  auto bad = get_json(*kv_, "/json/bad");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code(), errc::invalid_argument);
+  EXPECT_NE(bad.error().message().find("/json/bad"), std::string_view::npos);
+  EXPECT_EQ(get_json<point>(*kv_, "/json/doc").error().code(), errc::invalid_argument) << "wrong shape";
+}
+
+/// A codec of the user's own: a u32 as four little-endian bytes.
+struct u32_codec {
+  static std::string encode(std::uint32_t v) { return std::string(reinterpret_cast<const char*>(&v), sizeof v); }
+  static result<std::uint32_t> decode(std::string_view bytes) noexcept {
+    if (bytes.size() != sizeof(std::uint32_t)) return make_error(errc::invalid_argument, "not 4 bytes");
+    std::uint32_t v = 0;
+    std::memcpy(&v, bytes.data(), sizeof v);
+    return v;
+  }
+};
+static_assert(kv_codec<u32_codec, std::uint32_t>);
+
+TEST_P(KvStoreTest, UserCodecsRoundTrip) {
+  EXPECT_EQ(set_as<u32_codec>(*kv_, "/n", std::uint32_t{77}), 1U);
+  EXPECT_EQ((get_as<std::uint32_t, u32_codec>(*kv_, "/n")->value), 77U);
+  EXPECT_EQ(compare_and_set_as<u32_codec>(*kv_, "/n", 1, std::uint32_t{78}), 2U);
+  ASSERT_TRUE(kv_->set("/n", "xyz"));
+  EXPECT_EQ((get_as<std::uint32_t, u32_codec>(*kv_, "/n").error().code()), errc::invalid_argument);
+}
+
+TEST_P(KvStoreTest, AsyncCallsCompleteTheirFutures) {
+  auto set = kv_->set_async("/async/a", "1");
+  EXPECT_EQ(set.get(), 1U);
+  EXPECT_EQ(kv_->compare_and_set_async("/async/a", 1, "2").get(), 2U);
+  EXPECT_EQ(kv_->compare_and_set_async("/async/a", 1, "3").get().error().code(), errc::conflict);
+  EXPECT_EQ(kv_->get_async("/async/a").get()->value, "2");
+  EXPECT_EQ(kv_->transaction_async({kv_op::check_version("/async/a", 2), kv_op::set("/async/b", "x")}).get()->versions,
+            (std::vector<std::uint64_t>{0, 1}));
+  EXPECT_EQ(kv_->erase_async("/async/b").get(), 1U);
+  std::promise<result<std::uint64_t>> called;
+  kv_->set_async("/async/c", "v", [&](result<std::uint64_t> r) { called.set_value(std::move(r)); });
+  EXPECT_EQ(called.get_future().get(), 1U);
+}
+
+TEST_P(KvStoreTest, AClosedStoreRefusesCalls) {
+  ASSERT_TRUE(kv_->set("/a", "1"));
+  ASSERT_TRUE(kv_->close());
+  EXPECT_EQ(kv_->get("/a").error().code(), errc::not_supported);
+  EXPECT_EQ(kv_->set("/a", "2").error().code(), errc::not_supported);
+  EXPECT_EQ(kv_->transaction({kv_op::set("/a", "3")}).error().code(), errc::not_supported);
+  EXPECT_EQ(kv_->set_async("/a", "4").get().error().code(), errc::not_supported);
+  EXPECT_EQ(kv_->watch("*").error().code(), errc::not_supported);
+  EXPECT_TRUE(kv_->close()) << "closing twice is harmless";
+}
+
+TEST_P(KvStoreTest, ADurableStoreKeepsVersionsAndTimesAcrossReopen) {
+  if (!durable()) GTEST_SKIP() << "in memory";
+  ASSERT_TRUE(kv_->set("/keep", "a"));
+  ASSERT_TRUE(kv_->set("/keep", "b"));
+  const auto before = kv_->get("/keep").value();
+  const std::uint64_t seq_before = kv_->current_seq();
+  reopen();
+  const auto after = kv_->get("/keep").value();
+  EXPECT_EQ(after.value, "b");
+  EXPECT_EQ(after.version, 2U);
+  EXPECT_EQ(after.created_at_ns, before.created_at_ns);
+  EXPECT_EQ(after.updated_at_ns, before.updated_at_ns);
+  EXPECT_GT(kv_->current_seq(), seq_before) << "a reopened store never reuses a seq";
+  EXPECT_EQ(kv_->set("/keep", "c"), 3U);
+}
+
+TEST_P(KvStoreTest, AReadOnlyOpenReadsAndRefusesWrites) {
+  if (!durable()) GTEST_SKIP() << "in memory";
+  ASSERT_TRUE(kv_->set("/ro", "v"));
+  ASSERT_TRUE(kv_->close());
+  kv_.reset();
+  options o;
+  o.backend = backend::mmap;
+  o.read_only = true;
+  shard_options s;
+  s.shards = GetParam().shards;
+  auto ro = kv_store::open(dir(), o, s);
+  ASSERT_TRUE(ro.has_value()) << ro.error().to_string();
+  EXPECT_EQ((*ro)->get("/ro")->value, "v");
+  EXPECT_EQ((*ro)->list("/").value().size(), 1U);
+  EXPECT_EQ((*ro)->set("/ro", "w").error().code(), errc::not_supported);
+}
+
+INSTANTIATE_TEST_SUITE_P(Configs, KvStoreTest, ::testing::ValuesIn(test::kv_configs()), test::kv_config_name);
+
+}  // namespace
+}  // namespace tessel

@@ -1,0 +1,55 @@
+// The kv store configurations the kv tests run over, and helpers to open them.
+//
+// Thread safety: test code.
+#pragma once
+
+#include <memory>
+#include <ostream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "tessel/kv_store.hpp"
+
+#include "tests/support/temp_dir.hpp"
+
+namespace tessel::test {
+
+struct kv_config {
+  std::string name;
+  backend where = backend::dram;
+  std::uint32_t shards = 1;
+  shard_mode mode = shard_mode::inline_calls;
+  durability level = durability::none;
+};
+
+inline void PrintTo(const kv_config& c, std::ostream* os) { *os << c.name; }
+
+/// In memory inline (one shard and four), worker mode, and a durable store of three shards.
+inline std::vector<kv_config> kv_configs() {
+  return {{"dram_1_shard", backend::dram, 1, shard_mode::inline_calls, durability::none},
+          {"dram_4_shards", backend::dram, 4, shard_mode::inline_calls, durability::none},
+          {"dram_workers", backend::dram, 2, shard_mode::workers, durability::none},
+          {"mmap_3_shards", backend::mmap, 3, shard_mode::inline_calls, durability::log}};
+}
+
+/// Names parameterised tests after their configuration.
+inline std::string kv_config_name(const ::testing::TestParamInfo<kv_config>& info) { return info.param.name; }
+
+/// Opens `c`: in memory, or in `dir` (created when missing).
+inline result<std::unique_ptr<kv_store>> open_kv(const kv_config& c, const std::string& dir,
+                                                 const kv_options& kv = {}) {
+  options o;
+  o.backend = c.where;
+  o.durability = c.level;
+  o.log_segment_bytes = 1 << 20;  // small segments: reopening scans them quickly in debug builds
+  shard_options s;
+  s.shards = c.shards;
+  s.mode = c.mode;
+  s.pin_workers = false;
+  s.bind_memory = false;
+  if (c.where == backend::dram) return kv_store::open(o, s, kv);
+  return kv_store::open(dir, o, s, kv);
+}
+
+}  // namespace tessel::test

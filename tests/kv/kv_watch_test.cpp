@@ -1,0 +1,264 @@
+// Watch streams: every committed change delivered once and in order, patterns, resuming from a seq,
+// compaction, a slow watcher lagging without blocking writers, and streams ending with their store.
+// Label concurrency: consumers run on their own threads (tsan clean).
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tessel/kv_store.hpp"
+
+#include "tests/kv/kv_test_support.hpp"
+
+namespace tessel {
+namespace {
+
+using namespace std::chrono_literals;
+
+const test::kv_config four_shards{"dram_4_shards", backend::dram, 4, shard_mode::inline_calls, durability::none};
+
+std::unique_ptr<kv_store> open_or_fail(const test::kv_config& c, const std::string& dir, const kv_options& o = {}) {
+  auto kv = test::open_kv(c, dir, o);
+  if (!kv) {
+    ADD_FAILURE() << kv.error().to_string();
+    return nullptr;
+  }
+  return std::move(*kv);
+}
+
+/// Takes `n` events, failing on an error or a wait over 10 s.
+std::vector<kv_event> take(watch_stream& w, std::size_t n) {
+  std::vector<kv_event> out;
+  while (out.size() < n) {
+    auto e = w.next_for(10s);
+    if (!e || !*e) {
+      ADD_FAILURE() << "event " << out.size() << " of " << n << ": " << (e ? "timed out" : e.error().to_string());
+      break;
+    }
+    out.push_back(std::move(**e));
+  }
+  return out;
+}
+
+/// Asserts no event is waiting.
+void expect_quiet(watch_stream& w) {
+  auto e = w.next_for(20ms);
+  ASSERT_TRUE(e.has_value()) << e.error().to_string();
+  EXPECT_FALSE(e->has_value()) << "unexpected event for " << (*e)->key;
+}
+
+class KvWatchTest : public ::testing::TestWithParam<test::kv_config> {
+ protected:
+  test::temp_dir tmp_;
+};
+
+TEST_P(KvWatchTest, EveryChangeArrivesOnceInOrder) {
+  auto kv = open_or_fail(GetParam(), tmp_.sub("kv"));
+  ASSERT_NE(kv, nullptr);
+  auto w = kv->watch("*");
+  ASSERT_TRUE(w.has_value()) << w.error().to_string();
+  ASSERT_TRUE(kv->set("/a", "1"));
+  ASSERT_TRUE(kv->set("/a", "2"));
+  ASSERT_TRUE(kv->set("/b", "x"));
+  ASSERT_TRUE(kv->erase("/a"));
+  ASSERT_TRUE(kv->erase("/missing"));  // writes nothing: no event
+  ASSERT_TRUE(kv->compare_and_set("/b", 1, "y"));
+  const auto events = take(**w, 5);
+  ASSERT_EQ(events.size(), 5U);
+  const std::vector<std::tuple<kv_event_type, std::string, std::uint64_t, std::optional<std::string>>> expected{
+      {kv_event_type::created, "/a", 1, "1"},
+      {kv_event_type::updated, "/a", 2, "2"},
+      {kv_event_type::created, "/b", 1, "x"},
+      {kv_event_type::deleted, "/a", 2, std::nullopt},
+      {kv_event_type::updated, "/b", 2, "y"}};
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(events[i].type, std::get<0>(expected[i]));
+    EXPECT_EQ(events[i].key, std::get<1>(expected[i]));
+    EXPECT_EQ(events[i].version, std::get<2>(expected[i]));
+    EXPECT_EQ(events[i].value, std::get<3>(expected[i]));
+    if (i > 0) {
+      EXPECT_EQ(events[i].seq, events[i - 1].seq + 1) << "one seq per commit";
+    }
+  }
+  EXPECT_EQ(events.back().seq, kv->current_seq());
+  expect_quiet(**w);
+}
+
+TEST_P(KvWatchTest, ConcurrentWritersKeepPerKeyOrder) {
+  auto kv = open_or_fail(GetParam(), tmp_.sub("kv"));
+  ASSERT_NE(kv, nullptr);
+  auto w = kv->watch("/w/*", {.from_seq = std::nullopt, .values = false, .capacity = 1 << 16});
+  ASSERT_TRUE(w.has_value());
+  constexpr int writers = 4;
+  constexpr int writes = 200;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < writers; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < writes; ++i) {
+        const std::string key = "/w/" + std::to_string((t * 7 + i) % 10);  // writers share keys
+        if (!kv->set(key, "v")) ADD_FAILURE() << "set " << key;
+      }
+    });
+  }
+  const auto events = take(**w, writers * writes);
+  for (std::thread& t : threads) t.join();
+  std::map<std::string, std::uint64_t> last_version;
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    if (i > 0) {
+      ASSERT_EQ(events[i].seq, events[i - 1].seq + 1) << "seqs arrive in order, none missing";
+    }
+    std::uint64_t& last = last_version[events[i].key];
+    ASSERT_EQ(events[i].version, last + 1) << events[i].key << ": versions in order, none missing";
+    last = events[i].version;
+    EXPECT_FALSE(events[i].value.has_value()) << "values were not asked for";
+  }
+  expect_quiet(**w);
+}
+
+INSTANTIATE_TEST_SUITE_P(Configs, KvWatchTest, ::testing::ValuesIn(test::kv_configs()), test::kv_config_name);
+
+TEST(KvWatch, ATransactionsChangesShareOneSeq) {
+  test::temp_dir tmp;
+  auto kv = open_or_fail(four_shards, tmp.sub("kv"));
+  auto w = kv->watch("*");
+  ASSERT_TRUE(w.has_value());
+  auto r = kv->transaction({kv_op::set("/t/a", "1"), kv_op::set("/t/b", "2"), kv_op::set("/t/c", "3")});
+  ASSERT_TRUE(r.has_value());
+  const auto events = take(**w, 3);
+  ASSERT_EQ(events.size(), 3U);
+  for (const kv_event& e : events) EXPECT_EQ(e.seq, r->seq);
+  EXPECT_EQ(events[0].key, "/t/a");
+  EXPECT_EQ(events[2].key, "/t/c");
+}
+
+TEST(KvWatch, PrefixPatternsDoNotMatchSiblings) {
+  test::temp_dir tmp;
+  auto kv = open_or_fail(four_shards, tmp.sub("kv"));
+  auto under_a = kv->watch("/a/*");
+  auto exact = kv->watch("/a");
+  ASSERT_TRUE(under_a.has_value());
+  ASSERT_TRUE(exact.has_value());
+  for (const char* k : {"/ab", "/a", "/a/x", "/b/a/x", "/a/x/y", "/abc/d"}) ASSERT_TRUE(kv->set(k, "v"));
+  const auto events = take(**under_a, 2);
+  ASSERT_EQ(events.size(), 2U);
+  EXPECT_EQ(events[0].key, "/a/x");
+  EXPECT_EQ(events[1].key, "/a/x/y");
+  expect_quiet(**under_a);
+  EXPECT_EQ(take(**exact, 1).front().key, "/a");
+  expect_quiet(**exact);
+  EXPECT_EQ(kv->watch("/a*").error().code(), errc::invalid_argument);
+}
+
+TEST(KvWatch, ResumingFromASeqReplaysTheGapThenGoesLive) {
+  test::temp_dir tmp;
+  auto kv = open_or_fail(four_shards, tmp.sub("kv"));
+  ASSERT_TRUE(kv->set("/r/a", "1"));
+  const std::uint64_t seen = kv->current_seq();
+  ASSERT_TRUE(kv->set("/r/a", "2"));
+  ASSERT_TRUE(kv->set("/other", "x"));
+  ASSERT_TRUE(kv->set("/r/b", "3"));
+  auto w = kv->watch("/r/*", {.from_seq = seen});
+  ASSERT_TRUE(w.has_value()) << w.error().to_string();
+  ASSERT_TRUE(kv->set("/r/c", "4"));
+  const auto events = take(**w, 3);
+  ASSERT_EQ(events.size(), 3U);
+  EXPECT_EQ(events[0].value, "2");
+  EXPECT_EQ(events[1].key, "/r/b");
+  EXPECT_EQ(events[2].key, "/r/c") << "live after the replay, nothing twice";
+  expect_quiet(**w);
+}
+
+TEST(KvWatch, AnEntrysSeqIsAnExactResumePoint) {
+  test::temp_dir tmp;
+  auto kv = open_or_fail(four_shards, tmp.sub("kv"));
+  ASSERT_TRUE(kv->set("/e", "1"));
+  ASSERT_TRUE(kv->set("/f", "1"));
+  const kv_entry e = kv->get("/e").value();
+  ASSERT_TRUE(kv->set("/e", "2"));
+  auto w = kv->watch("/e", {.from_seq = e.seq});
+  ASSERT_TRUE(w.has_value());
+  const auto events = take(**w, 1);
+  EXPECT_EQ(events.front().version, e.version + 1);
+  expect_quiet(**w);
+}
+
+TEST(KvWatch, CompactedHistoryIsAClearError) {
+  test::temp_dir tmp;
+  kv_options o;
+  o.history_commits = 10;
+  auto kv = open_or_fail(four_shards, tmp.sub("kv"), o);
+  const std::uint64_t start = kv->current_seq();
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(kv->set("/c", std::to_string(i)));
+  auto old = kv->watch("*", {.from_seq = start});
+  ASSERT_FALSE(old.has_value());
+  EXPECT_EQ(old.error().code(), errc::compacted);
+  const std::string oldest = std::to_string(kv->current_seq() - 10);
+  EXPECT_NE(old.error().message().find(oldest), std::string_view::npos) << old.error().message();
+  auto w = kv->watch("*", {.from_seq = kv->current_seq() - 10});
+  ASSERT_TRUE(w.has_value()) << w.error().to_string();
+  EXPECT_EQ(take(**w, 10).back().value, "49");
+  EXPECT_EQ(kv->watch("*", {.from_seq = kv->current_seq() + 1}).error().code(), errc::invalid_argument);
+}
+
+TEST(KvWatch, ASlowWatcherLagsWithoutBlockingWriters) {
+  test::temp_dir tmp;
+  auto kv = open_or_fail(four_shards, tmp.sub("kv"));
+  auto slow = kv->watch("*", {.from_seq = std::nullopt, .values = true, .capacity = 16});
+  ASSERT_TRUE(slow.has_value());
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(kv->set("/s/" + std::to_string(i % 37), "v"));  // never waits
+  const auto buffered = take(**slow, 17);
+  ASSERT_EQ(buffered.size(), 17U);
+  EXPECT_EQ(buffered[15].type, kv_event_type::created);
+  const kv_event& lagged = buffered[16];
+  EXPECT_EQ(lagged.type, kv_event_type::lagged);
+  EXPECT_EQ(lagged.seq, buffered[15].seq) << "resume from the last event delivered";
+  EXPECT_EQ((*slow)->next().error().code(), errc::aborted);
+  auto resumed = kv->watch("*", {.from_seq = lagged.seq});
+  ASSERT_TRUE(resumed.has_value()) << resumed.error().to_string();
+  const auto rest = take(**resumed, 1000 - 16);
+  ASSERT_EQ(rest.size(), 1000U - 16);
+  EXPECT_EQ(rest.front().seq, lagged.seq + 1);
+  EXPECT_EQ(rest.back().seq, kv->current_seq());
+}
+
+TEST(KvWatch, ClosingEndsAWaitingConsumer) {
+  test::temp_dir tmp;
+  auto kv = open_or_fail(four_shards, tmp.sub("kv"));
+  auto w = kv->watch("*");
+  ASSERT_TRUE(w.has_value());
+  auto w2 = kv->watch("*");
+  ASSERT_TRUE(w2.has_value());
+  std::thread consumer([&] { EXPECT_EQ((*w)->next().error().code(), errc::aborted); });
+  std::this_thread::sleep_for(5ms);
+  (*w)->close();
+  consumer.join();
+  ASSERT_TRUE(kv->set("/after", "v"));
+  std::thread other([&] {
+    EXPECT_TRUE((*w2)->next().has_value()) << "the buffered event first";
+    EXPECT_EQ((*w2)->next().error().code(), errc::aborted) << "then the store's close ends it";
+  });
+  std::this_thread::sleep_for(5ms);
+  ASSERT_TRUE(kv->close());
+  other.join();
+}
+
+TEST(KvWatch, ADurableStoresEarlierSeqsAreCompactedAfterReopen) {
+  test::temp_dir tmp;
+  const test::kv_config c{"mmap", backend::mmap, 2, shard_mode::inline_calls, durability::log};
+  auto kv = open_or_fail(c, tmp.sub("kv"));
+  ASSERT_TRUE(kv->set("/d", "1"));
+  const std::uint64_t before = kv->current_seq();
+  ASSERT_TRUE(kv->close());
+  kv.reset();
+  kv = open_or_fail(c, tmp.sub("kv"));
+  EXPECT_GT(kv->current_seq(), before);
+  auto w = kv->watch("*", {.from_seq = before});
+  ASSERT_FALSE(w.has_value());
+  EXPECT_EQ(w.error().code(), errc::compacted) << "the history of an earlier opening is gone, and says so";
+}
+
+}  // namespace
+}  // namespace tessel
