@@ -155,6 +155,10 @@ result<void> apply_single(sharded_impl& impl, std::uint32_t shard, const write_o
 
 /// Applies `ops` as one batch; the caller holds the lock of every shard they touch.
 result<void> commit_batch(sharded_impl& impl, const std::vector<write_op>& ops) {
+  if (ops.size() == 1) {  // the common case, with nothing to group
+    if (auto ok = check_op(ops.front()); !ok) return ok;
+    return apply_single(impl, impl.router.shard_of(as_bytes(ops.front().key)), ops.front());
+  }
   std::vector<batch_part> parts;
   std::vector<std::int64_t> part_of(impl.shards.size(), -1);
   for (const write_op& op : ops) {
@@ -167,7 +171,6 @@ result<void> commit_batch(sharded_impl& impl, const std::vector<write_op>& ops) 
     parts[static_cast<std::size_t>(part_of[home])].ops.push_back({op.erase, op.key, op.value});
   }
   if (parts.empty()) return {};
-  if (ops.size() == 1) return apply_single(impl, parts.front().shard, ops.front());
   std::sort(parts.begin(), parts.end(), [](const auto& a, const auto& b) { return a.shard < b.shard; });
   std::uint64_t id = 0;
   if (impl.coordinator) {
@@ -206,7 +209,7 @@ namespace tessel {
 
 result<value_view> batch_reader::get(key_view key) const noexcept {
   const std::uint32_t i = impl_.router.shard_of(key);
-  if (!held_[i]) {
+  if (!holds(i)) {
     return make_error(errc::invalid_argument, "a transaction read a key of shard " + std::to_string(i) +
                                                   ", which it did not name among its keys");
   }
@@ -228,11 +231,21 @@ result<void> sharded_store::transact(std::span<const key_view> keys, std::vector
                                      function_ref<result<void>(const batch_reader&, std::vector<write_op>&)> decide,
                                      function_ref<void()> applied) noexcept {
   try {
-    const std::vector<bool> held = detail::shards_of(*impl_, keys);
-    auto locks = detail::lock_shards(*impl_, held);
-    if (auto ok = decide(batch_reader(*impl_, held), ops); !ok) return ok;
+    // One key (every single-key kv write): one lock, and nothing to allocate.
+    const bool one_shard = keys.size() == 1;
+    const std::vector<bool> held = one_shard ? std::vector<bool>() : detail::shards_of(*impl_, keys);
+    const std::uint32_t only = one_shard ? shard_of(keys.front()) : 0;
+    std::unique_lock<std::mutex> only_lock;
+    std::vector<std::unique_lock<std::mutex>> locks;
+    if (one_shard) {
+      only_lock = std::unique_lock(impl_->locks[only]);
+    } else {
+      locks = detail::lock_shards(*impl_, held);
+    }
+    const batch_reader reader = one_shard ? batch_reader(*impl_, only) : batch_reader(*impl_, held);
+    if (auto ok = decide(reader, ops); !ok) return ok;
     for (const write_op& op : ops) {
-      if (!held[shard_of(as_bytes(op.key))]) {
+      if (!reader.holds(shard_of(as_bytes(op.key)))) {
         return make_error(errc::invalid_argument,
                           "a transaction writes a key whose shard it did not name among its keys");
       }

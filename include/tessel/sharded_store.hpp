@@ -124,9 +124,14 @@ class batch_reader {
 
  private:
   friend class sharded_store;
-  batch_reader(const detail::sharded_impl& impl, const std::vector<bool>& held) noexcept : impl_(impl), held_(held) {}
+  batch_reader(const detail::sharded_impl& impl, const std::vector<bool>& held) noexcept : impl_(impl), held_(&held) {}
+  batch_reader(const detail::sharded_impl& impl, std::uint32_t only) noexcept : impl_(impl), only_(only) {}
+  [[nodiscard]] bool holds(std::uint32_t shard) const noexcept {
+    return held_ != nullptr ? (*held_)[shard] : shard == only_;
+  }
   const detail::sharded_impl& impl_;
-  const std::vector<bool>& held_;
+  const std::vector<bool>* held_ = nullptr;  // the shards held; null: only shard `only_` (one key)
+  std::uint32_t only_ = 0;
 };
 
 class sharded_store {
