@@ -161,11 +161,11 @@ result<std::unique_ptr<kv_store>> open_kv(const kv_cli_options& o, bool writing)
   if (fs::exists(fs::path(o.path) / mmap::store_file::data_file_name, ec) || detail::pool_store_exists(o.path)) {
     return make_error(errc::invalid_argument, o.path + " holds a single store, not a sharded kv store");
   }
-  // Reads open the store for writing too: kv_store has no read-only open, as every opening records its
-  // generation (docs/kv.md §Seqs). So a read takes the store's exclusive lock, like a write.
+  // Reads open read-only: they write nothing (not even the generation record, docs/kv.md §Seqs).
   options opts;
   opts.backend = backend::mmap;
   opts.mode = writing ? open_mode::create_or_open : open_mode::open_existing;
+  opts.read_only = !writing;
   opts.durability = durability_of(o.durability_name);
   shard_options shards;
   shards.shards = o.shards;

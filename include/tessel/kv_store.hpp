@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "tessel/error.hpp"
@@ -133,6 +134,24 @@ class watch_stream {
   std::shared_ptr<detail::watcher> watcher_;
 };
 
+/// A watch whose events are handed to a callback on a thread of the subscription's own. A slow callback
+/// makes the watch lag as a slow stream consumer would: it receives the lagged event, then the
+/// subscription ends. Destroying or close() unsubscribes and waits for a callback in progress.
+class watch_subscription {
+ public:
+  watch_subscription(const watch_subscription&) = delete;
+  watch_subscription& operator=(const watch_subscription&) = delete;
+  ~watch_subscription();
+  /// Stops: no callback runs after this returns. Not from inside the callback.
+  void close() noexcept;
+
+ private:
+  friend class kv_store;
+  watch_subscription(std::unique_ptr<watch_stream> stream, std::function<void(const kv_event&)> on_event);
+  std::unique_ptr<watch_stream> stream_;
+  std::thread thread_;
+};
+
 class kv_store {
  public:
   /// A new in-memory kv store over `shards`. Errors: as sharded_store::open; invalid_argument (kv_options).
@@ -191,6 +210,10 @@ class kv_store {
   /// (from_seq no longer retained, naming the oldest seq that can be resumed from).
   [[nodiscard]] result<std::unique_ptr<watch_stream>> watch(std::string_view pattern,
                                                             const watch_options& opts = {}) noexcept;
+
+  /// As watch(), with every event handed to `on_event` on a thread of the subscription's own.
+  [[nodiscard]] result<std::unique_ptr<watch_subscription>> watch(
+      std::string_view pattern, const watch_options& opts, std::function<void(const kv_event&)> on_event) noexcept;
 
   // ---- Async facade: the same calls run on the store's async threads ----
 

@@ -1,7 +1,9 @@
 // Watch streams: every committed change delivered once and in order, patterns, resuming from a seq,
 // compaction, a slow watcher lagging without blocking writers, and streams ending with their store.
 // Label concurrency: consumers run on their own threads (tsan clean).
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -243,6 +245,36 @@ TEST(KvWatch, ClosingEndsAWaitingConsumer) {
   std::this_thread::sleep_for(5ms);
   ASSERT_TRUE(kv->close());
   other.join();
+}
+
+TEST(KvWatch, ACallbackSubscriptionGetsEveryEventOnItsOwnThread) {
+  test::temp_dir tmp;
+  auto kv = open_or_fail(four_shards, tmp.sub("kv"));
+  std::mutex m;
+  std::condition_variable cv;
+  std::vector<std::string> keys;
+  const auto caller = std::this_thread::get_id();
+  bool other_thread = true;
+  auto sub = kv->watch("/cb/*", {}, [&](const kv_event& e) {
+    std::lock_guard lock(m);
+    other_thread = other_thread && std::this_thread::get_id() != caller;
+    keys.push_back(e.key);
+    cv.notify_all();
+  });
+  ASSERT_TRUE(sub.has_value()) << sub.error().to_string();
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(kv->set("/cb/" + std::to_string(i), "v"));
+  ASSERT_TRUE(kv->set("/other", "v"));
+  {
+    std::unique_lock lock(m);
+    ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return keys.size() == 20; }));
+  }
+  (*sub)->close();
+  ASSERT_TRUE(kv->set("/cb/after-close", "v"));
+  std::this_thread::sleep_for(10ms);
+  std::lock_guard lock(m);
+  EXPECT_EQ(keys.size(), 20U) << "nothing after close";
+  EXPECT_EQ(keys.front(), "/cb/0");
+  EXPECT_TRUE(other_thread);
 }
 
 TEST(KvWatch, ADurableStoresEarlierSeqsAreCompactedAfterReopen) {
