@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <memory>
+#include <vector>
 
 #include "tessel/kv_store.hpp"
 #include "tessel/sharded_store.hpp"
@@ -29,6 +30,19 @@ struct kv_impl {
 [[nodiscard]] inline result<void> check_open(const kv_impl& impl) noexcept {
   if (impl.closed.load(std::memory_order_acquire)) return make_error(errc::not_supported, "the kv store is closed");
   return {};
+}
+
+/// The buffer a thread's writes build their ops in: its vector and strings are reused, so a steady stream
+/// of writes allocates nothing for them.
+[[nodiscard]] inline std::vector<write_op>& scratch_writes() noexcept {
+  thread_local std::vector<write_op> ops;
+  return ops;
+}
+
+/// The watchers this thread's commit must wake once its shards are released (watch_hub::publish).
+[[nodiscard]] inline std::vector<std::shared_ptr<watcher>>& pending_wakes() noexcept {
+  thread_local std::vector<std::shared_ptr<watcher>> to_wake;
+  return to_wake;
 }
 
 /// The entry as transactions see it: missing (version 0) or present.

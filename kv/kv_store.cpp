@@ -68,12 +68,6 @@ result<void> check_value(std::string_view value) noexcept {
   return {};
 }
 
-/// The buffer a thread's writes build their ops in, so a steady stream of writes allocates nothing.
-std::vector<write_op>& scratch_ops() {
-  thread_local std::vector<write_op> ops;
-  return ops;
-}
-
 /// One key set to `value` over `old` (missing when old.version is 0); fills the op, returns the header.
 detail::entry_header plan_set(std::vector<write_op>& ops, std::string_view key, std::string_view value,
                               const detail::key_state& old) {
@@ -97,7 +91,7 @@ void publish_one(detail::watch_hub& hub, kv_event_type type, std::string_view ke
       changes.clear();  // out of memory: the seq still counts the commit; its history entry is empty
     }
   }
-  (void)hub.publish(changes);
+  (void)hub.publish(changes, detail::pending_wakes());
 }
 
 }  // namespace
@@ -286,7 +280,7 @@ result<std::uint64_t> kv_store::compare_and_set(std::string_view key, std::uint6
   const key_view k = as_bytes(key);
   detail::entry_header written;
   auto ok = impl_->engine->transact(
-      {&k, 1}, scratch_ops(),
+      {&k, 1}, detail::scratch_writes(),
       [&](const batch_reader& r, std::vector<write_op>& ops) -> result<void> {
         auto old = detail::read_state(r, key);
         if (!old) return tl::unexpected(std::move(old.error()));
@@ -302,6 +296,7 @@ result<std::uint64_t> kv_store::compare_and_set(std::string_view key, std::uint6
         publish_one(*impl_->hub, written.version == 1 ? kv_event_type::created : kv_event_type::updated, key,
                     written.version, value);
       });
+  detail::watch_hub::wake(detail::pending_wakes());
   if (!ok) return tl::unexpected(std::move(ok.error()));
   return written.version;
 }
@@ -319,7 +314,7 @@ result<std::uint64_t> kv_store::erase(std::string_view key) noexcept {
   const key_view k = as_bytes(key);
   std::uint64_t removed = 0;
   auto ok = impl_->engine->transact(
-      {&k, 1}, scratch_ops(),
+      {&k, 1}, detail::scratch_writes(),
       [&](const batch_reader& r, std::vector<write_op>& ops) -> result<void> {
         auto old = detail::read_state(r, key);
         if (!old) return tl::unexpected(std::move(old.error()));
@@ -335,6 +330,7 @@ result<std::uint64_t> kv_store::erase(std::string_view key) noexcept {
       [&] {
         if (removed != 0) publish_one(*impl_->hub, kv_event_type::deleted, key, removed, {});
       });
+  detail::watch_hub::wake(detail::pending_wakes());
   if (!ok) return tl::unexpected(std::move(ok.error()));
   return removed;
 }

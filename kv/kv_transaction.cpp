@@ -99,7 +99,7 @@ result<kv_txn_result> kv_store::transaction(const std::vector<kv_op>& ops) noexc
     kv_txn_result out;
     out.versions.assign(ops.size(), 0);
     std::vector<detail::change> changes;
-    std::vector<write_op> writes;
+    std::vector<write_op>& writes = detail::scratch_writes();
     auto ok = impl_->engine->transact(
         keys, writes,
         [&](const batch_reader& r, std::vector<write_op>& batch) -> result<void> {
@@ -113,6 +113,11 @@ result<kv_txn_result> kv_store::transaction(const std::vector<kv_op>& ops) noexc
           }
           const std::uint64_t now = unix_time_ns();
           const bool record = impl_->hub->wants_changes();
+          std::size_t used = 0;  // the batch's ops are reused from the last transaction of this thread
+          const auto next_write = [&]() -> write_op& {
+            if (used == batch.size()) batch.emplace_back();
+            return batch[used++];
+          };
           for (std::size_t i = 0; i < ops.size(); ++i) {
             const kv_op& op = ops[i];
             if (is_check(op.what)) continue;
@@ -120,15 +125,19 @@ result<kv_txn_result> kv_store::transaction(const std::vector<kv_op>& ops) noexc
             if (op.what == kv_op::kind::erase) {
               out.versions[i] = s.version;
               if (s.version == 0) continue;  // deleting a missing key writes nothing
-              batch.push_back({true, op.key, {}});
+              write_op& w = next_write();
+              w.erase = true;
+              w.key.assign(op.key);
+              w.value.clear();
               if (record) changes.push_back({kv_event_type::deleted, op.key, s.version, {}});
               s = {};
               continue;
             }
             const detail::entry_header h{s.version + 1, s.version == 0 ? now : s.created_at_ns, now};
-            write_op w{false, op.key, {}};
+            write_op& w = next_write();
+            w.erase = false;
+            w.key.assign(op.key);
             detail::encode_entry(w.value, h, op.value);
-            batch.push_back(std::move(w));
             if (record) {
               changes.push_back(
                   {h.version == 1 ? kv_event_type::created : kv_event_type::updated, op.key, h.version, op.value});
@@ -136,11 +145,13 @@ result<kv_txn_result> kv_store::transaction(const std::vector<kv_op>& ops) noexc
             out.versions[i] = h.version;
             s = {h.version, h.created_at_ns};
           }
+          batch.resize(used);
           return {};
         },
         [&] {
-          if (!writes.empty()) out.seq = impl_->hub->publish(changes);
+          if (!writes.empty()) out.seq = impl_->hub->publish(changes, detail::pending_wakes());
         });
+    detail::watch_hub::wake(detail::pending_wakes());
     if (!ok) return tl::unexpected(std::move(ok.error()));
     return out;
   } catch (...) {

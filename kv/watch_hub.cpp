@@ -9,11 +9,6 @@ namespace tessel::detail {
 
 namespace {
 
-/// How long a consumer spins on its buffer before sleeping: a commit that comes within it is delivered
-/// without a futex wake-up (tens of microseconds on a busy host), which is what keeps the delivery
-/// latency at a few microseconds.
-constexpr auto spin_before_sleep = std::chrono::microseconds(50);
-
 std::string resume_hint(std::uint64_t seq) { return "resume with watch_options::from_seq = " + std::to_string(seq); }
 
 }  // namespace
@@ -23,8 +18,7 @@ std::string resume_hint(std::uint64_t seq) { return "resume with watch_options::
 result<std::optional<kv_event>> watcher::next(std::optional<std::chrono::nanoseconds> timeout) noexcept {
   try {
     const auto start = std::chrono::steady_clock::now();
-    const auto spin_until =
-        start + std::min<std::chrono::nanoseconds>(spin_before_sleep, timeout.value_or(spin_before_sleep));
+    const auto spin_until = start + std::min(spin, timeout.value_or(spin));
     for (unsigned i = 0; queued.load(std::memory_order_acquire) == 0 && !closed.load(std::memory_order_acquire); ++i) {
       cpu_relax();
       if ((i & 63) == 63 && std::chrono::steady_clock::now() >= spin_until) break;
@@ -72,11 +66,11 @@ void watcher::close() noexcept {
 
 // ---- watch_hub ----
 
-void watch_hub::deliver(watcher& w, std::uint64_t seq, const std::vector<change>& changes, bool replay) {
+bool watch_hub::deliver(watcher& w, std::uint64_t seq, const std::vector<change>& changes, bool replay) {
   bool wake = false;
   {
     std::lock_guard lock(w.mutex);
-    if (w.closed.load(std::memory_order_relaxed) || w.lagged) return;
+    if (w.closed.load(std::memory_order_relaxed) || w.lagged) return false;
     std::size_t matching = 0;
     for (const change& c : changes) matching += w.pattern.matches(c.key) ? 1U : 0U;
     // A commit is buffered whole or not at all, so the seq a lagged event carries is a clean resume point.
@@ -101,17 +95,23 @@ void watch_hub::deliver(watcher& w, std::uint64_t seq, const std::vector<change>
     }
     if (!w.lagged) w.delivered_seq = seq;
   }
-  if (wake) w.ready.notify_one();
+  return wake;
 }
 
-std::uint64_t watch_hub::publish(std::vector<change>& changes) noexcept {
+void watch_hub::wake(std::vector<std::shared_ptr<watcher>>& to_wake) noexcept {
+  for (const auto& w : to_wake) w->ready.notify_one();
+  to_wake.clear();
+}
+
+std::uint64_t watch_hub::publish(std::vector<change>& changes,
+                                 std::vector<std::shared_ptr<watcher>>& to_wake) noexcept {
   std::lock_guard lock(mutex_);
   const std::uint64_t seq = current_.load(std::memory_order_relaxed) + 1;
   if (!watchers_.empty()) {
     std::erase_if(watchers_, [](const auto& w) { return w->closed.load(std::memory_order_acquire); });
     for (const auto& w : watchers_) {
       try {
-        deliver(*w, seq, changes, false);
+        if (deliver(*w, seq, changes, false)) to_wake.push_back(w);
       } catch (...) {
         // Out of memory building its events: the watcher lags (it may resume from the history).
         std::lock_guard wl(w->mutex);
@@ -159,12 +159,12 @@ result<std::shared_ptr<watcher>> watch_hub::subscribe(watch_pattern pattern, con
                                              " is no longer retained; the oldest seq a watch can resume from is " +
                                              std::to_string(oldest));
     }
-    auto w = std::make_shared<watcher>(std::move(pattern), opts.values, std::max<std::size_t>(opts.capacity, 1));
+    auto w = std::make_shared<watcher>(std::move(pattern), opts);
     w->delivered_seq = from;
     if (from < current) {
       for (auto it = history_.begin() + static_cast<std::ptrdiff_t>(from + 1 - history_.front().seq);
            it != history_.end(); ++it) {
-        deliver(*w, it->seq, it->changes, true);
+        (void)deliver(*w, it->seq, it->changes, true);  // a new watcher: no consumer waits yet
       }
     }
     watchers_.push_back(w);

@@ -11,6 +11,7 @@
 // one thread at a time, close from any.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -40,7 +41,8 @@ struct change {
 
 /// A subscription: what it matches and the events buffered for its consumer.
 struct watcher {
-  watcher(watch_pattern p, bool v, std::size_t cap) : pattern(std::move(p)), values(v), capacity(cap) {}
+  watcher(watch_pattern p, const watch_options& o)
+      : pattern(std::move(p)), values(o.values), capacity(std::max<std::size_t>(o.capacity, 1)), spin(o.spin) {}
 
   /// The next event, waiting up to `timeout` (nullopt: forever). Errors: aborted once closed or lagged
   /// and drained.
@@ -50,6 +52,7 @@ struct watcher {
   const watch_pattern pattern;
   const bool values;
   const std::size_t capacity;
+  const std::chrono::nanoseconds spin;  // how long next() polls before it sleeps
 
   std::mutex mutex;
   std::condition_variable ready;
@@ -75,8 +78,12 @@ class watch_hub {
     return history_commits_ != 0 || watchers_present_.load(std::memory_order_acquire);
   }
   /// Assigns the commit its seq, keeps it in the history and hands its events to matching watchers.
-  /// Returns the seq. Called holding the shards the commit wrote.
-  std::uint64_t publish(std::vector<change>& changes) noexcept;
+  /// Returns the seq. Called holding the shards the commit wrote; the watchers whose consumers sleep are
+  /// added to `to_wake`, for wake() once the shards are released -- a futex wake-up costs microseconds,
+  /// which no writer should spend holding a lock.
+  std::uint64_t publish(std::vector<change>& changes, std::vector<std::shared_ptr<watcher>>& to_wake) noexcept;
+  /// Wakes the consumers publish() named, and empties `to_wake`.
+  static void wake(std::vector<std::shared_ptr<watcher>>& to_wake) noexcept;
   /// A new subscriber, first given every matching change after `from_seq` from the history. Errors:
   /// invalid_argument (from_seq in the future), compacted.
   [[nodiscard]] result<std::shared_ptr<watcher>> subscribe(watch_pattern pattern, const watch_options& opts) noexcept;
@@ -90,7 +97,8 @@ class watch_hub {
     std::size_t bytes = 0;
   };
   /// Buffers the matching changes of one commit for `w`, or marks it lagged. Holds mutex_.
-  static void deliver(watcher& w, std::uint64_t seq, const std::vector<change>& changes, bool replay);
+  /// Returns whether its consumer sleeps and must be woken.
+  static bool deliver(watcher& w, std::uint64_t seq, const std::vector<change>& changes, bool replay);
   void trim_history();
 
   std::atomic<std::uint64_t> current_;

@@ -72,8 +72,8 @@ result<std::vector<batch_part>> decode_batch(std::string_view encoded) noexcept 
         const auto key_bytes = r.le<std::uint32_t>();
         const auto value_bytes = r.le<std::uint32_t>();
         op.erase = kind == 1;
-        op.key.assign(r.bytes(key_bytes));
-        op.value.assign(r.bytes(value_bytes));
+        op.key = r.bytes(key_bytes);
+        op.value = r.bytes(value_bytes);
         if (kind > 1) return make_error(errc::corruption, "a cross-shard batch names an unknown operation");
         p.ops.push_back(std::move(op));
       }

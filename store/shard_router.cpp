@@ -48,6 +48,9 @@ key_view shard_router::routing_part(key_view key) const noexcept {
 }
 
 std::uint32_t shard_router::shard_of(key_view key) const noexcept {
+  // One shard: no hash. Besides its own cost, the hash's dependent arithmetic fills the reorder window that
+  // would otherwise overlap one lookup's cache misses with the next's.
+  if (shards_ == 1) return 0;
   __extension__ using u128 = unsigned __int128;
   const std::uint64_t h = checksum64(routing_part(key));
   return static_cast<std::uint32_t>((static_cast<u128>(h) * shards_) >> 64);

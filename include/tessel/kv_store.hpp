@@ -112,6 +112,10 @@ struct watch_options {
   std::optional<std::uint64_t> from_seq;
   bool values = true;           ///< carry values in created/updated events
   std::size_t capacity = 8192;  ///< events buffered for a slow consumer before it lags
+  /// How long next() polls for an event before sleeping. An event that comes within it is taken in well
+  /// under a microsecond; one that finds the consumer asleep pays the operating system's wake-up (tens of
+  /// microseconds). A consumer with a core to itself can poll for longer (docs/kv.md §Watch).
+  std::chrono::nanoseconds spin = std::chrono::microseconds(50);
 };
 
 /// A subscription's events, pulled by one consumer. Destroying or close() unsubscribes.
