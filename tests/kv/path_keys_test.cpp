@@ -1,6 +1,8 @@
 // The kv key rules and watch patterns (kv/path_keys.hpp), case by case.
 #include "kv/path_keys.hpp"
 
+#include <algorithm>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -35,6 +37,38 @@ TEST(PathKeysTest, InvalidPathKeysNameTheirProblem) {
     ASSERT_FALSE(ok.has_value()) << key;
     EXPECT_EQ(ok.error().code(), errc::invalid_argument);
     EXPECT_NE(ok.error().message().find(problem), std::string_view::npos) << ok.error().message();
+  }
+}
+
+/// The path rules written plainly, to check the fast screen in check_key against.
+bool valid_by_the_rules(const std::string& key) {
+  if (key.empty() || key.size() > max_kv_key_size || key.front() != '/') return false;
+  if (key.find('\0') != std::string::npos) return false;
+  std::size_t start = 1;
+  while (true) {
+    const std::size_t end = std::min(key.find('/', start), key.size());
+    const std::string segment = key.substr(start, end - start);
+    if (segment.empty() || segment == "." || segment == ".." || segment.size() > max_kv_segment_size) return false;
+    if (end == key.size()) return true;
+    start = end + 1;
+  }
+}
+
+TEST(PathKeysTest, TheFastScreenAgreesWithTheRulesOnRandomKeys) {
+  std::mt19937_64 rng(5);
+  const char alphabet[] = {'/', '/', '.', 'a', 'b', '\0'};
+  for (int i = 0; i < 200000; ++i) {
+    // Lengths around the 16-byte chunks and the 256-byte screen limit; '/' first most of the time.
+    const std::size_t n = 1 + (i % 4 == 0 ? rng() % 300 : rng() % 40);
+    std::string key(n, 'a');
+    for (char& c : key) c = alphabet[rng() % sizeof alphabet];
+    if (rng() % 4 != 0) key[0] = '/';
+    if (i % 3 == 0) {  // mostly plain segments, so valid keys are common too
+      for (char& c : key) {
+        if (c == '\0' || c == '.') c = 'x';
+      }
+    }
+    ASSERT_EQ(check_key(key, key_rules::paths).has_value(), valid_by_the_rules(key)) << testing::PrintToString(key);
   }
 }
 
