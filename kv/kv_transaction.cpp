@@ -34,6 +34,10 @@ bool is_check(kv_op::kind k) noexcept {
 /// The keys' states as the transaction goes: the state before it, then after each of its writes.
 class key_states {
  public:
+  explicit key_states(std::size_t ops) {
+    keys_.reserve(ops);
+    states_.reserve(ops);
+  }
   /// The index of `key`'s state, read from `r` the first time.
   result<std::size_t> find(const batch_reader& r, std::string_view key) {
     for (std::size_t i = 0; i < keys_.size(); ++i) {
@@ -99,11 +103,12 @@ result<kv_txn_result> kv_store::transaction(const std::vector<kv_op>& ops) noexc
     kv_txn_result out;
     out.versions.assign(ops.size(), 0);
     std::vector<detail::change> changes;
+    if (impl_->hub->wants_changes()) changes.reserve(ops.size());
     std::vector<write_op>& writes = detail::scratch_writes();
     auto ok = impl_->engine->transact(
         keys, writes,
         [&](const batch_reader& r, std::vector<write_op>& batch) -> result<void> {
-          key_states states;
+          key_states states(ops.size());
           // Every check against the state before the transaction, in order: the first failure names itself.
           for (std::size_t i = 0; i < ops.size(); ++i) {
             auto at = states.find(r, ops[i].key);

@@ -160,6 +160,7 @@ result<void> commit_batch(sharded_impl& impl, const std::vector<write_op>& ops) 
     return apply_single(impl, impl.router.shard_of(as_bytes(ops.front().key)), ops.front());
   }
   std::vector<batch_part> parts;
+  parts.reserve(std::min(ops.size(), impl.shards.size()));
   std::vector<std::int64_t> part_of(impl.shards.size(), -1);
   for (const write_op& op : ops) {
     if (auto ok = check_op(op); !ok) return ok;
@@ -167,6 +168,7 @@ result<void> commit_batch(sharded_impl& impl, const std::vector<write_op>& ops) 
     if (part_of[home] < 0) {
       part_of[home] = static_cast<std::int64_t>(parts.size());
       parts.push_back({home, {}});
+      parts.back().ops.reserve(ops.size());
     }
     parts[static_cast<std::size_t>(part_of[home])].ops.push_back({op.erase, op.key, op.value});
   }
