@@ -624,13 +624,18 @@ void spin_cycles(std::uint64_t cycles) {
 }
 
 /// range(1) is the gap in microseconds between the consumer re-entering next() and the next set(): 0 sets at
-/// once (the consumer may not be waiting yet), 100 lets it settle into whatever wait next() does.
+/// once (the consumer may not be waiting yet), 100 lets it settle into whatever wait next() does. range(2)
+/// is how long next() polls before sleeping (watch_options::spin): 50 us, the default, so a 100 us gap finds
+/// the consumer asleep; 1000 us, a consumer with a core to itself, still polling when the set comes.
 void bm_watch_delivery(benchmark::State& state) {
   point_fixture* f = fixture_for<point_fixture>(state);
   if (f == nullptr) return;
   const std::int64_t gap_us = state.range(1);
+  const std::int64_t spin_us = state.range(2);
   const auto gap = static_cast<std::uint64_t>(static_cast<double>(gap_us) * 1000.0 * micro_clock().ghz());
-  auto stream = f->kv->watch("/watch/*");
+  tessel::watch_options wo;
+  wo.spin = std::chrono::microseconds(spin_us);
+  auto stream = f->kv->watch("/watch/*", wo);
   if (!stream) return fail(state, "watch: " + stream.error().to_string());
   watch_channel ch;
   std::thread consumer([&] { consume(**stream, ch); });
@@ -685,8 +690,9 @@ void bm_watch_delivery(benchmark::State& state) {
   const latency_summary d = add_percentiles(state, delivery);
   const latency_summary s = add_percentiles(state, set_cost, "set_");
   state.counters["clock_skewed"] = static_cast<double>(skewed);
-  record("watch/gap_us:" + std::to_string(gap_us), d.mean_ns, d);
-  record("watch/set/gap_us:" + std::to_string(gap_us), s.mean_ns, s);
+  const std::string label = "gap_us:" + std::to_string(gap_us) + "/spin_us:" + std::to_string(spin_us);
+  record("watch/" + label, d.mean_ns, d);
+  record("watch/set/" + label, s.mean_ns, s);
 }
 
 // ---- Context and goals ---------------------------------------------------------------------------------------
@@ -747,11 +753,14 @@ void print_goals() {
   ratio_goal("compare_and_set / core put", "cas/versioned", "put/core", 1.2);
   ratio_goal("single-shard 4-set transaction / kv set", "txn/single_shard", "txn/one_set", 4.0);
   latency_goal("cross-shard 4-set transaction", "txn/cross_shard", 5000);
-  latency_goal("watch delivery, consumer waiting (gap 100us)", "watch/gap_us:100", 2000);
-  latency_goal("watch delivery, back to back (gap 0)", "watch/gap_us:0", 2000);
-  if (const figures* set = find_result("watch/set/gap_us:100")) {
-    std::fprintf(stderr, "  %-44s p50 %8.0f ns  p99 %8.0f ns  (inside the delivery: subtract it for commit to event)\n",
-                 "set() on the watched key (gap 100us)", set->p50_ns, set->p99_ns);
+  latency_goal("watch delivery, consumer asleep (gap 100us)", "watch/gap_us:100/spin_us:50", 2000);
+  latency_goal("watch delivery, consumer polling (spin 1ms)", "watch/gap_us:100/spin_us:1000", 2000);
+  latency_goal("watch delivery, back to back (gap 0)", "watch/gap_us:0/spin_us:50", 2000);
+  for (const char* label : {"gap_us:100/spin_us:50", "gap_us:100/spin_us:1000"}) {
+    if (const figures* set = find_result(std::string("watch/set/") + label)) {
+      std::fprintf(stderr, "  %-44s p50 %8.0f ns  p99 %8.0f ns  (inside the delivery)\n",
+                   (std::string("set() on the watched key, ") + label).c_str(), set->p50_ns, set->p99_ns);
+    }
   }
 }
 
@@ -771,9 +780,10 @@ int main(int argc, char** argv) {
     };
     for (const auto& [name, run] : point_cases) benchmark::RegisterBenchmark(name, run)->Arg(size)->ArgName("keys");
     benchmark::RegisterBenchmark("kv/watch/delivery", bm_watch_delivery)
-        ->Args({size, 100})
-        ->Args({size, 0})
-        ->ArgNames({"keys", "gap_us"})
+        ->Args({size, 100, 50})
+        ->Args({size, 100, 1000})
+        ->Args({size, 0, 50})
+        ->ArgNames({"keys", "gap_us", "spin_us"})
         ->Iterations(watch_count)
         ->UseManualTime();
     const std::pair<const char*, void (*)(benchmark::State&)> txn_cases[] = {
