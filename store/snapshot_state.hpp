@@ -18,7 +18,7 @@
 
 namespace tessel::detail {
 
-struct snapshot_state {
+struct snapshot_state : std::enable_shared_from_this<snapshot_state> {  // published_version's lock-free load
   snapshot_state() noexcept = default;
   snapshot_state(const snapshot_state&) = delete;
   snapshot_state& operator=(const snapshot_state&) = delete;

@@ -28,6 +28,7 @@
 #include "store/free_table.hpp"
 #include "store/named_roots.hpp"
 #include "store/pool_recovery.hpp"
+#include "store/published_version.hpp"
 #include "store/snapshot_catalog.hpp"
 #include "store/snapshot_registry.hpp"
 #include "store/snapshot_state.hpp"
@@ -144,10 +145,7 @@ class store_impl {
   /// Errors: no_memory (nothing published).
   [[nodiscard]] result<void> publish_frozen(const index::frozen_root& at, std::size_t leaf_bytes) noexcept;
   /// The last published version, or null. Any thread.
-  [[nodiscard]] std::shared_ptr<snapshot_state> published() const noexcept {
-    std::lock_guard lock(published_mutex_);
-    return published_;
-  }
+  [[nodiscard]] std::shared_ptr<snapshot_state> published() const noexcept { return published_.load(); }
   /// Stops publishing the current version (close: readers that still hold it keep it).
   void unpublish() noexcept { replace_published(nullptr); }
   /// The seq of the last write applied to the live tree (0 for a dram store). REQUIRES: the writer's
@@ -206,18 +204,11 @@ class store_impl {
   [[nodiscard]] std::vector<named_snapshot_record> records_except(const named_entry* skip) const;
   /// Replaces a durable store's catalog with `records`, durably (snapshot_catalog.hpp).
   [[nodiscard]] result<void> persist_catalog(std::span<const named_snapshot_record> records) const noexcept;
-  /// Installs `next` as the published version; the one it replaces is dropped outside the lock (its
-  /// release may take the registry's mutex).
-  void replace_published(std::shared_ptr<snapshot_state> next) noexcept {
-    {
-      std::lock_guard lock(published_mutex_);
-      published_.swap(next);
-    }
-  }
-  // store::published(). A mutex, held only to copy or swap the pointer: libstdc++ 12's
-  // std::atomic<std::shared_ptr> is lock-based too, and opaque to ThreadSanitizer.
-  mutable std::mutex published_mutex_;
-  std::shared_ptr<snapshot_state> published_;
+  /// Installs `next` as the published version; the one it replaces goes once its readers are gone.
+  void replace_published(std::shared_ptr<snapshot_state> next) noexcept { published_.replace(std::move(next)); }
+  // store::published(), read with no lock by any thread (std::atomic<std::shared_ptr> would not do: in
+  // libstdc++ 12 it is lock-based, and opaque to ThreadSanitizer).
+  published_version published_;
   // mmap: blocks born after this epoch may be unsealed in the live tree (a restored snapshot's); the next
   // commit seals from here (tree_commit.hpp, commit_request::sealed_through).
   std::uint64_t unsealed_after_ = UINT64_MAX;
