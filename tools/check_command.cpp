@@ -10,6 +10,7 @@
 #include "store/store_check.hpp"
 #include "tools/command_registry.hpp"
 #include "tools/progress_meter.hpp"
+#include "tools/shard_directories.hpp"
 #include "tools/tool_support.hpp"
 
 namespace tessel::tools {
@@ -20,7 +21,9 @@ struct check_options {
   bool json = false;
 };
 
-int run(const check_options& o) {
+/// One store's check, to `out`.
+int check_of(const std::string& path, bool json, std::ostream& out) {
+  const check_options o{path, json};
   progress_meter meter("checking", o.json);
   auto report = check_store(o.path, [&](std::uint64_t blocks) { meter.update(blocks, 0); });
   meter.finish();
@@ -56,35 +59,35 @@ int run(const check_options& o) {
                    {"leaked_objects", r.pool->leaked_objects},
                    {"leaked_bytes", r.pool->leaked_bytes}};
     }
-    std::cout << j.dump(2) << '\n';
+    out << j.dump(2) << '\n';
   } else {
     if (r.pool) {
-      std::cout << "libpmempool      " << r.pool->pmempool_result << '\n'
-                << "commit           generation " << r.generation << (r.clean_close ? ", clean close" : "") << '\n'
-                << "tree             " << r.leaves << " leaves, " << r.inner_nodes << " inner nodes, " << r.block_bytes
-                << " bytes in blocks\n"
-                << "objects          " << r.pool->objects << " allocated, " << r.pool->leaked_objects
-                << " reached by no block (" << r.pool->leaked_bytes << " bytes"
-                << (r.clean_close ? ")\n" : "; the next open frees them)\n");
+      out << "libpmempool      " << r.pool->pmempool_result << '\n'
+          << "commit           generation " << r.generation << (r.clean_close ? ", clean close" : "") << '\n'
+          << "tree             " << r.leaves << " leaves, " << r.inner_nodes << " inner nodes, " << r.block_bytes
+          << " bytes in blocks\n"
+          << "objects          " << r.pool->objects << " allocated, " << r.pool->leaked_objects
+          << " reached by no block (" << r.pool->leaked_bytes << " bytes"
+          << (r.clean_close ? ")\n" : "; the next open frees them)\n");
     } else {
-      std::cout << "meta slot 0      " << r.slots[0] << '\n' << "meta slot 1      " << r.slots[1] << '\n';
+      out << "meta slot 0      " << r.slots[0] << '\n' << "meta slot 1      " << r.slots[1] << '\n';
     }
     if (r.slot >= 0) {
-      std::cout << "checked          slot " << r.slot << " (generation " << r.generation << ")\n"
-                << "tree             " << r.leaves << " leaves, " << r.inner_nodes << " inner nodes, " << r.block_bytes
-                << " bytes in blocks\n"
-                << "unreachable      " << r.unreachable_bytes
-                << (r.clean_close ? " bytes free\n" : " bytes free or left by an unclean shutdown\n");
+      out << "checked          slot " << r.slot << " (generation " << r.generation << ")\n"
+          << "tree             " << r.leaves << " leaves, " << r.inner_nodes << " inner nodes, " << r.block_bytes
+          << " bytes in blocks\n"
+          << "unreachable      " << r.unreachable_bytes
+          << (r.clean_close ? " bytes free\n" : " bytes free or left by an unclean shutdown\n");
     }
     if (r.named_snapshots > 0) {
-      std::cout << "named snapshots  " << r.named_snapshots << ", " << r.named_only_blocks
-                << " blocks reached by them only\n";
+      out << "named snapshots  " << r.named_snapshots << ", " << r.named_only_blocks
+          << " blocks reached by them only\n";
     }
-    std::cout << "log              " << r.log_records << " records, " << r.log_records_to_replay
-              << " after the checked commit\n";
-    if (!r.log_torn_tail.empty()) std::cout << "log tail         torn at " << r.log_torn_tail << " (open cuts it)\n";
-    for (const std::string& p : r.problems) std::cout << "PROBLEM          " << p << '\n';
-    std::cout << (r.problems.empty() ? "healthy\n" : "DAMAGED\n");
+    out << "log              " << r.log_records << " records, " << r.log_records_to_replay
+        << " after the checked commit\n";
+    if (!r.log_torn_tail.empty()) out << "log tail         torn at " << r.log_torn_tail << " (open cuts it)\n";
+    for (const std::string& p : r.problems) out << "PROBLEM          " << p << '\n';
+    out << (r.problems.empty() ? "healthy\n" : "DAMAGED\n");
   }
   return r.problems.empty() ? 0 : static_cast<int>(errc::corruption);
 }
@@ -93,7 +96,10 @@ run_function setup(CLI::App& app) {
   auto o = std::make_shared<check_options>();
   app.add_option("path", o->path, "store directory")->required();
   app.add_flag("--json", o->json, "print one JSON object");
-  return [o] { return run(*o); };
+  return [o] {
+    if (auto sharded = run_over_shards("check", o->path, o->json, check_of)) return *sharded;
+    return check_of(o->path, o->json, std::cout);
+  };
 }
 
 const command_registration registration{

@@ -17,6 +17,7 @@
 #include "tools/command_registry.hpp"
 #include "tools/named_snapshot_facts.hpp"
 #include "tools/pool_info.hpp"
+#include "tools/shard_directories.hpp"
 #include "tools/tool_support.hpp"
 
 namespace tessel::tools {
@@ -57,8 +58,10 @@ std::uint64_t directory_bytes(const std::filesystem::path& dir) {
   return total;
 }
 
-int run(const info_options& o) {
-  if (backend_of(o.path) == backend::pmem) return pool_info(o.path, o.json);
+/// One store's facts, to `out`.
+int info_of(const std::string& path, bool json, std::ostream& out) {
+  const info_options o{path, json};
+  if (backend_of(o.path) == backend::pmem) return pool_info(o.path, o.json, out);
   auto file = mmap::store_file::open(o.path, true);
   if (!file) return fail("info", file.error());
   const mmap::superblock& sb = (*file)->super();
@@ -91,38 +94,37 @@ int run(const info_options& o) {
   }
   j["named_snapshots"] = named_snapshots_json(o.path, sb.id);
   if (o.json) {
-    std::cout << j.dump(2) << '\n';
+    out << j.dump(2) << '\n';
   } else {
-    std::cout << "store            " << o.path << '\n'
-              << "format version   " << sb.version << '\n'
-              << "store id         " << j["store_id"].get<std::string>() << '\n'
-              << "data file        " << (*file)->size_at_open() << " bytes\n"
-              << "directory        " << j["directory_bytes"].get<std::uint64_t>() << " bytes\n";
-    if (newest) std::cout << "keys             " << (*file)->slot(*newest)->key_count << '\n';
+    out << "store            " << o.path << '\n'
+        << "format version   " << sb.version << '\n'
+        << "store id         " << j["store_id"].get<std::string>() << '\n'
+        << "data file        " << (*file)->size_at_open() << " bytes\n"
+        << "directory        " << j["directory_bytes"].get<std::uint64_t>() << " bytes\n";
+    if (newest) out << "keys             " << (*file)->slot(*newest)->key_count << '\n';
     for (int i = 0; i < 2; ++i) {
       const auto& s = (*file)->slot(i);
-      std::cout << "meta slot " << i << "      ";
+      out << "meta slot " << i << "      ";
       if (!s) {
-        std::cout << "unusable: " << s.error().message() << '\n';
+        out << "unusable: " << s.error().message() << '\n';
         continue;
       }
-      std::cout << "generation " << s->generation << ", epoch " << s->epoch << ", " << s->key_count << " keys, at_seq "
-                << s->at_seq << ", frontier " << s->frontier
-                << ((s->flags & mmap::clean_close) != 0 ? ", clean close" : "")
-                << (newest && *newest == i ? "  (current)" : "") << '\n';
+      out << "generation " << s->generation << ", epoch " << s->epoch << ", " << s->key_count << " keys, at_seq "
+          << s->at_seq << ", frontier " << s->frontier << ((s->flags & mmap::clean_close) != 0 ? ", clean close" : "")
+          << (newest && *newest == i ? "  (current)" : "") << '\n';
     }
     if (log) {
-      std::cout << "log              " << log->segments << " segments, " << log->records << " records (seq "
-                << log->first_seq << ".." << log->last_seq << "), " << log->replayed << " after the current commit, "
-                << log->file_bytes << " bytes on disk\n";
+      out << "log              " << log->segments << " segments, " << log->records << " records (seq " << log->first_seq
+          << ".." << log->last_seq << "), " << log->replayed << " after the current commit, " << log->file_bytes
+          << " bytes on disk\n";
       if (log->damage) {
-        std::cout << "log tail         torn at " << log->damage->segment.string() << " offset " << log->damage->offset
-                  << " (" << log->damage->reason << "); the next open cuts it\n";
+        out << "log tail         torn at " << log->damage->segment.string() << " offset " << log->damage->offset << " ("
+            << log->damage->reason << "); the next open cuts it\n";
       }
     } else {
-      std::cout << "log              unreadable: " << log.error().to_string() << '\n';
+      out << "log              unreadable: " << log.error().to_string() << '\n';
     }
-    print_named_snapshots(j["named_snapshots"]);
+    print_named_snapshots(j["named_snapshots"], out);
   }
   if (!newest) return fail("info", newest.error());
   return 0;
@@ -132,7 +134,10 @@ run_function setup(CLI::App& app) {
   auto o = std::make_shared<info_options>();
   app.add_option("path", o->path, "store directory")->required();
   app.add_flag("--json", o->json, "print one JSON object");
-  return [o] { return run(*o); };
+  return [o] {
+    if (auto sharded = run_over_shards("info", o->path, o->json, info_of)) return *sharded;
+    return info_of(o->path, o->json, std::cout);
+  };
 }
 
 const command_registration registration{{"info", "show a store's superblock, meta slots and sizes", &setup}};

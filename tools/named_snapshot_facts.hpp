@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <iostream>
+#include <ostream>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -31,19 +32,19 @@ inline nlohmann::json named_snapshots_json(const std::filesystem::path& dir, con
 }
 
 /// One line of `tessel info`'s text output for named_snapshots_json's result.
-inline void print_named_snapshots(const nlohmann::json& named) {
-  std::cout << "named snapshots  ";
+inline void print_named_snapshots(const nlohmann::json& named, std::ostream& out) {
+  out << "named snapshots  ";
   if (named.is_object()) {
-    std::cout << "unreadable: " << named["problem"].get<std::string>() << '\n';
+    out << "unreadable: " << named["problem"].get<std::string>() << '\n';
     return;
   }
-  std::cout << named.size();
+  out << named.size();
   const char* separator = ": ";
   for (const auto& n : named) {
-    std::cout << separator << n["name"].get<std::string>();
+    out << separator << n["name"].get<std::string>();
     separator = ", ";
   }
-  std::cout << '\n';
+  out << '\n';
 }
 
 }  // namespace tessel::tools

@@ -39,7 +39,7 @@ bool dax_file(const std::filesystem::path& p) {
 
 }  // namespace
 
-int pool_info(const std::string& dir, bool json) {
+int pool_info(const std::string& dir, bool json, std::ostream& out) {
   const std::filesystem::path file = std::filesystem::path(dir) / detail::pool_file_name;
   auto opened = pmem::pool_region::open(file, /*read_only=*/true);
   if (!opened) return fail("info", opened.error());
@@ -81,30 +81,30 @@ int pool_info(const std::string& dir, bool json) {
   }
   j["named_snapshots"] = named_snapshots_json(dir, r.id);
   if (json) {
-    std::cout << j.dump(2) << '\n';
+    out << j.dump(2) << '\n';
     return 0;
   }
-  std::cout << "store            " << dir << " (pmem)\n"
-            << "format version   " << r.format_version << '\n'
-            << "store id         " << j["store_id"].get<std::string>() << '\n'
-            << "pool             " << pool.pool_bytes() << " bytes, "
-            << (flushes ? "persisted by cache flushes (pmem)" : "persisted by msync (not persistent memory)")
-            << (dax ? ", on DAX" : "") << '\n'
-            << "keys             " << r.meta.key_count << '\n'
-            << "commit           generation " << r.meta.generation << ", epoch " << r.meta.epoch << ", at_seq "
-            << r.meta.at_seq << ", " << r.meta.allocated_bytes << " bytes allocated"
-            << ((r.meta.flags & pmem::pool_clean_close) != 0 ? ", clean close" : "") << '\n';
+  out << "store            " << dir << " (pmem)\n"
+      << "format version   " << r.format_version << '\n'
+      << "store id         " << j["store_id"].get<std::string>() << '\n'
+      << "pool             " << pool.pool_bytes() << " bytes, "
+      << (flushes ? "persisted by cache flushes (pmem)" : "persisted by msync (not persistent memory)")
+      << (dax ? ", on DAX" : "") << '\n'
+      << "keys             " << r.meta.key_count << '\n'
+      << "commit           generation " << r.meta.generation << ", epoch " << r.meta.epoch << ", at_seq "
+      << r.meta.at_seq << ", " << r.meta.allocated_bytes << " bytes allocated"
+      << ((r.meta.flags & pmem::pool_clean_close) != 0 ? ", clean close" : "") << '\n';
   if (log) {
-    std::cout << "log area         " << r.log_bytes << " bytes, " << log->replayed
-              << " records after the commit (the next open replays them)\n";
+    out << "log area         " << r.log_bytes << " bytes, " << log->replayed
+        << " records after the commit (the next open replays them)\n";
     if (log->torn) {
-      std::cout << "log tail         torn at area offset " << log->end_offset << " (" << *log->torn
-                << "); the next open ignores it\n";
+      out << "log tail         torn at area offset " << log->end_offset << " (" << *log->torn
+          << "); the next open ignores it\n";
     }
   } else {
-    std::cout << "log area         unreadable: " << log.error().to_string() << '\n';
+    out << "log area         unreadable: " << log.error().to_string() << '\n';
   }
-  print_named_snapshots(j["named_snapshots"]);
+  print_named_snapshots(j["named_snapshots"], out);
   return 0;
 }
 

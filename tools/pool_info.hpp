@@ -4,11 +4,12 @@
 // Thread safety: one call at a time (prints to stdout).
 #pragma once
 
+#include <ostream>
 #include <string>
 
 namespace tessel::tools {
 
 /// Prints the facts of the pool store in `dir`; returns the exit code.
-int pool_info(const std::string& dir, bool json);
+int pool_info(const std::string& dir, bool json, std::ostream& out);
 
 }  // namespace tessel::tools

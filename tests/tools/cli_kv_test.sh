@@ -142,6 +142,20 @@ for _ in $(seq 100); do [[ -s "$work/busy.txt" ]] && break; sleep 0.1; done
 exec 3>&-
 wait "$watcher" || fail "the watch did not exit 0 at the end of its script"
 
+# info and check take a whole sharded directory: every shard, one answer, the worst exit code.
+"$tessel" check "$s" > "$work/check.txt" || fail "check of a healthy sharded store does not exit 0"
+[[ "$(grep -c '^healthy$' "$work/check.txt")" == 2 ]] || fail "check does not report each of the 2 shards"
+"$tessel" check "$s" --json > "$work/check.json" || fail "check --json of a sharded store does not exit 0"
+json_parses object < "$work/check.json" || fail "check --json of a sharded store does not parse"
+grep -q '"per_shard"' "$work/check.json" || fail "check --json has no per_shard"
+"$tessel" info "$s" | grep -q '^sharded store ' || fail "info does not describe the sharded store"
+kv set "$s" /damage/me value-distinctive-for-damage > /dev/null  # written once: one leaf holds it
+shard_file="$(grep -l value-distinctive-for-damage "$s"/shard-*/data.tessel | head -1)"
+[[ -n "$shard_file" ]] || fail "the value is in no shard's data file"
+offset=$(grep -abo value-distinctive-for-damage "$shard_file" | head -1 | cut -d: -f1)
+printf 'X' | dd of="$shard_file" bs=1 seek="$offset" conv=notrunc status=none
+[[ "$(status "$tessel" check "$s")" == 3 ]] || fail "check of a sharded store with a damaged shard does not exit 3"
+
 # A single store's directory is not a kv store: writes refuse it rather than add shards beside it.
 printf 'tessel-dump 1\nk\tv\n' | "$tessel" load "$work/single" > /dev/null
 [[ "$(status kv set "$work/single" /a v)" == 2 ]] || fail "set into a single store does not exit 2"
