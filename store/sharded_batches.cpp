@@ -185,10 +185,14 @@ result<void> commit_batch(sharded_impl& impl, const std::vector<write_op>& ops) 
     // The commit point: the batch's record, synced (durability none: handed to the operating system, so
     // a killed process still leaves it). Before it the batch never happened.
     const std::string record = encode_batch(parts);
-    if (auto ok = impl.coordinator->reserve(oplog::encoded_size(0, record.size())); !ok) return ok;
-    id = impl.coordinator->append(oplog::op_kind::put, {}, as_bytes(record));
-    auto made_durable =
-        impl.level == durability::none ? impl.coordinator->write_buffered() : impl.coordinator->sync_through(id);
+    result<void> made_durable;
+    {
+      std::lock_guard lock(impl.coordinator_mutex);
+      if (auto ok = impl.coordinator->reserve(oplog::encoded_size(0, record.size())); !ok) return ok;
+      id = impl.coordinator->append(oplog::op_kind::put, {}, as_bytes(record));
+      if (impl.level == durability::none) made_durable = impl.coordinator->write_buffered();
+    }
+    if (impl.level != durability::none) made_durable = impl.coordinator->sync_through(id);
     if (!made_durable) {
       // The record may be durable: only recovery knows.
       return tl::unexpected(fail_store(impl, made_durable.error(), "syncing a cross-shard batch"));

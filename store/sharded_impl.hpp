@@ -35,6 +35,9 @@ struct sharded_impl {
   std::optional<numa::topology> topology;
   std::vector<std::unique_ptr<store>> shards;
   std::unique_ptr<oplog::log_writer> coordinator;  // durable stores: the cross-shard batch log
+  // Batches on disjoint shards commit concurrently: their reserve + append pairs take turns on this (the
+  // log writer's rule); their syncs share fsyncs outside it (group commit).
+  std::mutex coordinator_mutex;
   std::optional<error> failed;  // a batch failed after its commit point: batches refused until reopened
   std::mutex failed_mutex;
   // Declared after the shards they write, so they stop first.
