@@ -45,7 +45,6 @@ result<void> apply_part(store& s, const batch_part& part, std::uint64_t id) noex
 
 result<void> recover_batches(sharded_impl& impl, const std::filesystem::path& dir, const shard_manifest& m,
                              const options& opts) noexcept {
-  if (opts.read_only) return {};
   try {
     const std::filesystem::path log_dir = dir / "txn";
     std::uint64_t newest_marker = 0;
@@ -66,6 +65,13 @@ result<void> recover_batches(sharded_impl& impl, const std::filesystem::path& di
           return make_error(errc::corruption, "a cross-shard batch names shard " + std::to_string(part.shard));
         }
         if (markers[part.shard] >= r.seq) continue;  // the shard holds this part already
+        if (opts.read_only) {
+          // A read-only store cannot finish the batch, and must not show half of it.
+          return make_error(errc::not_supported, "cross-shard batch " + std::to_string(r.seq) +
+                                                     " is not yet applied to shard " + std::to_string(part.shard) +
+                                                     " (the store was not reopened since a crash); open it "
+                                                     "writable once to finish it");
+        }
         if (auto ok = apply_part(*impl.shards[part.shard], part, r.seq); !ok) return ok;
         markers[part.shard] = r.seq;
       }
@@ -75,6 +81,7 @@ result<void> recover_batches(sharded_impl& impl, const std::filesystem::path& di
       return make_error(report.error().code(),
                         "recovering cross-shard batches: " + std::string(report.error().message()));
     }
+    if (opts.read_only) return {};  // every batch is whole in every shard: nothing to write
     if (report->damage) {
       if (auto ok = oplog::cut_tail(*report->damage); !ok) return ok;
     }

@@ -50,8 +50,8 @@ struct sharded_impl {
 [[nodiscard]] result<void> place_shards(sharded_impl& impl, const options& opts, const shard_options& s);
 
 /// Opens a durable sharded store's coordinator log: re-applies every batch a shard's marker says it lacks,
-/// then opens the writer after the last record. A read-only store reads its shards as they are
-/// (sharded_batches.cpp). Errors: corruption, io_error, no_memory, the shards' write errors.
+/// then opens the writer after the last record. A read-only store only checks: a batch some shard lacks is
+/// not_supported (sharded_batches.cpp). Errors: corruption, io_error, no_memory, the shards' write errors.
 [[nodiscard]] result<void> recover_batches(sharded_impl& impl, const std::filesystem::path& dir,
                                            const shard_manifest& m, const options& opts) noexcept;
 
