@@ -28,12 +28,6 @@ struct info_options {
   bool json = false;
 };
 
-std::string hex_id(const mmap::store_id& id) {
-  std::ostringstream out;
-  for (const std::uint8_t b : id) out << std::hex << std::setw(2) << std::setfill('0') << static_cast<int>(b);
-  return out.str();
-}
-
 nlohmann::json slot_json(const result<mmap::meta_slot>& s, bool current) {
   if (!s) return {{"valid", false}, {"problem", std::string(s.error().message())}};
   return {{"valid", true},

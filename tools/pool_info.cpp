@@ -19,12 +19,6 @@ namespace tessel::tools {
 
 namespace {
 
-std::string hex_id(const std::array<std::uint8_t, 16>& id) {
-  std::ostringstream out;
-  for (const std::uint8_t b : id) out << std::hex << std::setw(2) << std::setfill('0') << static_cast<int>(b);
-  return out.str();
-}
-
 /// Whether the file lives on a DAX mapping (fs-dax): a writable open then persists with cache flushes.
 bool dax_file(const std::filesystem::path& p) {
 #ifdef STATX_ATTR_DAX

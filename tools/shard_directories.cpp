@@ -16,12 +16,6 @@ namespace tessel::tools {
 
 namespace {
 
-std::string hex(const std::array<std::uint8_t, 16>& id) {
-  std::ostringstream out;
-  for (const std::uint8_t b : id) out << std::hex << std::setw(2) << std::setfill('0') << static_cast<int>(b);
-  return out.str();
-}
-
 /// The coordinator log of cross-shard batches (`DIR/txn/`): its records are the batches not yet
 /// checkpointed; each must decode.
 nlohmann::json coordinator_facts(const std::filesystem::path& dir, const detail::shard_manifest& m) {
@@ -64,7 +58,7 @@ std::optional<int> run_over_shards(std::string_view command, const std::string& 
   nlohmann::json j = {{"path", path},
                       {"shards", m.shards},
                       {"routing", detail::to_string(m.rule)},
-                      {"store_id", hex(m.id)},
+                      {"store_id", hex_id(m.id)},
                       {"coordinator_log", coordinator},
                       {"per_shard", nlohmann::json::array()}};
   if (!json) {

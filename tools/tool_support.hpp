@@ -4,7 +4,11 @@
 // Thread safety: stateless.
 #pragma once
 
+#include <array>
+#include <cstdint>
+#include <iomanip>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <string_view>
 
@@ -14,6 +18,13 @@
 #include "store/pool_open.hpp"
 
 namespace tessel::tools {
+
+/// A store's (or a sharded store's) 16-byte id as 32 lowercase hex digits, as info prints it.
+[[nodiscard]] inline std::string hex_id(const std::array<std::uint8_t, 16>& id) {
+  std::ostringstream out;
+  for (const std::uint8_t b : id) out << std::hex << std::setw(2) << std::setfill('0') << static_cast<int>(b);
+  return out.str();
+}
 
 /// Prints "tessel <command>: <errc>: <message>" and returns the exit code (docs/tools.md): the errc value,
 /// except not_found -- exit 1 means a usage error -- which exits 2 (invalid_argument: the path names no store).

@@ -16,16 +16,7 @@ namespace {
 
 constexpr int threads = 8;
 
-class KvConcurrencyTest : public ::testing::TestWithParam<test::kv_config> {
- protected:
-  void SetUp() override {
-    auto kv = test::open_kv(GetParam(), tmp_.sub("kv"));
-    ASSERT_TRUE(kv.has_value()) << kv.error().to_string();
-    kv_ = std::move(*kv);
-  }
-  test::temp_dir tmp_;
-  std::unique_ptr<kv_store> kv_;
-};
+using KvConcurrencyTest = test::kv_test;
 
 TEST_P(KvConcurrencyTest, CasIncrementsOfSharedCountersEndWithExactSums) {
   constexpr int counters = 100;

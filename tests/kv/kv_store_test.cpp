@@ -17,26 +17,7 @@
 namespace tessel {
 namespace {
 
-class KvStoreTest : public ::testing::TestWithParam<test::kv_config> {
- protected:
-  void SetUp() override {
-    auto kv = test::open_kv(GetParam(), dir());
-    ASSERT_TRUE(kv.has_value()) << kv.error().to_string();
-    kv_ = std::move(*kv);
-  }
-  std::string dir() { return tmp_.sub("kv"); }
-  void reopen() {
-    ASSERT_TRUE(kv_->close());
-    kv_.reset();
-    auto kv = test::open_kv(GetParam(), dir());
-    ASSERT_TRUE(kv.has_value()) << kv.error().to_string();
-    kv_ = std::move(*kv);
-  }
-  bool durable() const { return GetParam().where != backend::dram; }
-
-  test::temp_dir tmp_;
-  std::unique_ptr<kv_store> kv_;
-};
+using KvStoreTest = test::kv_test;
 
 TEST_P(KvStoreTest, VersionsStartAtOneAndRiseByOnePerWrite) {
   EXPECT_EQ(kv_->version("/config"), 0U);

@@ -52,4 +52,27 @@ inline result<std::unique_ptr<kv_store>> open_kv(const kv_config& c, const std::
   return kv_store::open(dir, o, s, kv);
 }
 
+/// A kv store of the test's configuration, opened for each test in a directory of its own.
+class kv_test : public ::testing::TestWithParam<kv_config> {
+ protected:
+  void SetUp() override {
+    auto kv = open_kv(GetParam(), dir());
+    ASSERT_TRUE(kv.has_value()) << kv.error().to_string();
+    kv_ = std::move(*kv);
+  }
+  [[nodiscard]] std::string dir() const { return tmp_.sub("kv"); }
+  [[nodiscard]] bool durable() const { return GetParam().where != backend::dram; }
+  /// Closes the store and opens it again (an in-memory store comes back empty).
+  void reopen() {
+    ASSERT_TRUE(kv_->close());
+    kv_.reset();
+    auto kv = open_kv(GetParam(), dir());
+    ASSERT_TRUE(kv.has_value()) << kv.error().to_string();
+    kv_ = std::move(*kv);
+  }
+
+  temp_dir tmp_;
+  std::unique_ptr<kv_store> kv_;
+};
+
 }  // namespace tessel::test

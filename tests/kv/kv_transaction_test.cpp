@@ -12,16 +12,7 @@
 namespace tessel {
 namespace {
 
-class KvTransactionTest : public ::testing::TestWithParam<test::kv_config> {
- protected:
-  void SetUp() override {
-    auto kv = test::open_kv(GetParam(), tmp_.sub("kv"));
-    ASSERT_TRUE(kv.has_value()) << kv.error().to_string();
-    kv_ = std::move(*kv);
-  }
-  test::temp_dir tmp_;
-  std::unique_ptr<kv_store> kv_;
-};
+using KvTransactionTest = test::kv_test;
 
 TEST_P(KvTransactionTest, ChecksThatHoldLetEveryWriteApply) {
   ASSERT_TRUE(kv_->set("/nodes/a/workloads", "a1"));
