@@ -1,6 +1,7 @@
-// Cross-shard batches of a sharded store (docs/concurrency.md §Cross-shard commits): write_batch, and the
-// recovery that re-applies the parts shards lack after a crash. The record format and the marker are in
-// store/cross_shard_batch.hpp.
+// Cross-shard batches of a sharded store (docs/concurrency.md §Cross-shard commits): the recovery that
+// re-applies the parts shards lack after a crash (or, read-only, refuses to show them half applied);
+// write_batch; and transact, the read-modify-write the kv layer builds on, with read() beside it. The
+// record format and the marker are in store/cross_shard_batch.hpp.
 #include <algorithm>
 #include <array>
 #include <span>
@@ -97,9 +98,7 @@ result<void> recover_batches(sharded_impl& impl, const std::filesystem::path& di
   }
 }
 
-}  // namespace tessel::detail
-
-namespace tessel::detail {
+// ---- Applying batches (write_batch, transact) ----
 
 namespace {
 
