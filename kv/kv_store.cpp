@@ -220,14 +220,16 @@ result<bool> kv_store::exists(std::string_view key) const noexcept {
   return *v != 0;
 }
 
-result<void> kv_store::scan(std::string_view prefix,
-                            const std::function<bool(std::string_view, const kv_entry&)>& visit) const noexcept {
-  if (auto ok = detail::check_open(*impl_); !ok) return ok;
+result<std::uint64_t> kv_store::scan(
+    std::string_view prefix, const std::function<bool(std::string_view, const kv_entry&)>& visit) const noexcept {
+  if (auto ok = detail::check_open(*impl_); !ok) return tl::unexpected(std::move(ok.error()));
   try {
+    // The seq first: every commit up to it is in the cut taken next; one that lands between the two is in
+    // the cut and after the seq, so a watch resumed from the seq shows it again -- never misses it.
+    const std::uint64_t seq = impl_->hub->current_seq();
     // One cut of every shard: a transaction is in it whole or not at all.
     auto cut = impl_->engine->snapshot();
     if (!cut) return tl::unexpected(std::move(cut.error()));
-    const std::uint64_t seq = impl_->hub->current_seq();
     merged_cursor c = cut->new_cursor();
     c.seek(as_bytes(prefix));
     kv_entry e;
@@ -244,7 +246,7 @@ result<void> kv_store::scan(std::string_view prefix,
       e.seq = seq;
       if (!visit(key, e)) break;
     }
-    return {};
+    return seq;
   } catch (...) {
     return make_error(errc::no_memory, "scanning a kv store");
   }

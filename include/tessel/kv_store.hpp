@@ -184,8 +184,10 @@ class kv_store {
   /// Keys starting with `prefix`, in order, from one consistent cut of the shards. `limit` 0: all.
   [[nodiscard]] result<std::vector<std::string>> list(std::string_view prefix, std::size_t limit = 0) const noexcept;
   /// Entries (key, entry) starting with `prefix`, in order, from one cut; `visit` returns false to stop.
-  [[nodiscard]] result<void> scan(std::string_view prefix,
-                                  const std::function<bool(std::string_view, const kv_entry&)>& visit) const noexcept;
+  /// Returns the seq taken just before the cut: watch({.from_seq = it}) misses no change after the cut
+  /// (one that raced the cut may come again). Each entry's seq is the same.
+  [[nodiscard]] result<std::uint64_t> scan(
+      std::string_view prefix, const std::function<bool(std::string_view, const kv_entry&)>& visit) const noexcept;
   /// The seq of the latest commit.
   [[nodiscard]] std::uint64_t current_seq() const noexcept;
 

@@ -187,6 +187,23 @@ TEST(KvWatch, AnEntrysSeqIsAnExactResumePoint) {
   expect_quiet(**w);
 }
 
+TEST(KvWatch, AScansSeqResumesAfterItsCut) {
+  test::temp_dir tmp;
+  auto kv = open_or_fail(four_shards, tmp.sub("kv"));
+  ASSERT_TRUE(kv->set("/s/a", "1"));
+  ASSERT_TRUE(kv->set("/s/b", "1"));
+  std::size_t listed = 0;
+  auto seq = kv->scan("/s/", [&](std::string_view, const kv_entry&) { return ++listed, true; });
+  ASSERT_TRUE(seq.has_value());
+  EXPECT_EQ(listed, 2U);
+  EXPECT_EQ(*seq, kv->current_seq()) << "nothing raced the cut";
+  ASSERT_TRUE(kv->set("/s/c", "1"));
+  auto w = kv->watch("/s/*", {.from_seq = *seq});
+  ASSERT_TRUE(w.has_value());
+  EXPECT_EQ(take(**w, 1).front().key, "/s/c");
+  expect_quiet(**w);
+}
+
 TEST(KvWatch, CompactedHistoryIsAClearError) {
   test::temp_dir tmp;
   kv_options o;
