@@ -4,12 +4,17 @@
 // -- and every acknowledged transfer is there: the child also counts its transfers in a key of the same
 // transaction. Label crash.
 #include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tessel/kv_store.hpp"
@@ -85,6 +90,94 @@ TEST(KvCrashTest, TransfersStayWholeAndAcknowledgedAcrossKill9) {
     ASSERT_TRUE((*kv)->close());
   }
   EXPECT_GT(acked, std::uint64_t{kills}) << "the children made progress";
+}
+
+/// What the disk-full child reports through its pipe.
+struct full_report {
+  std::uint64_t acknowledged = 0;  // transactions acknowledged before the first failure
+  int failure_code = 0;
+  char message[200] = {};
+};
+
+std::string big_value(std::uint64_t n, int key) {
+  return std::string(64 << 10, static_cast<char>('a' + (n + static_cast<std::uint64_t>(key)) % 26));
+}
+
+std::string full_key(std::uint64_t n, int k) { return "/full/" + std::to_string(n) + "/k" + std::to_string(k); }
+
+/// Transactions setting four 64 KiB values (and the count) over three shards until one fails.
+full_report fill_until_full(const std::string& dir) {
+  full_report r;
+  auto kv = test::open_kv(three_shards, dir);
+  if (!kv) {
+    std::snprintf(r.message, sizeof r.message, "open: %s", kv.error().to_string().c_str());
+    return r;
+  }
+  for (std::uint64_t n = 1; n < 2000; ++n) {
+    std::vector<kv_op> ops{kv_op::set("/full/count", std::to_string(n))};
+    for (int k = 0; k < 4; ++k) ops.push_back(kv_op::set(full_key(n, k), big_value(n, k)));  // new keys: the files grow
+    auto t = (*kv)->transaction(ops);
+    if (!t) {
+      r.failure_code = static_cast<int>(t.error().code());
+      std::snprintf(r.message, sizeof r.message, "%s", t.error().to_string().c_str());
+      break;
+    }
+    r.acknowledged = n;
+  }
+  return r;
+}
+
+// A full disk (RLIMIT_FSIZE in a child): the transaction that cannot be stored fails with no_space, or
+// with fatal when a shard ran out after the batch's commit point; after a reopen with space, every
+// acknowledged transaction is there whole (and the failed one at most whole, when its record was durable).
+TEST(KvCrashTest, AFullDiskLosesNoAcknowledgedTransaction) {
+  test::temp_dir tmp;
+  const std::string dir = tmp.sub("full");
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(fds[0]);
+    std::signal(SIGXFSZ, SIG_IGN);  // EFBIG from the call that would pass the limit, not a signal
+    const rlimit limit{rlim_t{6} << 20, rlim_t{6} << 20};
+    full_report r;
+    if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) {
+      std::snprintf(r.message, sizeof r.message, "setrlimit: %s", std::strerror(errno));
+    } else {
+      r = fill_until_full(dir);
+    }
+    const bool sent = ::write(fds[1], &r, sizeof r) == static_cast<ssize_t>(sizeof r);
+    ::_exit(sent ? 0 : 1);  // no atexit handlers, no gtest teardown in the child
+  }
+  ::close(fds[1]);
+  full_report r;
+  const ssize_t got = ::read(fds[0], &r, sizeof r);
+  ::close(fds[0]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
+  ASSERT_EQ(got, static_cast<ssize_t>(sizeof r));
+  r.message[sizeof r.message - 1] = '\0';
+  RecordProperty("acknowledged", std::to_string(r.acknowledged));
+  RecordProperty("failure", r.message);
+  ASSERT_GT(r.acknowledged, 0U) << r.message;
+  ASSERT_TRUE(r.failure_code == static_cast<int>(errc::no_space) || r.failure_code == static_cast<int>(errc::fatal))
+      << "the disk filled without a no_space (or fatal after the commit point): " << r.message;
+
+  auto kv = test::open_kv(three_shards, dir);
+  ASSERT_TRUE(kv.has_value()) << kv.error().to_string();
+  const std::uint64_t n = std::stoull((*kv)->get("/full/count").value().value);
+  ASSERT_GE(n, r.acknowledged) << "an acknowledged transaction is lost";
+  ASSERT_LE(n, r.acknowledged + 1) << "a transaction never made appeared";
+  for (std::uint64_t t = 1; t <= n; ++t) {
+    for (int k = 0; k < 4; ++k) {
+      auto e = (*kv)->get(full_key(t, k));
+      ASSERT_TRUE(e.has_value()) << "transaction " << t << " lacks key " << k << ": " << e.error().to_string();
+      ASSERT_EQ(e->value, big_value(t, k)) << "transaction " << t << ", key " << k;
+    }
+  }
+  EXPECT_FALSE((*kv)->exists(full_key(n + 1, 0)).value()) << "a part of a transaction that did not commit";
 }
 
 }  // namespace
