@@ -7,9 +7,9 @@
 // Keys are hierarchical paths by default (kv_options::keys; docs/kv.md §Path keys); the byte-key core API
 // stays available through engine().
 //
-// Thread safety: every member but close() may be called from any thread at any time. Writes to one key are ordered;
-// a write acknowledged to one thread is seen by a read another thread starts afterwards. A watch_stream
-// belongs to one consumer thread at a time.
+// Thread safety: every member but close() may be called from any thread at any time. Writes to one key
+// are ordered; a write acknowledged to one thread is seen by a read another thread starts afterwards. A
+// watch_stream belongs to one consumer thread at a time.
 #pragma once
 
 #include <chrono>
@@ -158,11 +158,12 @@ class watch_subscription {
 
 class kv_store {
  public:
-  /// A new in-memory kv store over `shards`. Errors: as sharded_store::open; invalid_argument (kv_options).
+  /// A new in-memory kv store over `shards`. Errors: as sharded_store::open.
   [[nodiscard]] static result<std::unique_ptr<kv_store>> open(const options& opts, const shard_options& shards,
                                                               const kv_options& kv = {}) noexcept;
   /// Opens or creates the durable sharded store in directory `path` as a kv store. Errors: as
-  /// sharded_store::open; corruption (a kv record that does not parse).
+  /// sharded_store::open; corruption (the kv meta record does not parse); version_mismatch (a newer kv
+  /// format).
   [[nodiscard]] static result<std::unique_ptr<kv_store>> open(const std::string& path, const options& opts,
                                                               const shard_options& shards,
                                                               const kv_options& kv = {}) noexcept;
