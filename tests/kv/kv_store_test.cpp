@@ -288,6 +288,31 @@ TEST_P(KvStoreTest, AReadOnlyOpenReadsAndRefusesWrites) {
   EXPECT_EQ((*ro)->set("/ro", "w").error().code(), errc::not_supported);
 }
 
+TEST_P(KvStoreTest, ANewerOrDamagedKvMetaRecordIsRefusedAtOpen) {
+  if (!durable()) GTEST_SKIP() << "in memory";
+  ASSERT_TRUE(kv_->close());
+  kv_.reset();
+  const std::string meta("\xFF\xFFtessel/kv/meta", 16);
+  const auto rewrite_meta = [&](const std::string& record) {
+    options o;
+    o.backend = backend::mmap;
+    auto raw = sharded_store::open(dir(), o, {});
+    ASSERT_TRUE(raw.has_value()) << raw.error().to_string();
+    ASSERT_TRUE((*raw)->put(as_bytes(meta), as_bytes(record)));
+    ASSERT_TRUE((*raw)->close());
+  };
+  std::string newer(16, '\0');
+  newer[0] = 2;  // kv format 2, little endian
+  rewrite_meta(newer);
+  auto opened = test::open_kv(GetParam(), dir());
+  ASSERT_FALSE(opened.has_value());
+  EXPECT_EQ(opened.error().code(), errc::version_mismatch) << opened.error().to_string();
+  rewrite_meta("short");
+  opened = test::open_kv(GetParam(), dir());
+  ASSERT_FALSE(opened.has_value());
+  EXPECT_EQ(opened.error().code(), errc::corruption) << opened.error().to_string();
+}
+
 INSTANTIATE_TEST_SUITE_P(Configs, KvStoreTest, ::testing::ValuesIn(test::kv_configs()), test::kv_config_name);
 
 }  // namespace
