@@ -31,29 +31,29 @@ bool is_check(kv_op::kind k) noexcept {
   return k == kv_op::kind::check_version || k == kv_op::kind::check_exists || k == kv_op::kind::check_missing;
 }
 
-/// The keys' states as the transaction goes: the state before it, then after each of its writes.
+/// The keys' states as the transaction goes: the state before it, then after each of its writes. One
+/// buffer per thread, reused: a transaction names a handful of keys, found by a linear search.
 class key_states {
  public:
-  explicit key_states(std::size_t ops) {
-    keys_.reserve(ops);
-    states_.reserve(ops);
-  }
+  key_states() noexcept : entries_(buffer()) { entries_.clear(); }
   /// The index of `key`'s state, read from `r` the first time.
   result<std::size_t> find(const batch_reader& r, std::string_view key) {
-    for (std::size_t i = 0; i < keys_.size(); ++i) {
-      if (keys_[i] == key) return i;
+    for (std::size_t i = 0; i < entries_.size(); ++i) {
+      if (entries_[i].first == key) return i;
     }
     auto s = detail::read_state(r, key);
     if (!s) return tl::unexpected(std::move(s.error()));
-    keys_.push_back(key);
-    states_.push_back(*s);
-    return keys_.size() - 1;
+    entries_.emplace_back(key, *s);
+    return entries_.size() - 1;
   }
-  detail::key_state& operator[](std::size_t i) noexcept { return states_[i]; }
+  detail::key_state& operator[](std::size_t i) noexcept { return entries_[i].second; }
 
  private:
-  std::vector<std::string_view> keys_;
-  std::vector<detail::key_state> states_;
+  static std::vector<std::pair<std::string_view, detail::key_state>>& buffer() noexcept {
+    thread_local std::vector<std::pair<std::string_view, detail::key_state>> entries;
+    return entries;
+  }
+  std::vector<std::pair<std::string_view, detail::key_state>>& entries_;
 };
 
 /// The failed check's error, or success.
@@ -86,8 +86,8 @@ result<kv_txn_result> kv_store::transaction(const std::vector<kv_op>& ops) noexc
   if (auto ok = detail::check_open(*impl_); !ok) return tl::unexpected(std::move(ok.error()));
   if (ops.empty()) return make_error(errc::invalid_argument, "a transaction of no op");
   try {
-    std::vector<key_view> keys;
-    keys.reserve(ops.size());
+    thread_local std::vector<key_view> keys;  // reused: a transaction allocates as little as it can
+    keys.clear();
     for (std::size_t i = 0; i < ops.size(); ++i) {
       const kv_op& op = ops[i];
       if (auto ok = detail::check_key(op.key, impl_->opts.keys); !ok) {
@@ -108,7 +108,7 @@ result<kv_txn_result> kv_store::transaction(const std::vector<kv_op>& ops) noexc
     auto ok = impl_->engine->transact(
         keys, writes,
         [&](const batch_reader& r, std::vector<write_op>& batch) -> result<void> {
-          key_states states(ops.size());
+          key_states states;
           // Every check against the state before the transaction, in order: the first failure names itself.
           for (std::size_t i = 0; i < ops.size(); ++i) {
             auto at = states.find(r, ops[i].key);

@@ -167,7 +167,8 @@ result<void> commit_batch(sharded_impl& impl, const std::vector<write_op>& ops) 
   }
   std::vector<batch_part> parts;
   parts.reserve(std::min(ops.size(), impl.shards.size()));
-  std::vector<std::int64_t> part_of(impl.shards.size(), -1);
+  thread_local std::vector<std::int64_t> part_of;  // per shard, its part's index; reused
+  part_of.assign(impl.shards.size(), -1);
   for (const write_op& op : ops) {
     if (auto ok = check_op(op); !ok) return ok;
     const std::uint32_t home = impl.router.shard_of(as_bytes(op.key));
