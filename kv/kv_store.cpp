@@ -83,15 +83,11 @@ detail::entry_header plan_set(std::vector<write_op>& ops, std::string_view key, 
 /// Publishes one change of a single-key write (inside transact's `applied`).
 void publish_one(detail::watch_hub& hub, kv_event_type type, std::string_view key, std::uint64_t version,
                  std::string_view value) noexcept {
-  std::vector<detail::change> changes;
-  if (hub.wants_changes()) {
-    try {
-      changes.push_back({type, std::string(key), version, std::string(value)});
-    } catch (...) {
-      changes.clear();  // out of memory: the seq still counts the commit; its history entry is empty
-    }
-  }
-  (void)hub.publish(changes, detail::pending_wakes());
+  (void)hub.publish(
+      [&](std::vector<detail::change>& changes) {
+        changes.push_back({type, std::string(key), version, std::string(value)});
+      },
+      detail::pending_wakes());
 }
 
 }  // namespace

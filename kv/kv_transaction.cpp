@@ -102,8 +102,6 @@ result<kv_txn_result> kv_store::transaction(const std::vector<kv_op>& ops) noexc
     }
     kv_txn_result out;
     out.versions.assign(ops.size(), 0);
-    std::vector<detail::change> changes;
-    if (impl_->hub->wants_changes()) changes.reserve(ops.size());
     std::vector<write_op>& writes = detail::scratch_writes();
     auto ok = impl_->engine->transact(
         keys, writes,
@@ -117,7 +115,6 @@ result<kv_txn_result> kv_store::transaction(const std::vector<kv_op>& ops) noexc
             if (auto held = check(ops[i], i, states[*at].version); !held) return held;
           }
           const std::uint64_t now = unix_time_ns();
-          const bool record = impl_->hub->wants_changes();
           std::size_t used = 0;  // the batch's ops are reused from the last transaction of this thread
           const auto next_write = [&]() -> write_op& {
             if (used == batch.size()) batch.emplace_back();
@@ -134,7 +131,6 @@ result<kv_txn_result> kv_store::transaction(const std::vector<kv_op>& ops) noexc
               w.erase = true;
               w.key.assign(op.key);
               w.value.clear();
-              if (record) changes.push_back({kv_event_type::deleted, op.key, s.version, {}});
               s = {};
               continue;
             }
@@ -143,10 +139,6 @@ result<kv_txn_result> kv_store::transaction(const std::vector<kv_op>& ops) noexc
             w.erase = false;
             w.key.assign(op.key);
             detail::encode_entry(w.value, h, op.value);
-            if (record) {
-              changes.push_back(
-                  {h.version == 1 ? kv_event_type::created : kv_event_type::updated, op.key, h.version, op.value});
-            }
             out.versions[i] = h.version;
             s = {h.version, h.created_at_ns};
           }
@@ -154,7 +146,21 @@ result<kv_txn_result> kv_store::transaction(const std::vector<kv_op>& ops) noexc
           return {};
         },
         [&] {
-          if (!writes.empty()) out.seq = impl_->hub->publish(changes, detail::pending_wakes());
+          if (writes.empty()) return;
+          // The events, from the ops and the versions the decision gave them (an erase of a missing key
+          // wrote nothing and has none).
+          const auto events = [&](std::vector<detail::change>& changes) {
+            changes.reserve(ops.size());
+            for (std::size_t i = 0; i < ops.size(); ++i) {
+              const kv_op& op = ops[i];
+              const std::uint64_t v = out.versions[i];
+              if (op.what == kv_op::kind::erase && v != 0) changes.push_back({kv_event_type::deleted, op.key, v, {}});
+              if (op.what == kv_op::kind::set) {
+                changes.push_back({v == 1 ? kv_event_type::created : kv_event_type::updated, op.key, v, op.value});
+              }
+            }
+          };
+          out.seq = impl_->hub->publish(events, detail::pending_wakes());
         });
     detail::watch_hub::wake(detail::pending_wakes());
     if (!ok) return tl::unexpected(std::move(ok.error()));

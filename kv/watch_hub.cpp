@@ -98,27 +98,53 @@ bool watch_hub::deliver(watcher& w, std::uint64_t seq, const std::vector<change>
   return wake;
 }
 
+void watch_hub::mark_lagged(const std::shared_ptr<watcher>& w,
+                            std::vector<std::shared_ptr<watcher>>& to_wake) noexcept {
+  bool sleeping = false;
+  {
+    std::lock_guard lock(w->mutex);
+    w->lagged = true;
+    sleeping = w->sleeping;
+  }
+  if (!sleeping) return;
+  try {
+    to_wake.push_back(w);
+  } catch (...) {
+    w->ready.notify_one();  // no room to defer it: wake it now, under the shards' locks after all
+  }
+}
+
 void watch_hub::wake(std::vector<std::shared_ptr<watcher>>& to_wake) noexcept {
   for (const auto& w : to_wake) w->ready.notify_one();
   to_wake.clear();
 }
 
-std::uint64_t watch_hub::publish(std::vector<change>& changes,
+std::uint64_t watch_hub::publish(function_ref<void(std::vector<change>&)> build,
                                  std::vector<std::shared_ptr<watcher>>& to_wake) noexcept {
   std::lock_guard lock(mutex_);
   const std::uint64_t seq = current_.load(std::memory_order_relaxed) + 1;
+  std::erase_if(watchers_, [](const auto& w) { return w->closed.load(std::memory_order_acquire); });
+  std::vector<change> changes;
+  if (history_commits_ != 0 || !watchers_.empty()) {
+    try {
+      build(changes);
+    } catch (...) {
+      // Out of memory describing the commit: every watcher lags (it resumes from the history, which
+      // cannot hold this commit either, so it gets compacted -- never a silent gap).
+      changes.clear();
+      history_.clear();
+      history_held_ = 0;
+      for (const auto& w : watchers_) mark_lagged(w, to_wake);
+    }
+  }
   if (!watchers_.empty()) {
-    std::erase_if(watchers_, [](const auto& w) { return w->closed.load(std::memory_order_acquire); });
     for (const auto& w : watchers_) {
       try {
         if (deliver(*w, seq, changes, false)) to_wake.push_back(w);
       } catch (...) {
-        // Out of memory building its events: the watcher lags (it may resume from the history).
-        std::lock_guard wl(w->mutex);
-        w->lagged = true;
+        mark_lagged(w, to_wake);  // out of memory building its events: it may resume from the history
       }
     }
-    if (watchers_.empty()) watchers_present_.store(false, std::memory_order_release);
   }
   if (history_commits_ != 0) {
     try {
@@ -168,7 +194,6 @@ result<std::shared_ptr<watcher>> watch_hub::subscribe(watch_pattern pattern, con
       }
     }
     watchers_.push_back(w);
-    watchers_present_.store(true, std::memory_order_release);
     return w;
   } catch (...) {
     return make_error(errc::no_memory, "subscribing a watch");
@@ -179,7 +204,6 @@ void watch_hub::close_all() noexcept {
   std::lock_guard lock(mutex_);
   for (const auto& w : watchers_) w->close();
   watchers_.clear();
-  watchers_present_.store(false, std::memory_order_release);
 }
 
 }  // namespace tessel::detail

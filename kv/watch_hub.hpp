@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "tessel/error.hpp"
+#include "tessel/function_ref.hpp"
 #include "tessel/kv_store.hpp"
 
 #include "kv/path_keys.hpp"
@@ -72,16 +73,15 @@ class watch_hub {
       : current_(first_seq), history_commits_(history_commits), history_bytes_(history_bytes) {}
 
   [[nodiscard]] std::uint64_t current_seq() const noexcept { return current_.load(std::memory_order_acquire); }
-  /// Whether publish() needs the changes at all (a history is kept, or someone watches). When false,
-  /// publish(nothing) still assigns the seq.
-  [[nodiscard]] bool wants_changes() const noexcept {
-    return history_commits_ != 0 || watchers_present_.load(std::memory_order_acquire);
-  }
   /// Assigns the commit its seq, keeps it in the history and hands its events to matching watchers.
-  /// Returns the seq. Called holding the shards the commit wrote; the watchers whose consumers sleep are
-  /// added to `to_wake`, for wake() once the shards are released -- a futex wake-up costs microseconds,
-  /// which no writer should spend holding a lock.
-  std::uint64_t publish(std::vector<change>& changes, std::vector<std::shared_ptr<watcher>>& to_wake) noexcept;
+  /// Returns the seq. Called holding the shards the commit wrote. `build` fills in the commit's changes;
+  /// it runs under the hub's mutex, and only when a history is kept or someone watches -- deciding that
+  /// under the same mutex subscribe() takes, so a watch that subscribes while a commit is on its way
+  /// either sees it or started after it, never misses it. The watchers whose consumers sleep are added
+  /// to `to_wake`, for wake() once the shards are released -- a futex wake-up costs microseconds, which
+  /// no writer should spend holding a lock.
+  std::uint64_t publish(function_ref<void(std::vector<change>&)> build,
+                        std::vector<std::shared_ptr<watcher>>& to_wake) noexcept;
   /// Wakes the consumers publish() named, and empties `to_wake`.
   static void wake(std::vector<std::shared_ptr<watcher>>& to_wake) noexcept;
   /// A new subscriber, first given every matching change after `from_seq` from the history. Errors:
@@ -97,6 +97,8 @@ class watch_hub {
     std::size_t bytes = 0;
   };
   /// Buffers the matching changes of one commit for `w`, or marks it lagged. Holds mutex_.
+  /// Marks `w` lagged (out of memory: its events cannot be built), naming it in `to_wake` if it sleeps.
+  static void mark_lagged(const std::shared_ptr<watcher>& w, std::vector<std::shared_ptr<watcher>>& to_wake) noexcept;
   /// Returns whether its consumer sleeps and must be woken.
   static bool deliver(watcher& w, std::uint64_t seq, const std::vector<change>& changes, bool replay);
   void trim_history();
@@ -104,7 +106,6 @@ class watch_hub {
   std::atomic<std::uint64_t> current_;
   const std::size_t history_commits_;
   const std::size_t history_bytes_;
-  std::atomic<bool> watchers_present_{false};
   std::mutex mutex_;
   std::deque<commit> history_;  // guarded by mutex_: consecutive seqs, oldest first
   std::size_t history_held_ = 0;

@@ -1,6 +1,7 @@
 // Watch streams: every committed change delivered once and in order, patterns, resuming from a seq,
 // compaction, a slow watcher lagging without blocking writers, and streams ending with their store.
 // Label concurrency: consumers run on their own threads (tsan clean).
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -202,6 +203,39 @@ TEST(KvWatch, AScansSeqResumesAfterItsCut) {
   ASSERT_TRUE(w.has_value());
   EXPECT_EQ(take(**w, 1).front().key, "/s/c");
   expect_quiet(**w);
+}
+
+// Without a history, a watch that subscribes while writes go on still gets every commit after its seq:
+// whether a commit's events are built is decided under the hub's mutex, with the subscription's.
+TEST(KvWatch, ASubscriptionDuringWritesMissesNoCommitWithoutAHistory) {
+  test::temp_dir tmp;
+  kv_options o;
+  o.history_commits = 0;
+  auto kv = open_or_fail(four_shards, tmp.sub("kv"), o);
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int i = 0; !stop.load(std::memory_order_relaxed); ++i) {
+      if (!kv->set("/r/" + std::to_string(i % 50), "v")) ADD_FAILURE() << "set";
+    }
+  });
+  int watched = 0;
+  for (int attempt = 0; attempt < 2000 && watched < 50; ++attempt) {
+    const std::uint64_t from = kv->current_seq();
+    auto w = kv->watch("*", {.from_seq = from, .values = false, .capacity = 1 << 16});
+    if (!w) {
+      ASSERT_EQ(w.error().code(), errc::compacted);  // a commit came between: no history to replay it
+      continue;
+    }
+    ++watched;
+    const auto events = take(**w, 20);
+    ASSERT_EQ(events.size(), 20U);
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      ASSERT_EQ(events[i].seq, from + 1 + i) << "a commit after the watch's seq was not delivered";
+    }
+  }
+  stop = true;
+  writer.join();
+  EXPECT_GT(watched, 0);
 }
 
 TEST(KvWatch, CompactedHistoryIsAClearError) {
