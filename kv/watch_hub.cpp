@@ -125,10 +125,12 @@ std::uint64_t watch_hub::publish(function_ref<void(std::vector<change>&)> build,
   const std::uint64_t seq = current_.load(std::memory_order_relaxed) + 1;
   std::erase_if(watchers_, [](const auto& w) { return w->closed.load(std::memory_order_acquire); });
   std::vector<change> changes;
+  bool described = true;
   if (history_commits_ != 0 || !watchers_.empty()) {
     try {
       build(changes);
     } catch (...) {
+      described = false;
       // Out of memory describing the commit: every watcher lags (it resumes from the history, which
       // cannot hold this commit either, so it gets compacted -- never a silent gap).
       changes.clear();
@@ -146,7 +148,7 @@ std::uint64_t watch_hub::publish(function_ref<void(std::vector<change>&)> build,
       }
     }
   }
-  if (history_commits_ != 0) {
+  if (history_commits_ != 0 && described) {  // an undescribed commit must not look like one without changes
     try {
       commit c{seq, std::move(changes), 0};
       for (const change& ch : c.changes) c.bytes += ch.key.size() + ch.value.size() + sizeof(change);
