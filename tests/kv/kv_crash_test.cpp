@@ -4,22 +4,19 @@
 // -- and every acknowledged transfer is there: the child also counts its transfers in a key of the same
 // transaction. Label crash.
 #include <algorithm>
-#include <csignal>
 #include <cstdio>
-#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tessel/kv_store.hpp"
 
 #include "tests/kv/kv_test_support.hpp"
+#include "tests/support/file_size_limit.hpp"
 #include "tests/support/kill_child.hpp"
 
 namespace tessel {
@@ -133,32 +130,10 @@ full_report fill_until_full(const std::string& dir) {
 TEST(KvCrashTest, AFullDiskLosesNoAcknowledgedTransaction) {
   test::temp_dir tmp;
   const std::string dir = tmp.sub("full");
-  int fds[2];
-  ASSERT_EQ(::pipe(fds), 0);
-  const pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    ::close(fds[0]);
-    std::signal(SIGXFSZ, SIG_IGN);  // EFBIG from the call that would pass the limit, not a signal
-    const rlimit limit{rlim_t{6} << 20, rlim_t{6} << 20};
-    full_report r;
-    if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) {
-      std::snprintf(r.message, sizeof r.message, "setrlimit: %s", std::strerror(errno));
-    } else {
-      r = fill_until_full(dir);
-    }
-    const bool sent = ::write(fds[1], &r, sizeof r) == static_cast<ssize_t>(sizeof r);
-    ::_exit(sent ? 0 : 1);  // no atexit handlers, no gtest teardown in the child
-  }
-  ::close(fds[1]);
-  full_report r;
-  const ssize_t got = ::read(fds[0], &r, sizeof r);
-  ::close(fds[0]);
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
-  ASSERT_EQ(got, static_cast<ssize_t>(sizeof r));
-  r.message[sizeof r.message - 1] = '\0';
+  const auto report =
+      test::run_under_file_size_limit<full_report>(rlim_t{6} << 20, [&] { return fill_until_full(dir); });
+  ASSERT_TRUE(report.has_value());
+  const full_report& r = *report;
   RecordProperty("acknowledged", std::to_string(r.acknowledged));
   RecordProperty("failure", r.message);
   ASSERT_GT(r.acknowledged, 0U) << r.message;

@@ -3,11 +3,8 @@
 // commit survives, a torn meta slot write falls back, random crash points in a long run always leave the
 // state before or after the write in flight, a failed commit makes the store fail-stop until reopened, and a
 // full file system is a no_space error that loses no acknowledged write.
-#include <cerrno>
-#include <csignal>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
 #include <memory>
 #include <random>
 #include <string>
@@ -17,8 +14,6 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tessel/store.hpp"
@@ -26,6 +21,7 @@
 #include "store/store_impl.hpp"
 #include "store/tree_commit.hpp"
 #include "tests/store/durable_test_support.hpp"
+#include "tests/support/file_size_limit.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace tessel {
@@ -327,34 +323,10 @@ disk_full_report fill_until_full(const std::string& dir) {
 }
 
 TEST_F(DurableCommitCrashTest, DiskFullIsNoSpaceAndLosesNoAcknowledgedWrite) {
-  int fds[2];
-  ASSERT_EQ(::pipe(fds), 0);
-  const pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    ::close(fds[0]);
-    // The limit stays in the child. Ignoring SIGXFSZ turns the signal into EFBIG from the call that
-    // would pass it.
-    std::signal(SIGXFSZ, SIG_IGN);
-    const rlimit limit{rlim_t{4} << 20, rlim_t{4} << 20};
-    disk_full_report r;
-    if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) {
-      std::snprintf(r.message, sizeof r.message, "setrlimit: %s", std::strerror(errno));
-    } else {
-      r = fill_until_full(dir_);
-    }
-    const bool sent = ::write(fds[1], &r, sizeof r) == static_cast<ssize_t>(sizeof r);
-    ::_exit(sent ? 0 : 1);  // no atexit handlers, no gtest teardown in the child
-  }
-  ::close(fds[1]);
-  disk_full_report r;
-  const ssize_t n = ::read(fds[0], &r, sizeof r);
-  ::close(fds[0]);
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
-  ASSERT_EQ(n, static_cast<ssize_t>(sizeof r));
-  r.message[sizeof r.message - 1] = '\0';
+  const auto report =
+      test::run_under_file_size_limit<disk_full_report>(rlim_t{4} << 20, [&] { return fill_until_full(dir_); });
+  ASSERT_TRUE(report.has_value());
+  const disk_full_report& r = *report;
   RecordProperty("acknowledged", r.acknowledged);
   RecordProperty("failure", r.message);
   RecordProperty("close_code", r.close_code);
