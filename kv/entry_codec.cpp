@@ -1,8 +1,17 @@
 #include "kv/entry_codec.hpp"
 
+#include "tessel/limits.hpp"
+
 #include "common/le_codec.hpp"
 
 namespace tessel::detail {
+
+result<void> check_value(std::string_view value) noexcept {
+  if (value.size() <= max_value_size - kv_header_size) return {};
+  return make_error(errc::invalid_argument, "a value of " + std::to_string(value.size()) +
+                                                " bytes exceeds the limit of " +
+                                                std::to_string(max_value_size - kv_header_size));
+}
 
 void encode_entry(std::string& out, const entry_header& h, std::string_view value) {
   out.clear();

@@ -22,6 +22,10 @@ struct entry_header {
   std::uint64_t updated_at_ns = 0;
 };
 
+/// A user's value fits beside the header in the store's value limit. Errors: invalid_argument naming the
+/// size and the limit.
+[[nodiscard]] result<void> check_value(std::string_view value) noexcept;
+
 /// Replaces `out` with the stored form of an entry (its memory reused).
 void encode_entry(std::string& out, const entry_header& h, std::string_view value);
 

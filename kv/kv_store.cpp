@@ -6,8 +6,6 @@
 #include <array>
 #include <utility>
 
-#include "tessel/limits.hpp"
-
 #include "common/le_codec.hpp"
 #include "common/wall_clock.hpp"
 #include "kv/entry_codec.hpp"
@@ -57,15 +55,6 @@ result<std::uint64_t> next_generation(sharded_store& engine, bool read_only) noe
   store_le<std::uint64_t>(record.data() + 8, generation);
   if (auto ok = engine.put(as_bytes(kv_meta_key), record); !ok) return tl::unexpected(std::move(ok.error()));
   return generation;
-}
-
-result<void> check_value(std::string_view value) noexcept {
-  if (value.size() > max_value_size - detail::kv_header_size) {
-    return make_error(errc::invalid_argument, "a value of " + std::to_string(value.size()) +
-                                                  " bytes exceeds the limit of " +
-                                                  std::to_string(max_value_size - detail::kv_header_size));
-  }
-  return {};
 }
 
 /// One key set to `value` over `old` (missing when old.version is 0); fills the op, returns the header.
@@ -274,7 +263,7 @@ result<std::uint64_t> kv_store::compare_and_set(std::string_view key, std::uint6
                                                 std::string_view value) noexcept {
   if (auto ok = detail::check_open(*impl_); !ok) return tl::unexpected(std::move(ok.error()));
   if (auto ok = detail::check_key(key, impl_->opts.keys); !ok) return tl::unexpected(std::move(ok.error()));
-  if (auto ok = check_value(value); !ok) return tl::unexpected(std::move(ok.error()));
+  if (auto ok = detail::check_value(value); !ok) return tl::unexpected(std::move(ok.error()));
   const key_view k = as_bytes(key);
   detail::entry_header written;
   auto ok = impl_->engine->transact(

@@ -5,7 +5,6 @@
 #include <utility>
 
 #include "tessel/kv_store.hpp"
-#include "tessel/limits.hpp"
 
 #include "common/wall_clock.hpp"
 #include "kv/entry_codec.hpp"
@@ -94,9 +93,11 @@ result<kv_txn_result> kv_store::transaction(const std::vector<kv_op>& ops) noexc
         return make_error(errc::invalid_argument,
                           "transaction op " + std::to_string(i) + ": " + std::string(ok.error().message()));
       }
-      if (op.what == kv_op::kind::set && op.value.size() > max_value_size - detail::kv_header_size) {
-        return make_error(errc::invalid_argument, "transaction op " + std::to_string(i) + ": a value of " +
-                                                      std::to_string(op.value.size()) + " bytes exceeds the limit");
+      if (op.what == kv_op::kind::set) {
+        if (auto ok = detail::check_value(op.value); !ok) {
+          return make_error(errc::invalid_argument,
+                            "transaction op " + std::to_string(i) + ": " + std::string(ok.error().message()));
+        }
       }
       keys.push_back(as_bytes(op.key));
     }

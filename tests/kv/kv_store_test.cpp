@@ -10,6 +10,7 @@
 
 #include "tessel/kv_codec.hpp"
 #include "tessel/kv_json.hpp"
+#include "tessel/limits.hpp"
 
 #include "common/wall_clock.hpp"
 #include "tests/kv/kv_test_support.hpp"
@@ -133,6 +134,21 @@ TEST_P(KvStoreTest, InvalidKeysAreRefusedByEveryCall) {
     EXPECT_EQ(kv_->version(bad).error().code(), errc::invalid_argument);
   }
   EXPECT_EQ(kv_->list("").value().size(), 0U) << "nothing was written";
+}
+
+TEST_P(KvStoreTest, AValueOverTheLimitIsRefusedAndWritesNothing) {
+  // The store's value limit holds the 24-byte entry header too.
+  const std::string too_big(max_value_size - 23, 'v');
+  auto set = kv_->set("/big", too_big);
+  ASSERT_FALSE(set.has_value());
+  EXPECT_EQ(set.error().code(), errc::invalid_argument);
+  EXPECT_NE(set.error().message().find("exceeds the limit"), std::string_view::npos) << set.error().message();
+  auto txn = kv_->transaction({kv_op::set("/small", "v"), kv_op::set("/big", too_big)});
+  ASSERT_FALSE(txn.has_value());
+  EXPECT_EQ(txn.error().code(), errc::invalid_argument);
+  EXPECT_NE(txn.error().message().find("op 1"), std::string_view::npos) << txn.error().message();
+  EXPECT_EQ(kv_->exists("/small"), false);
+  EXPECT_EQ(kv_->exists("/big"), false);
 }
 
 TEST_P(KvStoreTest, ListReturnsKeysUnderAPrefixInOrder) {
