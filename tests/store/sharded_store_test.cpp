@@ -312,6 +312,47 @@ TEST(ShardedBatchTest, DurableBatchesSurviveReopenAndBadBatchesChangeNothing) {
   EXPECT_EQ((*s)->get_string(as_bytes(keys[2])).value_or("?"), "50");
 }
 
+// transact holds only the shards of the keys it names: reading or writing a key of another shard is
+// invalid_argument, and nothing is written; a decision's own error is returned as it is.
+TEST(ShardedBatchTest, TransactStaysInTheShardsItNamed) {
+  auto s = sharded_store::open(options{}, {3, routing::whole_key, 1});
+  ASSERT_TRUE(s.has_value()) << s.error().to_string();
+  const std::vector<std::string> keys = keys_on_distinct_shards(**s, 2);
+  const std::vector<key_view> named{as_bytes(keys[0])};
+  std::vector<write_op> ops;
+  auto read_other = (*s)->transact(
+      named, ops,
+      [&](const batch_reader& r, std::vector<write_op>&) -> result<void> {
+        auto v = r.get(as_bytes(keys[1]));
+        return v || v.error().code() == errc::not_found ? result<void>{} : tl::unexpected(v.error());
+      },
+      [] {});
+  ASSERT_FALSE(read_other.has_value());
+  EXPECT_EQ(read_other.error().code(), errc::invalid_argument) << read_other.error().to_string();
+  bool applied = false;
+  auto write_other = (*s)->transact(
+      named, ops,
+      [&](const batch_reader&, std::vector<write_op>& w) -> result<void> {
+        w = {{false, keys[0], "mine"}, {false, keys[1], "not mine"}};
+        return {};
+      },
+      [&] { applied = true; });
+  ASSERT_FALSE(write_other.has_value());
+  EXPECT_EQ(write_other.error().code(), errc::invalid_argument) << write_other.error().to_string();
+  EXPECT_FALSE(applied);
+  EXPECT_FALSE((*s)->contains(as_bytes(keys[0])));
+  EXPECT_FALSE((*s)->contains(as_bytes(keys[1])));
+  auto refused = (*s)->transact(
+      named, ops,
+      [](const batch_reader&, std::vector<write_op>&) -> result<void> {
+        return make_error(errc::conflict, "the decision's own");
+      },
+      [&] { applied = true; });
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code(), errc::conflict);
+  EXPECT_FALSE(applied);
+}
+
 // Worker mode: a batch is applied between the workers' own batches and published before it returns.
 TEST(ShardedBatchTest, WorkerModeAppliesAndPublishesBatches) {
   test::temp_dir tmp;
