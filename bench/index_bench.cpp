@@ -75,7 +75,8 @@ struct index_fixture {
   [[nodiscard]] scan_outcome prefix_scan(key_view prefix) const noexcept {
     scan_outcome out;
     tree_cursor c = art->cursor();
-    for (c.seek(prefix); c.valid() && tessel::starts_with(c.key(), prefix); c.next()) {
+    // Scoped as the store's scans are: the cursor ends with the prefix, and reads nothing after it.
+    for (c.seek_within(prefix, prefix.size()); c.valid(); c.next()) {
       ++out.count;
       out.checksum += touch(c.key().data(), c.key().size()) + touch(c.value().data(), c.value().size());
     }
@@ -84,7 +85,8 @@ struct index_fixture {
   [[nodiscard]] scan_outcome range_scan(key_view start, key_view end) const noexcept {
     scan_outcome out;
     tree_cursor c = art->cursor();
-    for (c.seek(start); c.valid() && tessel::compare(c.key(), end) < 0; c.next()) {
+    for (c.seek_within(start, tessel::shared_prefix_size(start, end)); c.valid() && tessel::compare(c.key(), end) < 0;
+         c.next()) {
       ++out.count;
       out.checksum += touch(c.key().data(), c.key().size()) + touch(c.value().data(), c.value().size());
     }

@@ -44,6 +44,15 @@ TESSEL_ALWAYS_INLINE const T* block_cast(const std::byte* p) noexcept {
 /// Hints that the line at `p` will be read soon.
 TESSEL_ALWAYS_INLINE void prefetch(const void* p) noexcept { __builtin_prefetch(p, 0, 3); }
 
+/// Hints that the `size` bytes at `p` (size > 0) will be read soon: every line they touch, the last one too
+/// when a block that is not line-aligned straddles a boundary (half of all 48-byte blocks do).
+TESSEL_ALWAYS_INLINE void prefetch_span(const void* p, std::size_t size) noexcept {
+  constexpr std::uintptr_t line = 64;
+  const std::uintptr_t first = reinterpret_cast<std::uintptr_t>(p) & ~(line - 1);
+  const std::uintptr_t last = reinterpret_cast<std::uintptr_t>(p) + size - 1;
+  for (std::uintptr_t at = first; at <= last; at += line) __builtin_prefetch(reinterpret_cast<const void*>(at), 0, 3);
+}
+
 /// Tells the core this thread is spinning on a value another thread will change (PAUSE): saves power and
 /// gives a sibling hyper-thread the pipeline.
 TESSEL_ALWAYS_INLINE void cpu_relax() noexcept { _mm_pause(); }

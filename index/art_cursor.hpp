@@ -43,6 +43,12 @@ class art_cursor {
   /// Moves to the first key >= `target`.
   void seek(key_view target) noexcept;
 
+  /// Moves to the first key >= `target` among those that start with target's first `scope` bytes, and keeps
+  /// the cursor inside them: it becomes invalid after the last one, and its look-ahead never reads beyond
+  /// them (a prefix or range scan otherwise spends DRAM bandwidth on the nodes after its end).
+  /// REQUIRES: scope <= target.size(). Forward only: prev() leaves the scope.
+  void seek_within(key_view target, std::size_t scope) noexcept;
+
   /// Moves to the last key <= `target`.
   void seek_for_prev(key_view target) noexcept {
     seek(target);
@@ -82,7 +88,7 @@ class art_cursor {
   static constexpr unsigned ring_size = 16;
   // Inner siblings the scout keeps in flight at each level: a node with few leaves is walked in less time
   // than one DRAM miss, so the next node's block must be requested several nodes early.
-  static constexpr int sibling_distance = 4;
+  static constexpr int sibling_distance = 8;
   // A position after every child of every kind: next_pos from it answers npos at once.
   static constexpr int last_position = 255;
 
@@ -105,6 +111,7 @@ class art_cursor {
 
   void position_at_end(bool first) noexcept {
     forward_ = false;
+    scope_floor_ = 0;
     main_.reset();
     if (!root_.is_empty()) descend(main_, root_, first);
     leaf_ = main_.leaf;
@@ -173,19 +180,21 @@ class art_cursor {
       f.ahead = pos;
       ++f.lead;
       const node_ref sibling = child_at(base_, f.node, pos);
-      if (!sibling.is_inner()) continue;
-      const std::byte* p = base_ + sibling.offset();
-      const std::size_t size =
-          std::min<std::size_t>(inner_size(sibling.kind(), header_of(base_, sibling)), 12 * cache_line_size);
-      for (std::size_t at = 0; at < size; at += cache_line_size) prefetch(p + at);
+      if (sibling.is_inner()) prefetch_node(sibling);
     }
+  }
+
+  /// Requests an inner node's block, every line of it (a full n256 is 33 lines): its children can be
+  /// anywhere in it, and a block that is not line-aligned spans one line more than its size suggests.
+  TESSEL_ALWAYS_INLINE void prefetch_node(node_ref node) const noexcept {
+    prefetch_span(base_ + node.offset(), inner_size(node.kind(), header_of(base_, node)));
   }
 
   /// Moves the scout to the next leaf, keeping siblings in flight in every frame it moves in or pushes, and
   /// queues that leaf, prefetched, in the ring.
   void advance_scout() noexcept {
     walk& w = scout_;
-    while (!w.stack.empty()) {
+    while (w.stack.size() > scope_floor_) {
       frame& f = w.stack.back();
       const int pos = next_pos(base_, f.node, f.pos);
       if (pos != npos) {
@@ -216,9 +225,13 @@ class art_cursor {
     } catch (...) {
       return false;
     }
-    for (frame& f : scout_.stack) {
+    for (std::size_t i = scope_floor_; i < scout_.stack.size(); ++i) {
+      frame& f = scout_.stack[i];
       f.ahead = f.pos;
       f.lead = 0;
+      // The seek read only the lines on its path: request the rest of each node on it now, or a scan that
+      // starts in an n256 of 150 leaves waits for its 20 lines one at a time.
+      prefetch_node(f.node);
     }
     scout_.leaf = main_.leaf;
     ring_head_ = 0;
@@ -237,11 +250,14 @@ class art_cursor {
   unsigned ring_head_ = 0;
   unsigned ring_count_ = 0;
   bool forward_ = false;
+  // The scout never moves the frames below this index: the nodes above the subtree a scoped seek chose.
+  std::size_t scope_floor_ = 0;
 };
 
 template <class Region>
 void art_cursor<Region>::seek(key_view target) noexcept {
   forward_ = false;
+  scope_floor_ = 0;
   main_.reset();
   std::byte* const base = base_;
   const auto* k = reinterpret_cast<const std::uint8_t*>(target.data());
@@ -294,6 +310,27 @@ void art_cursor<Region>::seek(key_view target) noexcept {
   main_.leaf = {};
   step(main_, true);
   leaf_ = main_.leaf;
+}
+
+template <class Region>
+void art_cursor<Region>::seek_within(key_view target, std::size_t scope) noexcept {
+  seek(target);
+  if (!valid()) return;
+  const key_view in_scope = target.first(scope);
+  if (!starts_with(key(), in_scope)) {
+    leaf_ = {};  // no key in the scope is >= target
+    return;
+  }
+  // Every key in the scope lies below the highest node on the path whose own path (the bytes above it and
+  // its compressed prefix) is at least `scope` long; the nodes above it are not the scan's to move.
+  std::size_t depth = 0;
+  std::size_t floor = 0;
+  for (; floor < main_.stack.size(); ++floor) {
+    const std::size_t path = depth + main_.stack[floor].node.length();
+    if (path >= scope) break;
+    depth = path + 1;
+  }
+  scope_floor_ = floor;
 }
 
 }  // namespace tessel::index

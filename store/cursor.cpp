@@ -25,6 +25,9 @@ void cursor::seek_to_last() noexcept {
 void cursor::seek(key_view key) noexcept {
   if (impl_) impl_->reseek().seek(key);
 }
+void cursor::seek_within(key_view key, std::size_t scope) noexcept {
+  if (impl_) impl_->reseek().seek_within(key, scope);
+}
 void cursor::seek_for_prev(key_view key) noexcept {
   if (impl_) impl_->reseek().seek_for_prev(key);
 }
@@ -54,7 +57,15 @@ bool scan_range::in_bounds() const noexcept {
 }
 
 scan_range::iterator scan_range::begin() noexcept {
-  cursor_.seek(as_bytes(start_));
+  // Every key of the scan starts with the bytes its bounds share: the cursor stays below the node holding
+  // them instead of reading ahead past the scan's end.
+  std::size_t shared = 0;
+  if (kind_ == bound_kind::prefix) {
+    shared = bound_.size();
+  } else if (kind_ == bound_kind::end_key) {
+    shared = shared_prefix_size(as_bytes(start_), as_bytes(bound_));
+  }
+  cursor_.seek_within(as_bytes(start_), shared);
   return iterator(this);
 }
 

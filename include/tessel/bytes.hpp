@@ -43,6 +43,14 @@ using value_view = bytes_view;
   return s.size() >= prefix.size() && (prefix.empty() || std::memcmp(s.data(), prefix.data(), prefix.size()) == 0);
 }
 
+/// How many leading bytes `a` and `b` have in common. Every key in [a, b) begins with them.
+[[nodiscard]] inline std::size_t shared_prefix_size(bytes_view a, bytes_view b) noexcept {
+  const std::size_t n = a.size() < b.size() ? a.size() : b.size();
+  std::size_t i = 0;
+  while (i < n && a[i] == b[i]) ++i;
+  return i;
+}
+
 [[nodiscard]] inline bool equal(bytes_view a, bytes_view b) noexcept {
   return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);
 }

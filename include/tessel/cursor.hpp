@@ -61,7 +61,10 @@ class cursor {
  private:
   friend class store;
   friend class snapshot;
+  friend class scan_range;
   explicit cursor(std::unique_ptr<detail::cursor_impl> impl) noexcept;
+  /// seek(), kept among the keys that start with key's first `scope` bytes (a scan's bound).
+  void seek_within(key_view key, std::size_t scope) noexcept;
   std::unique_ptr<detail::cursor_impl> impl_;
 };
 

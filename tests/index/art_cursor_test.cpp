@@ -267,6 +267,59 @@ TEST(ArtSeekTest, SeekForPrevOnAPrefixOfKeysIsTheKeyBeforeThem) {
   EXPECT_EQ(str(c.key()), "ab/1");
 }
 
+/// The keys a cursor visits from its position until it becomes invalid (at most `cap`).
+std::vector<std::string> walk_forward(art_cursor<mmap::mapped_region>& c, std::size_t cap = 1000) {
+  std::vector<std::string> seen;
+  for (; c.valid() && seen.size() < cap; c.next()) seen.push_back(str(c.key()));
+  return seen;
+}
+
+TEST(ArtSeekWithinTest, EndsAfterTheLastKeyOfItsScope) {
+  tree_fixture f;
+  model m;
+  for (const char* k : {"a", "ab", "ab/1", "ab/2", "ab/3/x", "abc", "b"}) ASSERT_TRUE(put(f.tree, m, k, k));
+  auto c = f.tree.cursor();
+  using keys = std::vector<std::string>;
+  c.seek_within(kv("ab"), 2);  // the scope's first key is a terminal
+  EXPECT_EQ(walk_forward(c), (keys{"ab", "ab/1", "ab/2", "ab/3/x", "abc"}));
+  c.seek_within(kv("ab/2"), 3);  // starts inside the scope "ab/"
+  EXPECT_EQ(walk_forward(c), (keys{"ab/2", "ab/3/x"}));
+  c.seek_within(kv("ab/4"), 3);  // keys follow ("abc", "b"), none in the scope
+  EXPECT_FALSE(c.valid());
+  c.seek_within(kv("zz"), 1);
+  EXPECT_FALSE(c.valid());
+  c.seek_within(kv("0"), 1);  // lower than every key, and none starts with "0"
+  EXPECT_FALSE(c.valid());
+  c.seek_within(kv("ab/3/x"), 6);  // the scope is one leaf
+  EXPECT_EQ(walk_forward(c), (keys{"ab/3/x"}));
+  c.seek_within(kv(""), 0);
+  EXPECT_EQ(walk_forward(c).size(), m.size());
+  // prev() leaves the scope: it is a plain cursor step.
+  c.seek_within(kv("ab/1"), 3);
+  c.prev();
+  ASSERT_TRUE(c.valid());
+  EXPECT_EQ(str(c.key()), "ab");
+  // A plain seek afterwards is not scoped.
+  c.seek(kv("abc"));
+  EXPECT_EQ(walk_forward(c), (keys{"abc", "b"}));
+}
+
+// Scopes that end inside dense nodes, at compressed prefixes and between n4s below n256s: the cursor itself
+// must stop after the scope's last key (prefix_scan_matches checks that), for scopes of 0 to 4 bytes.
+TEST(ArtSeekWithinTest, MatchesTheModelInALargeTree) {
+  tree_fixture f;
+  model m;
+  rng r(91);
+  for (int i = 0; i < 30000; ++i) ASSERT_TRUE(put(f.tree, m, r.bytes(1 + r.below(6)), "v"));
+  for (int i = 0; i < 2000; ++i) ASSERT_TRUE(put(f.tree, m, "/p/" + std::to_string(r.below(5000)), "p"));
+  for (int i = 0; i < 400; ++i) {
+    const std::string prefix = i % 4 == 0 ? "/p/" + std::to_string(r.below(60)) : r.bytes(r.below(4));
+    ASSERT_TRUE(prefix_scan_matches(f.tree, m, prefix));
+    const std::string start = prefix + r.bytes(r.below(3));
+    ASSERT_TRUE(range_scan_matches(f.tree, m, start, prefix + r.bytes(1 + r.below(3))));
+  }
+}
+
 // Forward steps are served from the scout's ring of upcoming leaves and backward steps from a rebuilt stack;
 // a random walk switching between them in a large tree (full rings, dense nodes, n4s below n256s) must
 // visit exactly the keys a std::map iterator does.

@@ -191,15 +191,15 @@ inline ::testing::AssertionResult seeks(const tree_type& t, const model& m, cons
 
 inline constexpr std::size_t unlimited = ~std::size_t{0};
 
-/// Every key with `prefix`, in order, by seek + next, as a prefix scan does; only the first `limit` entries
-/// when a limit is given.
+/// Every key with `prefix`, in order, by a scoped seek + next, as a prefix scan does; only the first `limit`
+/// entries when a limit is given. The cursor itself must end after the last key with the prefix.
 inline ::testing::AssertionResult prefix_scan_matches(const tree_type& t, const model& m, const std::string& prefix,
                                                       const frozen_root* at = nullptr, std::size_t limit = unlimited) {
   auto c = at ? t.cursor(*at) : t.cursor();
-  c.seek(kv(prefix));
+  c.seek_within(kv(prefix), prefix.size());
   auto it = m.lower_bound(prefix);
   std::size_t n = 0;
-  for (; c.valid() && starts_with(c.key(), kv(prefix)); c.next(), ++it, ++n) {
+  for (; c.valid(); c.next(), ++it, ++n) {
     if (n == limit) return ::testing::AssertionSuccess();
     if (it == m.end() || !it->first.starts_with(prefix)) {
       return ::testing::AssertionFailure() << "prefix scan " << show(prefix) << " has extra key " << show(c.key());
@@ -212,18 +212,23 @@ inline ::testing::AssertionResult prefix_scan_matches(const tree_type& t, const 
   return ::testing::AssertionSuccess();
 }
 
-/// Keys in [start, end), in order, by seek + next, as a range scan does; only the first `limit` entries
-/// when a limit is given.
+/// Keys in [start, end), in order, by a seek scoped to the bytes start and end share + next, as a range scan
+/// does; only the first `limit` entries when a limit is given. The cursor must stay within that scope.
 inline ::testing::AssertionResult range_scan_matches(const tree_type& t, const model& m, const std::string& start,
                                                      const std::string& end, const frozen_root* at = nullptr,
                                                      std::size_t limit = unlimited) {
   auto c = at ? t.cursor(*at) : t.cursor();
-  c.seek(kv(start));
+  const std::size_t shared = shared_prefix_size(kv(start), kv(end));
+  c.seek_within(kv(start), shared);
   auto it = m.lower_bound(start);
   const auto stop = end <= start ? it : m.lower_bound(end);
   std::size_t n = 0;
   for (; c.valid() && compare(c.key(), kv(end)) < 0; c.next(), ++it, ++n) {
     if (n == limit) return ::testing::AssertionSuccess();
+    if (!starts_with(c.key(), kv(start.substr(0, shared)))) {
+      return ::testing::AssertionFailure() << "range scan [" << show(start) << ", " << show(end)
+                                           << ") left the keys its bounds share at " << show(c.key());
+    }
     if (it == stop) {
       return ::testing::AssertionFailure()
              << "range scan [" << show(start) << ", " << show(end) << ") has extra key " << show(c.key());
