@@ -85,8 +85,7 @@ struct index_fixture {
   [[nodiscard]] scan_outcome range_scan(key_view start, key_view end) const noexcept {
     scan_outcome out;
     tree_cursor c = art->cursor();
-    for (c.seek_within(start, tessel::shared_prefix_size(start, end)); c.valid() && tessel::compare(c.key(), end) < 0;
-         c.next()) {
+    for (c.seek_range(start, end); c.valid() && tessel::compare(c.key(), end) < 0; c.next()) {
       ++out.count;
       out.checksum += touch(c.key().data(), c.key().size()) + touch(c.value().data(), c.value().size());
     }

@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "tessel/bytes.hpp"
@@ -48,6 +50,11 @@ class art_cursor {
   /// them (a prefix or range scan otherwise spends DRAM bandwidth on the nodes after its end).
   /// REQUIRES: scope <= target.size(). Forward only: prev() leaves the scope.
   void seek_within(key_view target, std::size_t scope) noexcept;
+
+  /// seek_within(start, the bytes start and end share), and the look-ahead also stops before the subtrees
+  /// that lie wholly at or after `end`, whose bytes must outlive the scan. The cursor may still show keys
+  /// >= end (up to the end of the shared bytes' subtree): the caller compares each key with `end`.
+  void seek_range(key_view start, key_view end) noexcept;
 
   /// Moves to the last key <= `target`.
   void seek_for_prev(key_view target) noexcept {
@@ -97,6 +104,10 @@ class art_cursor {
     int pos;
     int ahead;  // scout: the last position whose inner node was prefetched
     int lead;   // scout: positions prefetched beyond pos
+    // After seek_range: the key bytes above this node's children, and whether they equal the end's first
+    // `depth` bytes (then children whose byte is above the end's there hold only keys after the end).
+    std::uint32_t depth;
+    bool bounded;
   };
 
   /// A position: the inner nodes above a leaf, and the leaf.
@@ -127,7 +138,7 @@ class art_cursor {
 
   static bool push(walk& w, node_ref node, int pos) noexcept {
     try {
-      w.stack.push_back({node, pos, pos, 0});
+      w.stack.push_back({node, pos, pos, 0, 0, false});
     } catch (...) {
       w.reset();
       return false;
@@ -177,6 +188,11 @@ class art_cursor {
         f.lead = sibling_distance;
         break;
       }
+      if (past_end(f, pos)) {
+        f.ahead = last_position;
+        f.lead = sibling_distance;
+        break;
+      }
       f.ahead = pos;
       ++f.lead;
       const node_ref sibling = child_at(base_, f.node, pos);
@@ -198,13 +214,29 @@ class art_cursor {
       frame& f = w.stack.back();
       const int pos = next_pos(base_, f.node, f.pos);
       if (pos != npos) {
+        if (past_end(f, pos)) break;
         f.pos = pos;
         prefetch_siblings(f);
+        bool bounded = on_end_path(f, pos);
+        std::size_t depth = f.depth + std::size_t{1};
         node_ref r = child_at(base_, f.node, pos);
         while (r.is_inner()) {
+          if (bounded) {
+            const prefix_order order = order_against_end(r, depth);
+            if (order == prefix_order::above) return stop_scout();
+            bounded = order == prefix_order::equal;
+          }
+          depth += r.length();
+          if (bounded && depth >= end_.size()) return stop_scout();  // every key below starts with the end
           const int first = next_pos(base_, r, terminal_pos - 1);
           if (!push(w, r, first)) return;
-          prefetch_siblings(w.stack.back());
+          frame& g = w.stack.back();
+          g.depth = static_cast<std::uint32_t>(depth);
+          g.bounded = bounded;
+          if (past_end(g, first)) return stop_scout();
+          prefetch_siblings(g);
+          bounded = on_end_path(g, first);
+          ++depth;
           r = child_at(base_, r, first);
         }
         w.leaf = r;
@@ -215,7 +247,39 @@ class art_cursor {
       }
       w.stack.pop_back();
     }
-    w.leaf = {};
+    stop_scout();
+  }
+
+  /// Ends the scout: the ring drains and the cursor becomes invalid after its last leaf.
+  void stop_scout() noexcept {
+    if (scout_.stack.size() > scope_floor_) scout_.stack.resize(scope_floor_);
+    scout_.leaf = {};
+  }
+
+  /// Whether every key from `pos` on in a bounded frame is >= the end. The terminal (the frame's path, a
+  /// proper prefix of the end) is below it.
+  [[nodiscard]] bool past_end(const frame& f, int pos) const noexcept {
+    return f.bounded && pos != terminal_pos && key_at(base_, f.node, pos) > end_byte(f.depth);
+  }
+  /// Whether the child at `pos` of a bounded frame continues the end's path.
+  [[nodiscard]] bool on_end_path(const frame& f, int pos) const noexcept {
+    return f.bounded && pos != terminal_pos && key_at(base_, f.node, pos) == end_byte(f.depth);
+  }
+  [[nodiscard]] std::uint8_t end_byte(std::size_t i) const noexcept { return static_cast<std::uint8_t>(end_[i]); }
+
+  enum class prefix_order : std::uint8_t { below, equal, above, unknown };
+  /// How inner node r's compressed prefix, which starts at key byte `depth`, orders against the end's bytes
+  /// there. Bytes beyond the node's inline copy live in a leaf and are not read: unknown, which the scout
+  /// treats like below (it reads ahead as if there were no end).
+  [[nodiscard]] prefix_order order_against_end(node_ref r, std::size_t depth) const noexcept {
+    const std::size_t plen = r.length();
+    const std::size_t known = std::min(plen, prefix_capacity(r.kind()));
+    const std::uint8_t* p = inline_prefix(base_, r);
+    for (std::size_t i = 0; i < known; ++i) {
+      if (depth + i >= end_.size()) return prefix_order::above;  // the end is a prefix of every key below
+      if (p[i] != end_byte(depth + i)) return p[i] < end_byte(depth + i) ? prefix_order::below : prefix_order::above;
+    }
+    return known == plen ? prefix_order::equal : prefix_order::unknown;
   }
 
   /// Switches to forward iteration from the current position: the scout starts at main_ and fills the ring.
@@ -252,6 +316,8 @@ class art_cursor {
   bool forward_ = false;
   // The scout never moves the frames below this index: the nodes above the subtree a scoped seek chose.
   std::size_t scope_floor_ = 0;
+  // seek_range's end: the caller's bytes, read for the bounded frames until the next seek.
+  key_view end_{};
 };
 
 template <class Region>
@@ -331,6 +397,23 @@ void art_cursor<Region>::seek_within(key_view target, std::size_t scope) noexcep
     depth = path + 1;
   }
   scope_floor_ = floor;
+}
+
+template <class Region>
+void art_cursor<Region>::seek_range(key_view start, key_view end) noexcept {
+  seek_within(start, shared_prefix_size(start, end));
+  if (!valid()) return;
+  end_ = end;
+  // The seek's frames lie on the path of the key it found: a frame is bounded when that path, up to its
+  // children's byte, is the start of the end.
+  const key_view k = key();
+  std::size_t depth = 0;
+  for (frame& f : main_.stack) {
+    const std::size_t path = depth + f.node.length();
+    f.depth = static_cast<std::uint32_t>(path);
+    f.bounded = path < end.size() && path <= k.size() && std::memcmp(k.data(), end.data(), path) == 0;
+    depth = path + 1;
+  }
 }
 
 }  // namespace tessel::index

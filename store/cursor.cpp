@@ -28,6 +28,9 @@ void cursor::seek(key_view key) noexcept {
 void cursor::seek_within(key_view key, std::size_t scope) noexcept {
   if (impl_) impl_->reseek().seek_within(key, scope);
 }
+void cursor::seek_range(key_view start, key_view end) noexcept {
+  if (impl_) impl_->reseek().seek_range(start, end);
+}
 void cursor::seek_for_prev(key_view key) noexcept {
   if (impl_) impl_->reseek().seek_for_prev(key);
 }
@@ -57,15 +60,12 @@ bool scan_range::in_bounds() const noexcept {
 }
 
 scan_range::iterator scan_range::begin() noexcept {
-  // Every key of the scan starts with the bytes its bounds share: the cursor stays below the node holding
-  // them instead of reading ahead past the scan's end.
-  std::size_t shared = 0;
-  if (kind_ == bound_kind::prefix) {
-    shared = bound_.size();
-  } else if (kind_ == bound_kind::end_key) {
-    shared = shared_prefix_size(as_bytes(start_), as_bytes(bound_));
+  // The cursor stays among the keys the bounds allow, and reads nothing ahead beyond them.
+  switch (kind_) {
+    case bound_kind::prefix: cursor_.seek_within(as_bytes(start_), bound_.size()); break;
+    case bound_kind::end_key: cursor_.seek_range(as_bytes(start_), as_bytes(bound_)); break;
+    default: cursor_.seek(as_bytes(start_)); break;
   }
-  cursor_.seek_within(as_bytes(start_), shared);
   return iterator(this);
 }
 

@@ -63,8 +63,10 @@ class cursor {
   friend class snapshot;
   friend class scan_range;
   explicit cursor(std::unique_ptr<detail::cursor_impl> impl) noexcept;
-  /// seek(), kept among the keys that start with key's first `scope` bytes (a scan's bound).
+  /// seek(), kept among the keys that start with key's first `scope` bytes (a prefix scan's bound).
   void seek_within(key_view key, std::size_t scope) noexcept;
+  /// seek(start) for a scan of [start, end): reads ahead no further than the end. `end` outlives the scan.
+  void seek_range(key_view start, key_view end) noexcept;
   std::unique_ptr<detail::cursor_impl> impl_;
 };
 

@@ -320,6 +320,39 @@ TEST(ArtSeekWithinTest, MatchesTheModelInALargeTree) {
   }
 }
 
+// seek_range stops its look-ahead at subtrees past the end: ends that leave a node between its children, end
+// inside or after a compressed prefix (short ones, compared inline, and 300-byte ones, which are not), are a
+// prefix of keys, or equal a terminal must never end the cursor before the last key below the end.
+TEST(ArtSeekRangeTest, EveryKeyBelowTheEndIsVisited) {
+  tree_fixture f;
+  model m;
+  rng r(23);
+  const std::string run(300, 'r');
+  for (const std::string& k : {run + "1", run + "2", run + "3/x", run + "3/y", run, std::string("q"), std::string("s"),
+                               std::string("ab"), std::string("ab/1"), std::string("ab/12"), std::string("abc")}) {
+    ASSERT_TRUE(put(f.tree, m, k, k));
+  }
+  for (int i = 0; i < 3000; ++i) ASSERT_TRUE(put(f.tree, m, r.bytes(1 + r.below(4)), "v"));
+  for (int i = 0; i < 300; ++i)
+    ASSERT_TRUE(put(f.tree, m, "/p/" + std::string(12, 'x') + r.bytes(1 + r.below(3)), "p"));
+  std::vector<std::string> probes;
+  for (const auto& [k, v] : m) {
+    if (r.percent(5)) {
+      for (std::string& p : probes_around(k, 6)) probes.push_back(std::move(p));
+    }
+  }
+  for (std::size_t i = 0; i <= run.size(); i += 37) probes.push_back(run.substr(0, i) + "2");
+  std::size_t ranges = 0;
+  for (const std::string& start : probes) {
+    for (int j = 0; j < 4; ++j) {
+      const std::string& end = probes[r.below(probes.size())];
+      ASSERT_TRUE(range_scan_matches(f.tree, m, start, end));
+      ++ranges;
+    }
+  }
+  EXPECT_GT(ranges, 2000u);
+}
+
 // Forward steps are served from the scout's ring of upcoming leaves and backward steps from a rebuilt stack;
 // a random walk switching between them in a large tree (full rings, dense nodes, n4s below n256s) must
 // visit exactly the keys a std::map iterator does.

@@ -212,14 +212,14 @@ inline ::testing::AssertionResult prefix_scan_matches(const tree_type& t, const 
   return ::testing::AssertionSuccess();
 }
 
-/// Keys in [start, end), in order, by a seek scoped to the bytes start and end share + next, as a range scan
-/// does; only the first `limit` entries when a limit is given. The cursor must stay within that scope.
+/// Keys in [start, end), in order, by seek_range + next, as a range scan does; only the first `limit` entries
+/// when a limit is given. The cursor must stay among the keys that start with the bytes start and end share.
 inline ::testing::AssertionResult range_scan_matches(const tree_type& t, const model& m, const std::string& start,
                                                      const std::string& end, const frozen_root* at = nullptr,
                                                      std::size_t limit = unlimited) {
   auto c = at ? t.cursor(*at) : t.cursor();
   const std::size_t shared = shared_prefix_size(kv(start), kv(end));
-  c.seek_within(kv(start), shared);
+  c.seek_range(kv(start), kv(end));
   auto it = m.lower_bound(start);
   const auto stop = end <= start ? it : m.lower_bound(end);
   std::size_t n = 0;
