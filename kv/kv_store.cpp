@@ -216,7 +216,7 @@ result<std::uint64_t> kv_store::scan(
     auto cut = impl_->engine->snapshot();
     if (!cut) return tl::unexpected(std::move(cut.error()));
     merged_cursor c = cut->new_cursor();
-    c.seek(as_bytes(prefix));
+    c.seek_in_prefix(as_bytes(prefix));
     kv_entry e;
     for (; c.valid(); c.next()) {
       const std::string_view key = as_string_view(c.key());

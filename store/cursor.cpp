@@ -25,8 +25,8 @@ void cursor::seek_to_last() noexcept {
 void cursor::seek(key_view key) noexcept {
   if (impl_) impl_->reseek().seek(key);
 }
-void cursor::seek_within(key_view key, std::size_t scope) noexcept {
-  if (impl_) impl_->reseek().seek_within(key, scope);
+void cursor::seek_in_prefix(key_view prefix) noexcept {
+  if (impl_) impl_->reseek().seek_within(prefix, prefix.size());
 }
 void cursor::seek_range(key_view start, key_view end) noexcept {
   if (impl_) impl_->reseek().seek_range(start, end);
@@ -62,7 +62,7 @@ bool scan_range::in_bounds() const noexcept {
 scan_range::iterator scan_range::begin() noexcept {
   // The cursor stays among the keys the bounds allow, and reads nothing ahead beyond them.
   switch (kind_) {
-    case bound_kind::prefix: cursor_.seek_within(as_bytes(start_), bound_.size()); break;
+    case bound_kind::prefix: cursor_.seek_in_prefix(as_bytes(bound_)); break;
     case bound_kind::end_key: cursor_.seek_range(as_bytes(start_), as_bytes(bound_)); break;
     default: cursor_.seek(as_bytes(start_)); break;
   }

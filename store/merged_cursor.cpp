@@ -50,6 +50,11 @@ void merged_cursor::seek(key_view key) noexcept {
   rebuild();
 }
 
+void merged_cursor::seek_in_prefix(key_view prefix) noexcept {
+  for (cursor& c : cursors_) c.seek_in_prefix(prefix);
+  rebuild();
+}
+
 void merged_cursor::next() noexcept {
   const key_after after{&cursors_};
   std::pop_heap(heap_.begin(), heap_.end(), after);

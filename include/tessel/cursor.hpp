@@ -53,6 +53,9 @@ class cursor {
   void seek(key_view key) noexcept;
   /// Moves to the last key <= `key`; invalid when there is none.
   void seek_for_prev(key_view key) noexcept;
+  /// Moves to the first key that starts with `prefix` and keeps next() among them: the cursor becomes
+  /// invalid after the last one, and reads nothing ahead beyond them. prev() is a plain step.
+  void seek_in_prefix(key_view prefix) noexcept;
   /// REQUIRES: valid(). Becomes invalid after the last key.
   void next() noexcept;
   /// REQUIRES: valid(). Becomes invalid before the first key.
@@ -63,8 +66,6 @@ class cursor {
   friend class snapshot;
   friend class scan_range;
   explicit cursor(std::unique_ptr<detail::cursor_impl> impl) noexcept;
-  /// seek(), kept among the keys that start with key's first `scope` bytes (a prefix scan's bound).
-  void seek_within(key_view key, std::size_t scope) noexcept;
   /// seek(start) for a scan of [start, end): reads ahead no further than the end. `end` outlives the scan.
   void seek_range(key_view start, key_view end) noexcept;
   std::unique_ptr<detail::cursor_impl> impl_;

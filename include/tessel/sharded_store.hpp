@@ -78,6 +78,8 @@ class merged_cursor {
   void seek_to_first() noexcept;
   /// Moves to the first key >= `key`.
   void seek(key_view key) noexcept;
+  /// Moves to the first key that starts with `prefix`; next() stays among them (cursor::seek_in_prefix).
+  void seek_in_prefix(key_view prefix) noexcept;
   /// REQUIRES: valid().
   void next() noexcept;
 

@@ -78,6 +78,17 @@ TEST(ShardedStoreTest, KeysLandOnTheirShardAndMergeInOrder) {
   const test::pairs tail = merged(s->new_cursor(), "key/5");
   EXPECT_TRUE(tail == test::pairs(m.lower_bound("key/5"), m.end()));
   EXPECT_TRUE(merged(s->new_cursor(), "zzz").empty());
+  // A prefix seek ends with the prefix in every shard's cursor.
+  merged_cursor c = s->new_cursor();
+  test::pairs in_prefix;
+  for (c.seek_in_prefix(as_bytes(std::string("key/12"))); c.valid(); c.next()) {
+    in_prefix.emplace_back(to_string(c.key()), to_string(c.value()));
+  }
+  test::pairs expected;
+  for (auto it = m.lower_bound("key/12"); it != m.end() && it->first.starts_with("key/12"); ++it)
+    expected.push_back(*it);
+  EXPECT_EQ(in_prefix.size(), 111U);  // key/12, key/120..129, key/1200..1299
+  EXPECT_TRUE(in_prefix == expected);
 }
 
 TEST(ShardedStoreTest, HashTagsKeepRelatedKeysTogether) {

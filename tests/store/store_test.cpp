@@ -488,6 +488,27 @@ TYPED_TEST(StoreTest, CursorSeeks) {
   }
 }
 
+TYPED_TEST(StoreTest, CursorSeekInPrefixEndsWithThePrefix) {
+  this->put_all({"a", "ab", "ab/1", "ab/2", "abc", "b"});
+  auto c = this->db().new_cursor();
+  const auto walk = [&c](const char* prefix) {
+    std::vector<std::string> seen;
+    for (c.seek_in_prefix(bv(prefix)); c.valid(); c.next()) seen.push_back(str(c.key()));
+    return seen;
+  };
+  using keys = std::vector<std::string>;
+  EXPECT_EQ(walk("ab"), (keys{"ab", "ab/1", "ab/2", "abc"}));
+  EXPECT_EQ(walk("ab/"), (keys{"ab/1", "ab/2"}));
+  EXPECT_EQ(walk("ab/2"), (keys{"ab/2"}));
+  EXPECT_EQ(walk("aa"), keys{});  // keys follow it, none with the prefix
+  EXPECT_EQ(walk("c"), keys{});
+  EXPECT_EQ(walk("").size(), 6U);
+  c.seek_in_prefix(bv("ab/"));
+  c.prev();  // a plain step, out of the prefix
+  ASSERT_TRUE(c.valid());
+  EXPECT_EQ(str(c.key()), "ab");
+}
+
 TYPED_TEST(StoreTest, CursorMovesAndIsReseekableAfterWrites) {
   this->put_all({"a", "b"});
   auto c = this->db().new_cursor();
