@@ -85,7 +85,13 @@ class art_cursor {
 
   /// REQUIRES: valid().
   void prev() noexcept {
-    if (forward_) seek(key());  // rebuild the stack at the current leaf
+    if (forward_) {
+      seek(key());  // rebuild the stack at the current leaf (a plain seek: no scope, no end)
+    } else {
+      // A step back may leave the scope's subtree; the frames the scope named are not the stack's any more.
+      scope_floor_ = 0;
+      for (frame& f : main_.stack) f.bounded = false;
+    }
     step(main_, false);
     leaf_ = main_.leaf;
   }

@@ -294,11 +294,17 @@ TEST(ArtSeekWithinTest, EndsAfterTheLastKeyOfItsScope) {
   EXPECT_EQ(walk_forward(c), (keys{"ab/3/x"}));
   c.seek_within(kv(""), 0);
   EXPECT_EQ(walk_forward(c).size(), m.size());
-  // prev() leaves the scope: it is a plain cursor step.
+  // prev() leaves the scope: it is a plain cursor step, and so are the steps after it, before or after the
+  // scout started.
   c.seek_within(kv("ab/1"), 3);
   c.prev();
   ASSERT_TRUE(c.valid());
   EXPECT_EQ(str(c.key()), "ab");
+  EXPECT_EQ(walk_forward(c), (keys{"ab", "ab/1", "ab/2", "ab/3/x", "abc", "b"}));
+  c.seek_within(kv("ab/1"), 3);
+  c.next();
+  c.prev();
+  EXPECT_EQ(walk_forward(c), (keys{"ab/1", "ab/2", "ab/3/x", "abc", "b"}));
   // A plain seek afterwards is not scoped.
   c.seek(kv("abc"));
   EXPECT_EQ(walk_forward(c), (keys{"abc", "b"}));

@@ -504,9 +504,14 @@ TYPED_TEST(StoreTest, CursorSeekInPrefixEndsWithThePrefix) {
   EXPECT_EQ(walk("c"), keys{});
   EXPECT_EQ(walk("").size(), 6U);
   c.seek_in_prefix(bv("ab/"));
-  c.prev();  // a plain step, out of the prefix
+  c.prev();  // a plain step, out of the prefix; the steps after it are plain too
   ASSERT_TRUE(c.valid());
   EXPECT_EQ(str(c.key()), "ab");
+  c.next();
+  c.next();
+  c.next();
+  ASSERT_TRUE(c.valid());
+  EXPECT_EQ(str(c.key()), "abc");
 }
 
 TYPED_TEST(StoreTest, CursorMovesAndIsReseekableAfterWrites) {
