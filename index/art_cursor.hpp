@@ -126,6 +126,9 @@ class art_cursor {
     }
   };
 
+  /// seek(target), then the scope of seek_within: false when no key in it is >= target (then invalid).
+  bool place_in_scope(key_view target, std::size_t scope) noexcept;
+
   void position_at_end(bool first) noexcept {
     forward_ = false;
     scope_floor_ = 0;
@@ -386,29 +389,13 @@ void art_cursor<Region>::seek(key_view target) noexcept {
 
 template <class Region>
 void art_cursor<Region>::seek_within(key_view target, std::size_t scope) noexcept {
-  seek(target);
-  if (!valid()) return;
-  const key_view in_scope = target.first(scope);
-  if (!starts_with(key(), in_scope)) {
-    leaf_ = {};  // no key in the scope is >= target
-    return;
-  }
-  // Every key in the scope lies below the highest node on the path whose own path (the bytes above it and
-  // its compressed prefix) is at least `scope` long; the nodes above it are not the scan's to move.
-  std::size_t depth = 0;
-  std::size_t floor = 0;
-  for (; floor < main_.stack.size(); ++floor) {
-    const std::size_t path = depth + main_.stack[floor].node.length();
-    if (path >= scope) break;
-    depth = path + 1;
-  }
-  scope_floor_ = floor;
+  // A scan reads the entry found next: start the look-ahead now, so its requests are in flight meanwhile.
+  if (place_in_scope(target, scope)) (void)start_forward();
 }
 
 template <class Region>
 void art_cursor<Region>::seek_range(key_view start, key_view end) noexcept {
-  seek_within(start, shared_prefix_size(start, end));
-  if (!valid()) return;
+  if (!place_in_scope(start, shared_prefix_size(start, end))) return;
   end_ = end;
   // The seek's frames lie on the path of the key it found: a frame is bounded when that path, up to its
   // children's byte, is the start of the end.
@@ -420,6 +407,29 @@ void art_cursor<Region>::seek_range(key_view start, key_view end) noexcept {
     f.bounded = path < end.size() && path <= k.size() && std::memcmp(k.data(), end.data(), path) == 0;
     depth = path + 1;
   }
+  (void)start_forward();
+}
+
+template <class Region>
+bool art_cursor<Region>::place_in_scope(key_view target, std::size_t scope) noexcept {
+  seek(target);
+  if (!valid()) return false;
+  const key_view in_scope = target.first(scope);
+  if (!starts_with(key(), in_scope)) {
+    leaf_ = {};  // no key in the scope is >= target
+    return false;
+  }
+  // Every key in the scope lies below the highest node on the path whose own path (the bytes above it and
+  // its compressed prefix) is at least `scope` long; the nodes above it are not the scan's to move.
+  std::size_t depth = 0;
+  std::size_t floor = 0;
+  for (; floor < main_.stack.size(); ++floor) {
+    const std::size_t path = depth + main_.stack[floor].node.length();
+    if (path >= scope) break;
+    depth = path + 1;
+  }
+  scope_floor_ = floor;
+  return true;
 }
 
 }  // namespace tessel::index
