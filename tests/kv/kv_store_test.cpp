@@ -19,6 +19,8 @@ namespace tessel {
 namespace {
 
 using KvStoreTest = test::kv_test;
+// Reopens, read-only opens and the kv meta record: the configurations whose store outlives a close.
+using KvDurableStoreTest = test::kv_test;
 
 TEST_P(KvStoreTest, VersionsStartAtOneAndRiseByOnePerWrite) {
   EXPECT_EQ(kv_->version("/config"), 0U);
@@ -271,8 +273,7 @@ TEST_P(KvStoreTest, AClosedStoreRefusesCalls) {
   EXPECT_TRUE(kv_->close()) << "closing twice is harmless";
 }
 
-TEST_P(KvStoreTest, ADurableStoreKeepsVersionsAndTimesAcrossReopen) {
-  if (!durable()) GTEST_SKIP() << "in memory";
+TEST_P(KvDurableStoreTest, ADurableStoreKeepsVersionsAndTimesAcrossReopen) {
   ASSERT_TRUE(kv_->set("/keep", "a"));
   ASSERT_TRUE(kv_->set("/keep", "b"));
   const auto before = kv_->get("/keep").value();
@@ -287,8 +288,7 @@ TEST_P(KvStoreTest, ADurableStoreKeepsVersionsAndTimesAcrossReopen) {
   EXPECT_EQ(kv_->set("/keep", "c"), 3U);
 }
 
-TEST_P(KvStoreTest, AReadOnlyOpenReadsAndRefusesWrites) {
-  if (!durable()) GTEST_SKIP() << "in memory";
+TEST_P(KvDurableStoreTest, AReadOnlyOpenReadsAndRefusesWrites) {
   ASSERT_TRUE(kv_->set("/ro", "v"));
   ASSERT_TRUE(kv_->close());
   kv_.reset();
@@ -304,8 +304,7 @@ TEST_P(KvStoreTest, AReadOnlyOpenReadsAndRefusesWrites) {
   EXPECT_EQ((*ro)->set("/ro", "w").error().code(), errc::not_supported);
 }
 
-TEST_P(KvStoreTest, ANewerOrDamagedKvMetaRecordIsRefusedAtOpen) {
-  if (!durable()) GTEST_SKIP() << "in memory";
+TEST_P(KvDurableStoreTest, ANewerOrDamagedKvMetaRecordIsRefusedAtOpen) {
   ASSERT_TRUE(kv_->close());
   kv_.reset();
   const std::string meta("\xFF\xFFtessel/kv/meta", 16);
@@ -330,6 +329,8 @@ TEST_P(KvStoreTest, ANewerOrDamagedKvMetaRecordIsRefusedAtOpen) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Configs, KvStoreTest, ::testing::ValuesIn(test::kv_configs()), test::kv_config_name);
+INSTANTIATE_TEST_SUITE_P(Configs, KvDurableStoreTest, ::testing::ValuesIn(test::durable_kv_configs()),
+                         test::kv_config_name);
 
 }  // namespace
 }  // namespace tessel

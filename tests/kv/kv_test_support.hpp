@@ -6,6 +6,7 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -31,6 +32,15 @@ inline std::vector<kv_config> kv_configs() {
           {"dram_4_shards", backend::dram, 4, shard_mode::inline_calls, durability::none},
           {"dram_workers", backend::dram, 2, shard_mode::workers, durability::none},
           {"mmap_3_shards", backend::mmap, 3, shard_mode::inline_calls, durability::log}};
+}
+
+/// The configurations of kv_configs() kept in files.
+inline std::vector<kv_config> durable_kv_configs() {
+  std::vector<kv_config> out;
+  for (kv_config& c : kv_configs()) {
+    if (c.where != backend::dram) out.push_back(std::move(c));
+  }
+  return out;
 }
 
 /// Names parameterised tests after their configuration.
@@ -61,7 +71,6 @@ class kv_test : public ::testing::TestWithParam<kv_config> {
     kv_ = std::move(*kv);
   }
   [[nodiscard]] std::string dir() const { return tmp_.sub("kv"); }
-  [[nodiscard]] bool durable() const { return GetParam().where != backend::dram; }
   /// Closes the store and opens it again (an in-memory store comes back empty).
   void reopen() {
     ASSERT_TRUE(kv_->close());
