@@ -47,7 +47,7 @@ TESSEL_ALWAYS_INLINE void prefetch(const void* p) noexcept { __builtin_prefetch(
 /// Hints that the `size` bytes at `p` (size > 0) will be read soon: every line they touch, the last one too
 /// when a block that is not line-aligned straddles a boundary (half of all 48-byte blocks do).
 TESSEL_ALWAYS_INLINE void prefetch_span(const void* p, std::size_t size) noexcept {
-  constexpr std::uintptr_t line = 64;
+  constexpr std::uintptr_t line = cache_line_size;
   const std::uintptr_t first = reinterpret_cast<std::uintptr_t>(p) & ~(line - 1);
   const std::uintptr_t last = reinterpret_cast<std::uintptr_t>(p) + size - 1;
   for (std::uintptr_t at = first; at <= last; at += line) __builtin_prefetch(reinterpret_cast<const void*>(at), 0, 3);
