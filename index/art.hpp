@@ -168,6 +168,25 @@ class art {
   [[nodiscard]] std::optional<value_view> find_in(node_ref r, key_view key) const noexcept;
   [[nodiscard]] std::size_t prefix_match(node_ref r, std::size_t depth, key_view key) const noexcept;
 
+  /// Where upsert's optimistic walk for `key` ended: at its leaf (`found`; `owned` when every node on the
+  /// path was born in this epoch, so the leaf's slot may be written in place), or at the node where the
+  /// pessimistic walk resumes (`slot`, at key offset `depth`): every node above it was born in this epoch
+  /// and matches the key over all of its prefix, and the key's first `verified` bytes are known to be
+  /// those of the tree's path.
+  struct descent {
+    node_ref* slot = nullptr;
+    std::size_t depth = 0;
+    std::size_t verified = 0;
+    bool found = false;
+    bool owned = false;
+  };
+  [[nodiscard]] descent descend(key_view key) noexcept;
+  /// upsert's pessimistic walk from the node in *slot at key offset `depth`, copying nodes born before this
+  /// epoch on the way down. A node whose prefix ends within the first `verified` bytes of the key is not
+  /// compared again: beyond its inline bytes, a prefix is read from a leaf below, a cache miss of its own.
+  [[nodiscard]] result<upsert_result> upsert_walk(node_ref* slot, std::size_t depth, std::size_t verified, key_view key,
+                                                  value_view value) noexcept;
+
   [[nodiscard]] node_ref new_leaf(key_view key, value_view value) noexcept;
   /// A zeroed inner node born in this epoch; `n256_slots` sizes an n256 (rounded up to a group of 8).
   [[nodiscard]] node_ref new_inner(node_kind kind, std::size_t prefix_length, unsigned n256_slots) noexcept;

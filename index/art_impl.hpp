@@ -149,11 +149,82 @@ node_ref art<Region>::resized(node_ref r, node_kind kind, std::size_t node_depth
 }
 
 template <region Region>
-result<upsert_result> art<Region>::upsert(key_view key, value_view value) noexcept {
+typename art<Region>::descent art<Region>::descend(key_view key) noexcept {
   std::byte* const base = region_.base();
   const std::uint8_t* k = bytes_of(key);
+  const std::size_t n = key.size();
   node_ref* slot = &root_;
   std::size_t depth = 0;
+  node_ref* last = &root_;  // the last inner node entered, at key offset last_depth
+  std::size_t last_depth = 0;
+  bool owned_above_last = true;
+  bool owned = true;
+  bool in_terminal = false;
+  // The deepest node whose prefix bytes beyond its inline ones were taken on trust, and where they end.
+  node_ref trusted;
+  std::size_t trusted_end = 0;
+  while (slot->is_inner()) {
+    const node_ref r = *slot;
+    last = slot;
+    last_depth = depth;
+    owned_above_last = owned;
+    owned = owned && header_of(base, r)->epoch() == epoch_;
+    if (const std::size_t plen = r.length(); plen != 0) {
+      if (n - depth < plen) break;
+      const std::size_t check = std::min(plen, prefix_capacity(r.kind()));
+      const std::uint8_t* p = inline_prefix(base, r);
+      std::size_t i = 0;
+      while (i < check && p[i] == k[depth + i]) ++i;
+      if (i < check) break;
+      depth += plen;
+      if (plen > check) {
+        trusted = r;
+        trusted_end = depth;
+      }
+    }
+    if (depth == n) {
+      slot = terminal_slot(base, r);
+      in_terminal = true;
+      break;
+    }
+    slot = find_child_slot(base, r, k[depth]);
+    if (slot == nullptr) break;
+    ++depth;
+  }
+  const bool at_leaf = slot != nullptr && slot->is_leaf();
+  if (at_leaf && equal(leaf_key(base, *slot), key)) return {slot, depth, n, true, owned};
+  // Absent. The pessimistic walk takes over where this one ended once the bytes taken on trust are known
+  // to match: a leaf below the deepest node holding them has them all -- the leaf this walk reached, which
+  // the write reads anyway, else that node's leftmost, the last of the leaves the pessimistic walk from
+  // the root would have read. A leaf that agrees with the key up to some byte lies on the key's path up to
+  // there, so its agreement is known agreement with the tree.
+  std::size_t verified = last_depth;
+  if (!trusted.is_empty()) {
+    const std::size_t agreed = shared_prefix_size(leaf_key(base, at_leaf ? *slot : min_leaf(base, trusted)), key);
+    if (agreed < trusted_end) return {&root_, 0, agreed};
+    verified = std::max(agreed, last_depth);
+  }
+  if (at_leaf && !in_terminal && owned) return {slot, depth, verified};  // split the leaf of another key
+  if (!owned_above_last) return {&root_, 0, verified};
+  return {last, last_depth, verified};
+}
+
+template <region Region>
+result<upsert_result> art<Region>::upsert(key_view key, value_view value) noexcept {
+  // One optimistic walk, like find's: a present key's leaf is replaced without the pessimistic walk's
+  // reads of long prefixes from a leaf elsewhere below (a cache miss per such node); an absent key's
+  // walk resumes at the node where it ended.
+  const descent d = descend(key);
+  if (d.found && d.owned) return replace_leaf(d.slot, key, value);
+  if (d.found) return upsert_walk(&root_, 0, d.verified, key, value);
+  return upsert_walk(d.slot, d.depth, d.verified, key, value);
+}
+
+template <region Region>
+result<upsert_result> art<Region>::upsert_walk(node_ref* slot, std::size_t depth, std::size_t verified, key_view key,
+                                               value_view value) noexcept {
+  std::byte* const base = region_.base();
+  const std::uint8_t* k = bytes_of(key);
   for (;;) {
     const node_ref r = *slot;
     if (r.is_empty()) {
@@ -169,8 +240,10 @@ result<upsert_result> art<Region>::upsert(key_view key, value_view value) noexce
     }
     const std::size_t node_depth = depth;
     if (const std::size_t plen = r.length(); plen != 0) {
-      const std::size_t matched = prefix_match(r, depth, key);
-      if (matched < plen) return split_prefix(slot, depth, matched, key, value);
+      if (depth + plen > verified) {
+        const std::size_t matched = prefix_match(r, depth, key);
+        if (matched < plen) return split_prefix(slot, depth, matched, key, value);
+      }
       depth += plen;
     }
     if (depth == key.size()) {

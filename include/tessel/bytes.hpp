@@ -3,7 +3,9 @@
 // Thread safety: views; the bytes they name belong to someone else, whose rules apply.
 #pragma once
 
+#include <bit>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <span>
 #include <string>
@@ -47,6 +49,18 @@ using value_view = bytes_view;
 [[nodiscard]] inline std::size_t shared_prefix_size(bytes_view a, bytes_view b) noexcept {
   const std::size_t n = a.size() < b.size() ? a.size() : b.size();
   std::size_t i = 0;
+  // Eight bytes at a time: the first differing bit of the two words names the first differing byte.
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t x = 0;
+    std::uint64_t y = 0;
+    std::memcpy(&x, a.data() + i, 8);
+    std::memcpy(&y, b.data() + i, 8);
+    if (x != y) {
+      const std::uint64_t diff = x ^ y;
+      const int bit = std::endian::native == std::endian::little ? std::countr_zero(diff) : std::countl_zero(diff);
+      return i + static_cast<std::size_t>(bit) / 8;
+    }
+  }
   while (i < n && a[i] == b[i]) ++i;
   return i;
 }

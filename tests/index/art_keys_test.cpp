@@ -2,6 +2,7 @@
 // that are prefixes of other keys, keys made of 0x00 bytes, long keys whose shared prefixes run far past a
 // node's inline prefix bytes, and unsigned byte order. Values of every header size, and overwrites.
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -287,6 +288,65 @@ TEST_F(ArtLongKeyTest, SplittingALongPrefixDeepInside) {
     ASSERT_TRUE(put(f.tree, m, k, "split at " + std::to_string(at)));
     ASSERT_TRUE(matches(f.tree, m)) << "after splitting at " << at;
     for (const std::string& p : probes_around(k, 32)) ASSERT_TRUE(seeks(f.tree, m, p));
+  }
+}
+
+// Nested long prefixes: upsert walks the way find does, taking prefix bytes past a node's inline ones on
+// trust, and checks them against one leaf before it writes. Each variant of a present key differs from the
+// tree at one byte -- inside the inline bytes or past them, of the upper or the lower long prefix, at a
+// branch byte, or where the key ends -- and is inserted, then overwritten, into a tree whose nodes are all
+// its own and into one whose nodes a frozen root shares (copy-on-write on the way down).
+class ArtNestedLongPrefixTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    rng r(0x2e57);
+    const std::string upper = r.bytes(20);
+    const std::string lower = r.bytes(20);
+    for (const char a : {'a', 'b'}) {
+      for (const char b : {'x', 'y', 'z'}) keys_.push_back(upper + a + lower + b + r.bytes(3));
+    }
+    keys_.push_back(upper + 'a' + lower);  // a terminal at the end of the lower prefix
+  }
+
+  /// Variants of keys_[1]: one byte changed at every offset, and every shorter and one longer key.
+  [[nodiscard]] std::vector<std::string> variants() const {
+    std::vector<std::string> out;
+    const std::string& k = keys_[1];
+    for (std::size_t at = 0; at < k.size(); ++at) {
+      for (const int delta : {1, 0x80}) {
+        std::string v = k;
+        v[at] = static_cast<char>(static_cast<unsigned char>(v[at]) ^ delta);
+        out.push_back(std::move(v));
+      }
+      out.push_back(k.substr(0, at));
+    }
+    out.push_back(k + "more");
+    return out;
+  }
+
+  std::vector<std::string> keys_;
+};
+
+TEST_F(ArtNestedLongPrefixTest, InsertsAndOverwritesThatPartAtEveryByte) {
+  for (const bool frozen : {false, true}) {
+    for (const std::string& v : variants()) {
+      SCOPED_TRACE(std::string(frozen ? "after a freeze, " : "") + "variant " + show(v));
+      tree_fixture f;
+      model m;
+      for (const std::string& k : keys_) ASSERT_TRUE(put(f.tree, m, k, "v"));
+      const model at_freeze = m;
+      std::optional<frozen_root> root;
+      if (frozen) root = f.tree.freeze();
+      ASSERT_TRUE(put(f.tree, m, v, "inserted"));
+      ASSERT_TRUE(put(f.tree, m, v, "overwritten"));
+      for (const std::string& k : keys_) ASSERT_TRUE(put(f.tree, m, k, "again"));
+      ASSERT_TRUE(f.tree.verify());
+      ASSERT_TRUE(matches(f.tree, m));
+      if (root) {
+        ASSERT_TRUE(f.tree.verify(*root));
+        ASSERT_TRUE(matches(f.tree, at_freeze, &*root));
+      }
+    }
   }
 }
 
