@@ -74,7 +74,7 @@ void publish_one(detail::watch_hub& hub, kv_event_type type, std::string_view ke
                  std::string_view value) noexcept {
   (void)hub.publish(
       [&](std::vector<detail::change>& changes) {
-        changes.push_back({type, std::string(key), version, std::string(value)});
+        changes.push_back({type, key, version, value});
       },
       detail::pending_wakes());
 }

@@ -66,7 +66,7 @@ void watcher::close() noexcept {
 
 // ---- watch_hub ----
 
-bool watch_hub::deliver(watcher& w, std::uint64_t seq, const std::vector<change>& changes, bool replay) {
+bool watch_hub::deliver(watcher& w, std::uint64_t seq, std::span<const change> changes, bool replay) {
   bool wake = false;
   {
     std::lock_guard lock(w.mutex);
@@ -84,9 +84,9 @@ bool watch_hub::deliver(watcher& w, std::uint64_t seq, const std::vector<change>
         if (!w.pattern.matches(c.key)) continue;
         kv_event e;
         e.type = c.type;
-        e.key = c.key;
+        e.key.assign(c.key);
         e.version = c.version;
-        if (w.values && c.type != kv_event_type::deleted) e.value = c.value;
+        if (w.values && c.type != kv_event_type::deleted) e.value.emplace(c.value);
         e.seq = seq;
         w.events.push_back(std::move(e));
       }
@@ -124,25 +124,24 @@ std::uint64_t watch_hub::publish(function_ref<void(std::vector<change>&)> build,
   std::lock_guard lock(mutex_);
   const std::uint64_t seq = current_.load(std::memory_order_relaxed) + 1;
   std::erase_if(watchers_, [](const auto& w) { return w->closed.load(std::memory_order_acquire); });
-  std::vector<change> changes;
+  changes_.clear();
   bool described = true;
   if (history_commits_ != 0 || !watchers_.empty()) {
     try {
-      build(changes);
+      build(changes_);
     } catch (...) {
       described = false;
       // Out of memory describing the commit: every watcher lags (it resumes from the history, which
       // cannot hold this commit either, so it gets compacted -- never a silent gap).
-      changes.clear();
+      changes_.clear();
       history_.clear();
-      history_held_ = 0;
       for (const auto& w : watchers_) mark_lagged(w, to_wake);
     }
   }
   if (!watchers_.empty()) {
     for (const auto& w : watchers_) {
       try {
-        if (deliver(*w, seq, changes, false)) to_wake.push_back(w);
+        if (deliver(*w, seq, changes_, false)) to_wake.push_back(w);
       } catch (...) {
         mark_lagged(w, to_wake);  // out of memory building its events: it may resume from the history
       }
@@ -150,26 +149,13 @@ std::uint64_t watch_hub::publish(function_ref<void(std::vector<change>&)> build,
   }
   if (history_commits_ != 0 && described) {  // an undescribed commit must not look like one without changes
     try {
-      commit c{seq, std::move(changes), 0};
-      for (const change& ch : c.changes) c.bytes += ch.key.size() + ch.value.size() + sizeof(change);
-      history_held_ += c.bytes;
-      history_.push_back(std::move(c));
-      trim_history();
+      history_.append(seq, changes_);
     } catch (...) {
-      // The history must hold consecutive seqs: without this commit, nothing before it can be resumed.
-      history_.clear();
-      history_held_ = 0;
+      // The ring is empty: the history must hold consecutive seqs, and this commit is not in it.
     }
   }
   current_.store(seq, std::memory_order_release);
   return seq;
-}
-
-void watch_hub::trim_history() {
-  while (!history_.empty() && (history_.size() > history_commits_ || history_held_ > history_bytes_)) {
-    history_held_ -= history_.front().bytes;
-    history_.pop_front();
-  }
 }
 
 result<std::shared_ptr<watcher>> watch_hub::subscribe(watch_pattern pattern, const watch_options& opts) noexcept {
@@ -181,8 +167,8 @@ result<std::shared_ptr<watcher>> watch_hub::subscribe(watch_pattern pattern, con
       return make_error(errc::invalid_argument, "watch from seq " + std::to_string(from) +
                                                     ", after the latest commit (seq " + std::to_string(current) + ")");
     }
-    if (from < current && (history_.empty() || history_.front().seq > from + 1)) {
-      const std::uint64_t oldest = history_.empty() ? current : history_.front().seq - 1;
+    if (from < current && (history_.empty() || history_.oldest_seq() > from + 1)) {
+      const std::uint64_t oldest = history_.empty() ? current : history_.oldest_seq() - 1;
       return make_error(errc::compacted, "seq " + std::to_string(from) +
                                              " is no longer retained; the oldest seq a watch can resume from is " +
                                              std::to_string(oldest));
@@ -190,10 +176,9 @@ result<std::shared_ptr<watcher>> watch_hub::subscribe(watch_pattern pattern, con
     auto w = std::make_shared<watcher>(std::move(pattern), opts);
     w->delivered_seq = from;
     if (from < current) {
-      for (auto it = history_.begin() + static_cast<std::ptrdiff_t>(from + 1 - history_.front().seq);
-           it != history_.end(); ++it) {
-        (void)deliver(*w, it->seq, it->changes, true);  // a new watcher: no consumer waits yet
-      }
+      history_.for_each_after(from, [&](std::uint64_t seq, std::span<const change> changes) {
+        (void)deliver(*w, seq, changes, true);  // a new watcher: no consumer waits yet
+      });
     }
     watchers_.push_back(w);
     return w;

@@ -28,17 +28,10 @@
 #include "tessel/function_ref.hpp"
 #include "tessel/kv_store.hpp"
 
+#include "kv/commit_ring.hpp"
 #include "kv/path_keys.hpp"
 
 namespace tessel::detail {
-
-/// One key's change within a commit.
-struct change {
-  kv_event_type type = kv_event_type::updated;
-  std::string key;
-  std::uint64_t version = 0;
-  std::string value;  // created / updated
-};
 
 /// A subscription: what it matches and the events buffered for its consumer.
 struct watcher {
@@ -70,16 +63,16 @@ class watch_hub {
  public:
   /// `first_seq`: the seq before this hub's first commit (docs/kv.md §Seqs: generation << 40).
   watch_hub(std::uint64_t first_seq, std::size_t history_commits, std::size_t history_bytes) noexcept
-      : current_(first_seq), history_commits_(history_commits), history_bytes_(history_bytes) {}
+      : current_(first_seq), history_commits_(history_commits), history_(history_commits, history_bytes) {}
 
   [[nodiscard]] std::uint64_t current_seq() const noexcept { return current_.load(std::memory_order_acquire); }
   /// Assigns the commit its seq, keeps it in the history and hands its events to matching watchers.
-  /// Returns the seq. Called holding the shards the commit wrote. `build` fills in the commit's changes;
-  /// it runs under the hub's mutex, and only when a history is kept or someone watches -- deciding that
-  /// under the same mutex subscribe() takes, so a watch that subscribes while a commit is on its way
-  /// either sees it or started after it, never misses it. The watchers whose consumers sleep are added
-  /// to `to_wake`, for wake() once the shards are released -- a futex wake-up costs microseconds, which
-  /// no writer should spend holding a lock.
+  /// Returns the seq. Called holding the shards the commit wrote. `build` fills in the commit's changes,
+  /// views that must last until publish returns; it runs under the hub's mutex, and only when a history
+  /// is kept or someone watches -- deciding that under the same mutex subscribe() takes, so a watch that
+  /// subscribes while a commit is on its way either sees it or started after it, never misses it. The
+  /// watchers whose consumers sleep are added to `to_wake`, for wake() once the shards are released -- a
+  /// futex wake-up costs microseconds, which no writer should spend holding a lock.
   std::uint64_t publish(function_ref<void(std::vector<change>&)> build,
                         std::vector<std::shared_ptr<watcher>>& to_wake) noexcept;
   /// Wakes the consumers publish() named, and empties `to_wake`.
@@ -91,24 +84,17 @@ class watch_hub {
   void close_all() noexcept;
 
  private:
-  struct commit {
-    std::uint64_t seq = 0;
-    std::vector<change> changes;
-    std::size_t bytes = 0;
-  };
   /// Buffers the matching changes of one commit for `w`, or marks it lagged. Holds mutex_.
   /// Marks `w` lagged (out of memory: its events cannot be built), naming it in `to_wake` if it sleeps.
   static void mark_lagged(const std::shared_ptr<watcher>& w, std::vector<std::shared_ptr<watcher>>& to_wake) noexcept;
   /// Returns whether its consumer sleeps and must be woken.
-  static bool deliver(watcher& w, std::uint64_t seq, const std::vector<change>& changes, bool replay);
-  void trim_history();
+  static bool deliver(watcher& w, std::uint64_t seq, std::span<const change> changes, bool replay);
 
   std::atomic<std::uint64_t> current_;
   const std::size_t history_commits_;
-  const std::size_t history_bytes_;
   std::mutex mutex_;
-  std::deque<commit> history_;  // guarded by mutex_: consecutive seqs, oldest first
-  std::size_t history_held_ = 0;
+  commit_ring history_;          // guarded by mutex_
+  std::vector<change> changes_;  // guarded by mutex_: the commit being published; its memory is reused
   std::vector<std::shared_ptr<watcher>> watchers_;
 };
 

@@ -50,7 +50,7 @@ struct kv_options {
   key_rules keys = key_rules::paths;
   /// Commits the store keeps in memory so a watch can resume from an earlier seq (docs/kv.md §Watch).
   std::size_t history_commits = 65536;
-  /// ... and at most this many bytes of their keys and values.
+  /// ... in at most this many bytes of memory: their keys and values, 16 bytes per commit and 24 per change.
   std::size_t history_bytes = 64 << 20;
   /// Threads that run the *_async calls.
   std::uint32_t async_threads = 2;

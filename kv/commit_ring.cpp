@@ -1,0 +1,172 @@
+#include "kv/commit_ring.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "common/platform.hpp"
+
+namespace tessel::detail {
+
+namespace {
+
+constexpr std::size_t record_alignment = 8;
+/// The ring's first size: small stores keep a small history.
+constexpr std::size_t initial_capacity = std::size_t{64} << 10;
+
+[[nodiscard]] constexpr std::size_t aligned(std::size_t n) noexcept {
+  return (n + record_alignment - 1) & ~(record_alignment - 1);
+}
+
+}  // namespace
+
+std::size_t commit_ring::record_size(std::span<const change> changes) noexcept {
+  std::size_t bytes = sizeof(commit_header);
+  for (const change& c : changes) bytes += sizeof(change_header) + c.key.size() + c.value.size();
+  return aligned(bytes);
+}
+
+void commit_ring::append(std::uint64_t seq, std::span<const change> changes) {
+  const std::size_t bytes = record_size(changes);
+  if (bytes > max_bytes_ || bytes > UINT32_MAX) {
+    clear();  // it cannot be kept, so nothing before it can be resumed
+    return;
+  }
+  std::byte* at = reserve(bytes);
+  while (at == nullptr) {
+    if (capacity_ < max_bytes_) {
+      try {
+        grow(std::min(max_bytes_, std::max({capacity_ * 2, initial_capacity, bytes})));
+      } catch (...) {
+        clear();
+        throw;
+      }
+    } else {
+      drop_oldest();
+    }
+    at = reserve(bytes);
+  }
+  const commit_header h{seq, static_cast<std::uint32_t>(changes.size()), static_cast<std::uint32_t>(bytes)};
+  std::memcpy(at, &h, sizeof h);
+  std::byte* p = at + sizeof h;
+  for (const change& c : changes) {
+    change_header ch{};
+    ch.version = c.version;
+    ch.key_size = static_cast<std::uint32_t>(c.key.size());
+    ch.value_size = static_cast<std::uint32_t>(c.value.size());
+    ch.type = static_cast<std::uint8_t>(c.type);
+    std::memcpy(p, &ch, sizeof ch);
+    p += sizeof ch;
+    if (!c.key.empty()) std::memcpy(p, c.key.data(), c.key.size());
+    p += c.key.size();
+    if (!c.value.empty()) std::memcpy(p, c.value.data(), c.value.size());
+    p += c.value.size();
+  }
+  if (commits_ == 0) oldest_seq_ = seq;
+  ++commits_;
+  while (commits_ > max_commits_) drop_oldest();
+}
+
+void commit_ring::clear() noexcept {
+  head_ = tail_ = end_ = 0;
+  wrapped_ = false;
+  commits_ = 0;
+}
+
+std::byte* commit_ring::reserve(std::size_t bytes) noexcept {
+  if (commits_ == 0) clear();
+  if (!wrapped_) {
+    if (capacity_ - tail_ >= bytes) {
+      std::byte* at = buffer_.get() + tail_;
+      tail_ += bytes;
+      return at;
+    }
+    if (commits_ != 0 && head_ >= bytes) {  // the end is too short: continue at the start
+      end_ = tail_;
+      wrapped_ = true;
+      tail_ = bytes;
+      return buffer_.get();
+    }
+    return nullptr;
+  }
+  if (head_ - tail_ >= bytes) {
+    std::byte* at = buffer_.get() + tail_;
+    tail_ += bytes;
+    return at;
+  }
+  return nullptr;
+}
+
+void commit_ring::grow(std::size_t bytes) {
+  auto bigger = std::make_unique<std::byte[]>(bytes);
+  std::size_t live = 0;
+  if (commits_ != 0) {
+    const std::size_t first_end = wrapped_ ? end_ : tail_;
+    std::memcpy(bigger.get(), buffer_.get() + head_, first_end - head_);
+    live = first_end - head_;
+    if (wrapped_) {
+      std::memcpy(bigger.get() + live, buffer_.get(), tail_);
+      live += tail_;
+    }
+  }
+  buffer_ = std::move(bigger);
+  capacity_ = bytes;
+  head_ = 0;
+  tail_ = live;
+  end_ = 0;
+  wrapped_ = false;
+}
+
+commit_ring::commit_header commit_ring::header_at(std::size_t offset) const noexcept {
+  commit_header h{};
+  std::memcpy(&h, buffer_.get() + offset, sizeof h);
+  return h;
+}
+
+void commit_ring::drop_oldest() noexcept {
+  if (commits_ == 0) return;
+  head_ += header_at(head_).bytes;
+  --commits_;
+  ++oldest_seq_;
+  if (commits_ == 0) {
+    clear();
+    return;
+  }
+  if (wrapped_ && head_ == end_) {
+    head_ = 0;
+    wrapped_ = false;
+  }
+  // The next oldest record was written a whole history ago and has left the cache; a steady stream of
+  // commits drops one per commit, so requesting it now keeps that miss off the next one.
+  prefetch(buffer_.get() + head_);
+}
+
+void commit_ring::for_each_after(std::uint64_t after,
+                                 function_ref<void(std::uint64_t seq, std::span<const change> changes)> visit) const {
+  std::vector<change> changes;
+  std::size_t offset = head_;
+  bool second_part = false;
+  for (std::size_t i = 0; i < commits_; ++i) {
+    if (wrapped_ && !second_part && offset == end_) {
+      offset = 0;
+      second_part = true;
+    }
+    const commit_header h = header_at(offset);
+    if (h.seq > after) {
+      changes.clear();
+      const std::byte* p = buffer_.get() + offset + sizeof h;
+      for (std::uint32_t c = 0; c < h.changes; ++c) {
+        change_header ch{};
+        std::memcpy(&ch, p, sizeof ch);
+        p += sizeof ch;
+        const auto* text = static_cast<const char*>(static_cast<const void*>(p));
+        changes.push_back({static_cast<kv_event_type>(ch.type), std::string_view(text, ch.key_size), ch.version,
+                           std::string_view(text + ch.key_size, ch.value_size)});
+        p += ch.key_size + ch.value_size;
+      }
+      visit(h.seq, changes);
+    }
+    offset += h.bytes;
+  }
+}
+
+}  // namespace tessel::detail
