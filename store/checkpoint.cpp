@@ -6,9 +6,11 @@
 #include <array>
 #include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -53,13 +55,15 @@ class background_writer {
     thread_.join();
   }
 
-  /// Waits for the previous write, then hands `bytes` to the thread (to write at `offset`) and gives back the
-  /// previous buffer for reuse. Errors: the previous write's (io_error, no_space); `bytes` is then kept.
-  result<void> submit(std::vector<std::byte>& bytes, std::uint64_t offset) {
+  /// Waits for the previous write, then hands the first `size` bytes of `bytes` to the thread (to write at
+  /// `offset`) and gives back the previous buffer for reuse. Errors: the previous write's (io_error,
+  /// no_space); `bytes` is then kept.
+  result<void> submit(std::vector<std::byte>& bytes, std::size_t size, std::uint64_t offset) {
     std::unique_lock lock(mutex_);
     done_.wait(lock, [&] { return !busy_; });
     if (failed_) return tl::unexpected(*failed_);
     pending_.swap(bytes);
+    pending_size_ = size;
     offset_ = offset;
     busy_ = true;
     lock.unlock();
@@ -81,7 +85,8 @@ class background_writer {
       wake_.wait(lock, [&] { return busy_ || stopping_; });
       if (!busy_) return;
       lock.unlock();
-      auto ok = pwrite_full(fd_, pending_, offset_, path_);  // pending_ is the thread's while busy_
+      // pending_ is the thread's while busy_.
+      auto ok = pwrite_full(fd_, std::span<const std::byte>(pending_).first(pending_size_), offset_, path_);
       lock.lock();
       if (!ok) failed_ = ok.error();
       busy_ = false;
@@ -95,6 +100,7 @@ class background_writer {
   std::condition_variable wake_;  // a buffer to write, or stop
   std::condition_variable done_;  // the write finished
   std::vector<std::byte> pending_;
+  std::size_t pending_size_ = 0;
   std::uint64_t offset_ = 0;
   bool busy_ = false;
   bool stopping_ = false;
@@ -102,44 +108,45 @@ class background_writer {
   std::thread thread_;  // last: starts once everything it reads is built
 };
 
-/// Appends frames to the file being exported; full frames go to a background_writer.
+/// Appends frames to the file being exported; full frames go to a background_writer. A frame is built in
+/// a buffer sized once (grown only for an entry that does not fit), its first `used_` bytes the frame: a
+/// vector resized per entry would zero every byte before the copy overwrote it.
 class frame_writer {
  public:
   frame_writer(int fd, const std::string& path) : fd_(fd), path_(path), writer_(fd, path) {
-    buffer_.reserve(frame_head_bytes + detail::frame_target_bytes + entry_head_bytes + 1024);
-    buffer_.resize(frame_head_bytes);
+    buffer_.resize(frame_capacity);
   }
 
   result<void> add(key_view key, value_view value) {
-    const std::size_t at = buffer_.size();
-    buffer_.resize(at + entry_head_bytes + key.size() + value.size());
-    std::byte* p = buffer_.data() + at;
+    const std::size_t bytes = entry_head_bytes + key.size() + value.size();
+    if (buffer_.size() - used_ < bytes) buffer_.resize(used_ + bytes);
+    std::byte* p = buffer_.data() + used_;
     store_le<std::uint32_t>(p, static_cast<std::uint32_t>(key.size()));
     store_le<std::uint32_t>(p + 4, static_cast<std::uint32_t>(value.size()));
-    std::memcpy(p + entry_head_bytes, key.data(), key.size());
-    std::memcpy(p + entry_head_bytes + key.size(), value.data(), value.size());
+    if (!key.empty()) std::memcpy(p + entry_head_bytes, key.data(), key.size());
+    if (!value.empty()) std::memcpy(p + entry_head_bytes + key.size(), value.data(), value.size());
+    used_ += bytes;
     ++entries_in_frame_;
-    if (buffer_.size() - frame_head_bytes >= detail::frame_target_bytes) return flush_frame();
+    if (used_ - frame_head_bytes >= detail::frame_target_bytes) return flush_frame();
     return {};
   }
 
   /// Sends the frame being filled to the writer, if it holds anything.
   result<void> flush_frame() {
-    const std::size_t payload = buffer_.size() - frame_head_bytes;
+    const std::size_t payload = used_ - frame_head_bytes;
     if (payload == 0) return {};
     store_le<std::uint32_t>(buffer_.data(), static_cast<std::uint32_t>(payload));
     store_le<std::uint32_t>(buffer_.data() + 4, entries_in_frame_);
     store_le<std::uint64_t>(buffer_.data() + 8,
-                            checksum64(std::span<const std::byte>(buffer_).subspan(frame_head_bytes)));
+                            checksum64(std::span<const std::byte>(buffer_.data() + frame_head_bytes, payload)));
     const std::uint64_t at = offset_;
-    const std::size_t bytes = buffer_.size();
-    if (auto ok = writer_.submit(buffer_, at); !ok) return ok;
-    offset_ += bytes;
+    if (auto ok = writer_.submit(buffer_, used_, at); !ok) return ok;
+    offset_ += used_;
     ++frames_;
     entries_in_frame_ = 0;
     // buffer_ is now the previous frame's (or, the first time, an empty one).
-    buffer_.reserve(frame_head_bytes + detail::frame_target_bytes + entry_head_bytes + 1024);
-    buffer_.resize(frame_head_bytes);
+    if (buffer_.size() < frame_capacity) buffer_.resize(frame_capacity);
+    used_ = frame_head_bytes;
     return {};
   }
 
@@ -157,7 +164,11 @@ class frame_writer {
  private:
   int fd_;
   std::string path_;
-  std::vector<std::byte> buffer_;  // frame head, then the payload so far
+  /// Room for a frame of the target size and the entry that ends it, unless that entry is large.
+  static constexpr std::size_t frame_capacity = frame_head_bytes + detail::frame_target_bytes + entry_head_bytes + 1024;
+
+  std::vector<std::byte> buffer_;        // frame head, then the payload so far
+  std::size_t used_ = frame_head_bytes;  // bytes of buffer_ the frame holds
   std::uint32_t entries_in_frame_ = 0;
   std::uint64_t offset_ = checkpoint_header_bytes;  // the header is written last
   std::uint64_t frames_ = 0;
