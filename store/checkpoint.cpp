@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <mutex>
 #include <optional>
@@ -38,9 +39,11 @@ using detail::frame_head_bytes;
 /// The largest payload a frame may have: one entry of the largest key and value.
 constexpr std::uint64_t max_frame_payload = entry_head_bytes + max_key_size + max_value_size;
 
-/// Writes buffers at given offsets of a file on a thread of its own, one at a time, so the export's walk
-/// and copying go on while the kernel copies the previous frame into the page cache (on two or more cores
-/// the two overlap; on one they take turns, as without it).
+/// Seals frames (their checksum) and writes them at given offsets of a file on a thread of its own, so the
+/// export's walk and copying go on while earlier frames are summed and the kernel copies them into the page
+/// cache (on two or more cores they overlap; on one they take turns, as without it). The walk is the slow
+/// side -- every leaf a cache miss -- so the checksum moved here; up to `max_queued` frames wait, so a
+/// frame that takes the writer longer than usual does not stop the walk.
 class background_writer {
  public:
   background_writer(int fd, const std::string& path) : fd_(fd), path_(path), thread_([this] { run(); }) {}
@@ -55,41 +58,61 @@ class background_writer {
     thread_.join();
   }
 
-  /// Waits for the previous write, then hands the first `size` bytes of `bytes` to the thread (to write at
-  /// `offset`) and gives back the previous buffer for reuse. Errors: the previous write's (io_error,
-  /// no_space); `bytes` is then kept.
+  /// Queues the frame in the first `size` bytes of `bytes` (to seal and write at `offset`), once fewer than
+  /// max_queued are, and gives back a written buffer for reuse (or an empty one). Errors: an earlier
+  /// write's (io_error, no_space); `bytes` is then kept.
   result<void> submit(std::vector<std::byte>& bytes, std::size_t size, std::uint64_t offset) {
     std::unique_lock lock(mutex_);
-    done_.wait(lock, [&] { return !busy_; });
+    done_.wait(lock, [&] { return queued_.size() + (writing_ ? 1 : 0) < max_queued || failed_; });
     if (failed_) return tl::unexpected(*failed_);
-    pending_.swap(bytes);
-    pending_size_ = size;
-    offset_ = offset;
-    busy_ = true;
+    queued_.push_back({std::move(bytes), size, offset});
+    if (spare_.empty()) {
+      bytes = {};
+    } else {
+      bytes = std::move(spare_.back());
+      spare_.pop_back();
+    }
     lock.unlock();
     wake_.notify_one();
     return {};
   }
-  /// Waits for the last write. Errors: as submit.
+  /// Waits until every queued frame is written. Errors: as submit.
   result<void> finish() {
     std::unique_lock lock(mutex_);
-    done_.wait(lock, [&] { return !busy_; });
+    done_.wait(lock, [&] { return (queued_.empty() && !writing_) || failed_; });
     if (failed_) return tl::unexpected(*failed_);
     return {};
   }
 
  private:
+  static constexpr std::size_t max_queued = 3;  // frames queued or being written
+
+  struct frame_job {
+    std::vector<std::byte> bytes;
+    std::size_t size;
+    std::uint64_t offset;
+  };
+
   void run() {
     std::unique_lock lock(mutex_);
     while (true) {
-      wake_.wait(lock, [&] { return busy_ || stopping_; });
-      if (!busy_) return;
+      wake_.wait(lock, [&] { return !queued_.empty() || stopping_; });
+      if (queued_.empty()) return;
+      frame_job job = std::move(queued_.front());
+      queued_.pop_front();
+      writing_ = true;
       lock.unlock();
-      // pending_ is the thread's while busy_.
-      auto ok = pwrite_full(fd_, std::span<const std::byte>(pending_).first(pending_size_), offset_, path_);
+      const auto frame = std::span<std::byte>(job.bytes).first(job.size);
+      store_le<std::uint64_t>(frame.data() + 8, checksum64(frame.subspan(frame_head_bytes)));
+      auto ok = pwrite_full(fd_, frame, job.offset, path_);
       lock.lock();
-      if (!ok) failed_ = ok.error();
-      busy_ = false;
+      writing_ = false;
+      if (!ok && !failed_) failed_ = ok.error();
+      try {
+        spare_.push_back(std::move(job.bytes));
+      } catch (...) {
+        // The buffer is freed instead of reused.
+      }
       done_.notify_all();
     }
   }
@@ -97,12 +120,11 @@ class background_writer {
   int fd_;
   std::string path_;
   std::mutex mutex_;
-  std::condition_variable wake_;  // a buffer to write, or stop
-  std::condition_variable done_;  // the write finished
-  std::vector<std::byte> pending_;
-  std::size_t pending_size_ = 0;
-  std::uint64_t offset_ = 0;
-  bool busy_ = false;
+  std::condition_variable wake_;  // a frame to write, or stop
+  std::condition_variable done_;  // a frame was written
+  std::deque<frame_job> queued_;
+  std::vector<std::vector<std::byte>> spare_;  // written buffers, for submit to hand back
+  bool writing_ = false;
   bool stopping_ = false;
   std::optional<error> failed_;
   std::thread thread_;  // last: starts once everything it reads is built
@@ -136,9 +158,7 @@ class frame_writer {
     const std::size_t payload = used_ - frame_head_bytes;
     if (payload == 0) return {};
     store_le<std::uint32_t>(buffer_.data(), static_cast<std::uint32_t>(payload));
-    store_le<std::uint32_t>(buffer_.data() + 4, entries_in_frame_);
-    store_le<std::uint64_t>(buffer_.data() + 8,
-                            checksum64(std::span<const std::byte>(buffer_.data() + frame_head_bytes, payload)));
+    store_le<std::uint32_t>(buffer_.data() + 4, entries_in_frame_);  // the writer adds the checksum
     const std::uint64_t at = offset_;
     if (auto ok = writer_.submit(buffer_, used_, at); !ok) return ok;
     offset_ += used_;
