@@ -45,24 +45,34 @@ bool plainly_valid(std::string_view key) noexcept {
   const __m128i slash = _mm_set1_epi8('/');
   const __m128i dot = _mm_set1_epi8('.');
   const __m128i nul = _mm_setzero_si128();
+  const auto load = [](const char* p) {
+    return _mm_loadu_si128(static_cast<const __m128i*>(static_cast<const void*>(p)));
+  };
+  const auto mask = [](__m128i v, __m128i c) { return static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, c))); };
+  // The bytes of `v` that `valid` marks break a rule: a NUL, or a '/' or '.' right after a '/' (the byte
+  // before position 0 is a '/' when `carry` is 1).
+  const auto breaks_rule = [&](__m128i v, unsigned valid, unsigned carry) {
+    const unsigned slashes = mask(v, slash);
+    const unsigned follows_slash = ((slashes << 1) | carry) & valid;
+    return ((mask(v, nul) & valid) | (slashes & follows_slash) | (mask(v, dot) & follows_slash)) != 0;
+  };
   unsigned after_slash = 0;  // the last byte of the previous chunk was '/'
-  for (std::size_t i = 0; i < n; i += 16) {
-    const std::size_t m = std::min<std::size_t>(16, n - i);
-    alignas(16) char tail[16] = {};
-    const char* p = key.data() + i;
-    if (m < 16) {  // never read past the key: copy its last bytes
-      std::memcpy(tail, p, m);
-      p = tail;
-    }
-    const __m128i v = _mm_loadu_si128(static_cast<const __m128i*>(static_cast<const void*>(p)));
-    const unsigned valid = m == 16 ? 0xFFFFU : (1U << m) - 1;
-    const auto mask = [&](__m128i c) { return static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, c))) & valid; };
-    const unsigned slashes = mask(slash);
-    const unsigned follows_slash = ((slashes << 1) | after_slash) & valid;
-    if ((mask(nul) | (slashes & follows_slash) | (mask(dot) & follows_slash)) != 0) return false;
-    after_slash = (slashes >> 15) & 1U;
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m128i v = load(key.data() + i);
+    if (breaks_rule(v, 0xFFFFU, after_slash)) return false;
+    after_slash = (mask(v, slash) >> 15) & 1U;
   }
-  return true;
+  if (i == n) return true;
+  if (n >= 16) {
+    // The rest in one load that ends with the key: its first bytes were checked already and serve as the
+    // new bytes' predecessors (a copy of a short tail cost a call to memcpy on every key).
+    const unsigned fresh = static_cast<unsigned>(n - i);
+    return !breaks_rule(load(key.data() + n - 16), 0xFFFFU & ~((1U << (16 - fresh)) - 1), 0);
+  }
+  alignas(16) char tail[16] = {};  // never read past the key: copy a short one
+  std::memcpy(tail, key.data(), n);
+  return !breaks_rule(load(tail), (1U << n) - 1, 0);
 }
 
 }  // namespace
