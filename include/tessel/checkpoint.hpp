@@ -51,9 +51,10 @@ struct export_options {
 [[nodiscard]] result<checkpoint_info> read_checkpoint_info(const std::string& path) noexcept;
 
 /// Puts every entry of the checkpoint file `path` into `into`, which must be empty, then makes them durable
-/// (a checkpoint of a durable store). Errors: invalid_argument (`into` is not empty), corruption (any
-/// damage: nothing was written), version_mismatch, not_found, io_error; the store's put errors (no_space:
-/// then `into` holds part of the file -- discard it).
+/// (a checkpoint of a durable store). Each frame is checked before its entries are put; an import that
+/// fails empties `into` again. Errors: invalid_argument (`into` is not empty), corruption (any damage),
+/// version_mismatch, not_found, io_error; the store's put errors (no_space: when a durable `into` cannot
+/// even record that it is empty again, it holds part of the file -- discard it).
 [[nodiscard]] result<checkpoint_info> import_checkpoint(const std::string& path, store& into,
                                                         const checkpoint_progress& progress = {}) noexcept;
 

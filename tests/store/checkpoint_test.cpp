@@ -83,7 +83,7 @@ class CheckpointTest : public ::testing::Test {
     const auto r = import_checkpoint(file, *target);
     ASSERT_FALSE(r.has_value()) << "a damaged checkpoint was imported";
     EXPECT_EQ(r.error().code(), code) << r.error().to_string();
-    EXPECT_TRUE(target->is_empty()) << "a refused import wrote entries";
+    EXPECT_TRUE(target->is_empty()) << "a refused import left entries behind";
   }
 
   test::temp_dir tmp_;
@@ -217,7 +217,7 @@ TEST_F(CheckpointTest, ImportRefusesAStoreThatIsNotEmptyAndAMissingFile) {
   expect_refused(file + ".missing", errc::not_found);
 }
 
-TEST_F(CheckpointTest, EveryKindOfDamageIsRefusedBeforeAnythingIsWritten) {
+TEST_F(CheckpointTest, EveryKindOfDamageIsRefusedAndLeavesTheStoreEmpty) {
   ASSERT_NO_FATAL_FAILURE(fill());
   const std::string file = exported();
   const auto whole = test::read_whole(file);
@@ -252,6 +252,22 @@ TEST_F(CheckpointTest, EveryKindOfDamageIsRefusedBeforeAnythingIsWritten) {
   store_le<std::uint64_t>(head.data() + 56, checksum64(std::span<const std::byte>(head).first(56)));
   test::write_bytes(file, 0, head);
   expect_refused(file, errc::version_mismatch);
+  restore();
+  // Damage found after entries were put (a late frame), into a durable store: empty, and after a reopen.
+  test::flip_byte(file, size - 40);
+  {
+    const std::string dir = tmp_.sub("durable-target");
+    auto durable = test::must_open(dir, test::durable_options(durability::sync));
+    ASSERT_TRUE(durable);
+    const auto r = import_checkpoint(file, *durable);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().code(), errc::corruption);
+    EXPECT_TRUE(durable->is_empty());
+    durable.reset();
+    auto reopened = test::must_open(dir, test::durable_options(durability::sync));
+    ASSERT_TRUE(reopened);
+    EXPECT_TRUE(reopened->is_empty());
+  }
   restore();
   // The pristine file still imports.
   auto target = dram_store();
