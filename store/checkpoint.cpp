@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "tessel/function_ref.hpp"
 #include "tessel/limits.hpp"
 
 #include "common/checksum.hpp"
@@ -211,10 +212,9 @@ class remove_on_failure {
   bool armed_ = true;
 };
 
-using entry_sink = std::function<result<void>(key_view, value_view)>;
-
-/// Reads and checks the whole file, handing each entry to `sink` when one is given.
-result<checkpoint_info> scan_file(int fd, const std::string& path, const entry_sink& sink,
+/// Reads and checks the whole file, handing each entry to `sink` once its frame has passed its checks.
+result<checkpoint_info> scan_file(int fd, const std::string& path,
+                                  function_ref<result<void>(key_view, value_view)> sink,
                                   const checkpoint_progress& progress) {
   auto size = file_size(fd, path);
   if (!size) return tl::unexpected(std::move(size.error()));
@@ -275,9 +275,7 @@ result<checkpoint_info> scan_file(int fd, const std::string& path, const entry_s
       if (!first_key && compare(key, as_bytes(previous_key)) <= 0) return damaged("keys out of order");
       previous_key.assign(as_string_view(key));
       first_key = false;
-      if (sink) {
-        if (auto ok = sink(key, value); !ok) return tl::unexpected(std::move(ok.error()));
-      }
+      if (auto ok = sink(key, value); !ok) return tl::unexpected(std::move(ok.error()));
       ++info.keys;
       info.data_bytes += key_size + value_size;
       at += entry_head_bytes + key_size + value_size;
@@ -382,24 +380,27 @@ result<checkpoint_info> read_checkpoint_info(const std::string& path) noexcept {
 result<checkpoint_info> import_checkpoint(const std::string& path, store& into,
                                           const checkpoint_progress& progress) noexcept {
   if (!into.is_empty()) return make_error(errc::invalid_argument, "import into a store that is not empty");
-  try {
-    auto fd = open_checkpoint(path);
-    if (!fd) return tl::unexpected(std::move(fd.error()));
-    // One pass: a frame's checksum and bounds are checked before its entries are put, the key order as
-    // they are. Damage found after some entries went in -- a later frame, an entry out of order, a trailer
-    // that disagrees -- empties `into` again, which was empty. (A first pass that checked the whole file
-    // before anything was put cost 15-20% of an import.) Keys arrive in order, the tree's best case.
-    auto put = [&](key_view k, value_view v) { return into.put(k, v, durability::none); };
-    auto info = scan_file(fd->get(), path, put, progress);
-    if (!info) {
-      (void)into.clear();  // when even this fails (a durable store out of space), the error says discard it
-      return info;
+  // One pass: a frame's checksum and bounds are checked before its entries are put, the key order as they
+  // are. Whatever fails after some entries went in -- a later frame, an entry out of order, a trailer that
+  // disagrees, a put -- empties `into` again, as it came. (A first pass that checked the whole file before
+  // anything was put cost 15-20% of an import.) Keys arrive in order, the tree's best case.
+  auto info = [&]() -> result<checkpoint_info> {
+    try {
+      auto fd = open_checkpoint(path);
+      if (!fd) return tl::unexpected(std::move(fd.error()));
+      return scan_file(
+          fd->get(), path, [&](key_view k, value_view v) { return into.put(k, v, durability::none); }, progress);
+    } catch (...) {
+      return make_error(errc::no_memory, "importing checkpoint " + path);
     }
-    if (auto ok = into.checkpoint(); !ok) return tl::unexpected(std::move(ok.error()));
+  }();
+  if (!info) {
+    // When even this fails (a durable store out of space), the error's no_space says to discard it.
+    if (!into.is_empty()) (void)into.clear();
     return info;
-  } catch (...) {
-    return make_error(errc::no_memory, "importing checkpoint " + path);
   }
+  if (auto ok = into.checkpoint(); !ok) return tl::unexpected(std::move(ok.error()));
+  return info;
 }
 
 }  // namespace tessel

@@ -205,6 +205,28 @@ TEST_F(CheckpointTest, AnExportThatRunsOutOfSpaceFailsAndLeavesNoFile) {
   EXPECT_EQ(WEXITSTATUS(status), 0) << "10: setrlimit, 11: snapshot, 12: not no_space, 13: the file remained";
 }
 
+// A put that fails in the middle of an import (the target's pool is full): no_space, and the target is
+// empty again, also after a reopen.
+TEST_F(CheckpointTest, AnImportThatRunsOutOfSpaceLeavesTheStoreEmpty) {
+  for (int i = 0; i < 6400; ++i) put("value-" + std::to_string(10000 + i), std::string(4 << 10, 'v'));
+  const std::string file = exported();
+  test::force_pmem_flush();
+  options small;
+  small.backend = backend::pmem;
+  small.pool_bytes = 16 << 20;  // the file holds 25 MiB of values; the pool takes about 1100 of them
+  const std::string dir = tmp_.sub("full-pool");
+  auto target = test::must_open(dir, small);
+  ASSERT_TRUE(target);
+  const auto r = import_checkpoint(file, *target);
+  ASSERT_FALSE(r.has_value()) << "25 MiB imported into a 16 MiB pool";
+  EXPECT_EQ(r.error().code(), errc::no_space) << r.error().to_string();
+  EXPECT_TRUE(target->is_empty());
+  target.reset();
+  auto reopened = test::must_open(dir, small);
+  ASSERT_TRUE(reopened);
+  EXPECT_TRUE(reopened->is_empty());
+}
+
 TEST_F(CheckpointTest, ImportRefusesAStoreThatIsNotEmptyAndAMissingFile) {
   put("a", "1");
   const std::string file = exported();
