@@ -44,6 +44,10 @@ TESSEL_ALWAYS_INLINE const T* block_cast(const std::byte* p) noexcept {
 /// Hints that the line at `p` will be read soon.
 TESSEL_ALWAYS_INLINE void prefetch(const void* p) noexcept { __builtin_prefetch(p, 0, 3); }
 
+/// Hints that the line holding `p` will be written soon: PREFETCHW where the target has it (the line arrives
+/// owned), else a read prefetch, which on one core also brings it exclusive.
+TESSEL_ALWAYS_INLINE void prefetch_for_write(const void* p) noexcept { __builtin_prefetch(p, 1, 3); }
+
 /// Hints that the `size` bytes at `p` (size > 0) will be read soon: every line they touch, the last one too
 /// when a block that is not line-aligned straddles a boundary (half of all 48-byte blocks do).
 TESSEL_ALWAYS_INLINE void prefetch_span(const void* p, std::size_t size) noexcept {
