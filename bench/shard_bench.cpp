@@ -1,17 +1,19 @@
 // Micro-benchmarks of sharded stores (include/tessel/sharded_store.hpp; goals in docs/benchmarks.md):
 //   shard/get/single, shard/get/inline:  a get from a one-shard dram store, and through a 2-shard sharded
 //                                        store in inline mode (routing hash + the shard's get), p50 counters;
-//   shard/read:                          gets from a sharded store's cut (readable from any thread) on 1 and
-//                                        2 threads: items/s of all threads, real time;
+//   shard/read:                          gets from a sharded store's cut (readable from any thread) on 1, 2,
+//                                        4, ... threads up to the cores: items/s of all threads, real time;
 //   shard/worker_put:                    blocking puts through worker mode (2 pinned workers, dram) from 1
 //                                        and 2 client threads: items/s, and p50/p99 of one put.
 // Random 16-byte keys, 16-byte values, at 1M and 10M keys (1000 with TESSEL_BENCH_SMOKE=1).
+#include <algorithm>
 #include <future>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <benchmark/benchmark.h>
@@ -102,7 +104,8 @@ void bm_read(benchmark::State& state) {
   if (!f.failure.empty()) return state.SkipWithError(f.failure.c_str());
   const key_set& keys = f.w.probes;
   // Each thread starts at its own place in the probe order.
-  std::size_t i = static_cast<std::size_t>(state.thread_index()) * keys.size() / 2;
+  std::size_t i =
+      static_cast<std::size_t>(state.thread_index()) * keys.size() / static_cast<std::size_t>(state.threads());
   std::size_t missing = 0;
   for (auto _ : state) {
     missing += !f.cut->contains(keys.bytes(i));
@@ -167,7 +170,10 @@ int main(int argc, char** argv) {
     const auto size = static_cast<std::int64_t>(n);
     benchmark::RegisterBenchmark("shard/get/single", bm_get_single)->Arg(size);
     benchmark::RegisterBenchmark("shard/get/inline", bm_get_inline)->Arg(size);
-    benchmark::RegisterBenchmark("shard/read", bm_read)->Arg(size)->Threads(1)->Threads(2)->UseRealTime();
+    // Reads of a cut take no lock: 1, 2, 4, ... threads up to this machine's cores show how they scale.
+    auto* read = benchmark::RegisterBenchmark("shard/read", bm_read)->Arg(size)->UseRealTime();
+    for (unsigned t = 1; t <= std::max(2U, std::thread::hardware_concurrency()); t *= 2)
+      read->Threads(static_cast<int>(t));
     benchmark::RegisterBenchmark("shard/worker_put", bm_worker_put)->Arg(size)->Threads(1)->Threads(2)->UseRealTime();
   }
   benchmark::RunSpecifiedBenchmarks();
