@@ -88,6 +88,8 @@ class art {
   [[nodiscard]] result<bool> erase(key_view key) noexcept;
   /// Removes every key (retiring what frozen roots may still reach).
   void clear() noexcept;
+  /// Fills an empty tree from keys in strictly ascending order, bottom-up (index/art_sorted_loader.hpp).
+  class sorted_loader;
 
   // ---- Epochs ----
 
@@ -194,6 +196,8 @@ class art {
   [[nodiscard]] node_ref make_mutable(node_ref* slot) noexcept;
   /// Frees a block born in this epoch, retires any other.
   void retire(node_ref r) noexcept;
+  /// retire() of `r` and every block below it.
+  void retire_subtree(node_ref r) noexcept;
   void place_leaf(node_ref node, std::size_t depth, node_ref leaf, key_view leaf_key) noexcept;
   void write_prefix(node_ref node, const std::uint8_t* bytes, std::size_t length) noexcept;
   /// A copy of `r` as `kind` (one larger or smaller, or an n256 with `n256_slots` slots), born in this
@@ -222,4 +226,5 @@ class art {
 
 }  // namespace tessel::index
 
-#include "index/art_impl.hpp"  // IWYU pragma: keep
+#include "index/art_impl.hpp"           // IWYU pragma: keep
+#include "index/art_sorted_loader.hpp"  // IWYU pragma: keep

@@ -495,25 +495,30 @@ result<bool> art<Region>::remove_leaf(node_ref* slot, node_ref node, std::size_t
 
 template <region Region>
 void art<Region>::clear() noexcept {
+  if (!root_.is_empty()) retire_subtree(root_);
+  root_ = {};
+  size_ = 0;
+}
+
+template <region Region>
+void art<Region>::retire_subtree(node_ref r) noexcept {
   std::byte* const base = region_.base();
   std::vector<node_ref> pending;
   try {
-    if (!root_.is_empty()) pending.push_back(root_);
+    pending.push_back(r);
     while (!pending.empty()) {
-      const node_ref r = pending.back();
+      const node_ref at = pending.back();
       pending.pop_back();
-      if (r.is_inner()) {
-        for (int pos = next_pos(base, r, terminal_pos - 1); pos != npos; pos = next_pos(base, r, pos)) {
-          pending.push_back(child_at(base, r, pos));
+      if (at.is_inner()) {
+        for (int pos = next_pos(base, at, terminal_pos - 1); pos != npos; pos = next_pos(base, at, pos)) {
+          pending.push_back(child_at(base, at, pos));
         }
       }
-      retire(r);
+      retire(at);
     }
   } catch (...) {
-    // Out of memory for the walk: what was not visited leaks, the tree is still emptied.
+    // Out of memory for the walk: what was not visited leaks.
   }
-  root_ = {};
-  size_ = 0;
 }
 
 template <region Region>
