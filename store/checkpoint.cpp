@@ -381,29 +381,32 @@ result<checkpoint_info> read_checkpoint_info(const std::string& path) noexcept {
 result<checkpoint_info> import_checkpoint(const std::string& path, store& into,
                                           const checkpoint_progress& progress) noexcept {
   if (!into.is_empty()) return make_error(errc::invalid_argument, "import into a store that is not empty");
-  // One pass: a frame's checksum and bounds are checked before its entries are put, the key order as they
-  // are. Whatever fails after some entries went in -- a later frame, an entry out of order, a trailer that
-  // disagrees, a put -- empties `into` again, as it came. (A first pass that checked the whole file before
-  // anything was put cost 15-20% of an import.) Keys arrive in order, the tree's best case.
+  // One pass: a frame's checksum and bounds are checked before its entries go in, the key order as they
+  // do. Whatever fails after some entries went in -- a later frame, an entry out of order, a trailer that
+  // disagrees, no room -- leaves `into` empty again, as it came. (A first pass that checked the whole file
+  // before anything went in cost 15-20% of an import.)
   //
-  // A store in memory is built bottom-up from the file's ordered keys (index/art_sorted_loader.hpp): each
-  // node made once at its final kind, leaves in key order. A durable store takes puts, so its checkpoint
-  // policy bounds what is not yet committed (a pmem pool's unpublished reservations, the log) as it would
-  // for any bulk write.
+  // The tree is built bottom-up from the file's ordered keys (index/art_sorted_loader.hpp): each node made
+  // once at its final kind, leaves in key order; a failure frees what was built. A durable store commits
+  // it at the end and logs nothing, so a crash during the import leaves it empty. A pmem store takes puts
+  // instead, emptied again by a clear on failure: its checkpoint policy bounds the reservations not yet
+  // published, which a tree that exists only once the last key is read would not.
   detail::store_impl& impl = detail::store_access::impl(into);
   auto info = [&]() -> result<checkpoint_info> {
     try {
       auto fd = open_checkpoint(path);
       if (!fd) return tl::unexpected(std::move(fd.error()));
-      if (impl.durable() != nullptr) {
+      if (impl.pool() != nullptr) {
         return scan_file(
             fd->get(), path, [&](key_view k, value_view v) { return into.put(k, v, durability::none); }, progress);
       }
-      detail::store_tree::sorted_loader loader(impl.tree());
-      auto scanned = scan_file(
-          fd->get(), path, [&](key_view k, value_view v) { return loader.add(k, v); }, progress);
-      if (!scanned) return scanned;  // the loader frees what it built
-      if (auto ok = loader.finish(); !ok) return tl::unexpected(std::move(ok.error()));
+      result<checkpoint_info> scanned;
+      auto loaded = impl.load_sorted([&](detail::store_impl::sorted_sink sink) -> result<void> {
+        scanned = scan_file(fd->get(), path, sink, progress);
+        if (!scanned) return tl::unexpected(scanned.error());
+        return {};
+      });
+      if (!loaded) return tl::unexpected(std::move(loaded.error()));
       return scanned;
     } catch (...) {
       return make_error(errc::no_memory, "importing checkpoint " + path);

@@ -17,6 +17,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "tessel/function_ref.hpp"
 #include "tessel/options.hpp"
 #include "tessel/store.hpp"
 
@@ -112,6 +113,15 @@ class store_impl {
   /// they are copied first, since the write may free what they point at before the record is appended.
   template <class Apply>
   auto durable_write(durability d, const log_entry& entry, Apply&& apply) noexcept -> decltype(apply());
+
+  /// Receives the entries of a sorted load, in strictly ascending key order.
+  using sorted_sink = function_ref<result<void>(key_view, value_view)>;
+  /// Fills the empty live tree with what `produce` hands its sink, built bottom-up
+  /// (index/art_sorted_loader.hpp). A durable store holds its mutex throughout and then commits the tree,
+  /// logging nothing: a crash before that commit leaves the store as empty as it was. On any error the
+  /// tree is left empty. REQUIRES: the tree is empty; not a pmem store (its unpublished reservations would
+  /// pile up until the commit: pmem loads take puts, which the checkpoint policy bounds).
+  [[nodiscard]] result<void> load_sorted(function_ref<result<void>(sorted_sink)> produce) noexcept;
 
   /// Commits the live tree when it changed (or `flags` must be recorded), then drops the log segments no
   /// meta slot needs. REQUIRES: durable, mutex held.

@@ -29,8 +29,10 @@ struct killed_child {
 };
 
 /// Runs `child(ack_fd)` (it must never return: it writes until killed) in a forked process, waits for its
-/// opened marker when `wait_for_open`, sleeps up to 30 ms drawn from `rng`, kills it and reaps it.
-inline killed_child run_and_kill(const std::function<void(int)>& child, bool wait_for_open, std::mt19937_64& rng) {
+/// opened marker when `wait_for_open`, sleeps up to `max_delay_us` (30 ms unless given) drawn from `rng`,
+/// kills it and reaps it.
+inline killed_child run_and_kill(const std::function<void(int)>& child, bool wait_for_open, std::mt19937_64& rng,
+                                 std::uint64_t max_delay_us = 30000) {
   killed_child out;
   int fds[2];
   if (::pipe(fds) != 0) return out;
@@ -46,7 +48,7 @@ inline killed_child run_and_kill(const std::function<void(int)>& child, bool wai
   if (wait_for_open && ::read(fds[0], &value, sizeof value) == sizeof value && value != opened_marker) {
     out.acks.push_back(value);  // a child that sent no marker: its first acknowledgement
   }
-  ::usleep(static_cast<useconds_t>(rng() % 30000));
+  ::usleep(static_cast<useconds_t>(rng() % (max_delay_us + 1)));
   ::kill(pid, SIGKILL);
   int status = 0;
   ::waitpid(pid, &status, 0);

@@ -1,0 +1,28 @@
+// store_impl::load_sorted: an empty store filled bottom-up from entries in key order (checkpoint import).
+#include <chrono>
+#include <mutex>
+#include <optional>
+
+#include "store/store_impl.hpp"
+
+namespace tessel::detail {
+
+result<void> store_impl::load_sorted(function_ref<result<void>(sorted_sink)> produce) noexcept {
+  auto build = [&]() -> result<void> {
+    store_tree::sorted_loader loader(tree_);
+    if (auto ok = produce([&](key_view k, value_view v) { return loader.add(k, v); }); !ok) return ok;
+    return loader.finish();  // on any error the loader's destructor frees what it built
+  };
+  if (durable_ == nullptr) return build();
+  std::lock_guard lock(durable_->mutex);
+  if (auto ok = writable_locked(); !ok) return ok;
+  if (auto ok = build(); !ok) return ok;
+  if (tree_.size() == 0) return {};
+  if (!durable_->dirty) durable_->first_dirty = std::chrono::steady_clock::now();
+  durable_->dirty = true;
+  // The only record of the load is this commit; a failed one poisons the store (commit_locked), and its
+  // reopen finds the state before the load.
+  return commit_locked(0);
+}
+
+}  // namespace tessel::detail
