@@ -387,9 +387,9 @@ result<checkpoint_info> import_checkpoint(const std::string& path, store& into,
   // before anything went in cost 15-20% of an import.)
   //
   // The tree is built bottom-up from the file's ordered keys (index/art_sorted_loader.hpp): each node made
-  // once at its final kind, leaves in key order; a failure frees what was built. A durable store commits
-  // it at the end and logs nothing, so a crash during the import leaves it empty. A pmem store takes puts
-  // instead, emptied again by a clear on failure: its checkpoint policy bounds the reservations not yet
+  // once at its final kind, leaves in key order; a failure frees what was built. A durable store logs
+  // nothing and commits at the end (the checkpoint below), so a crash during the import leaves it empty. A pmem store
+  // takes puts instead, emptied again by a clear on failure: its checkpoint policy bounds the reservations not yet
   // published, which a tree that exists only once the last key is read would not.
   detail::store_impl& impl = detail::store_access::impl(into);
   auto info = [&]() -> result<checkpoint_info> {

@@ -1,7 +1,6 @@
 // store_impl::load_sorted: an empty store filled bottom-up from entries in key order (checkpoint import).
 #include <chrono>
 #include <mutex>
-#include <optional>
 
 #include "store/store_impl.hpp"
 
@@ -17,12 +16,13 @@ result<void> store_impl::load_sorted(function_ref<result<void>(sorted_sink)> pro
   std::lock_guard lock(durable_->mutex);
   if (auto ok = writable_locked(); !ok) return ok;
   if (auto ok = build(); !ok) return ok;
-  if (tree_.size() == 0) return {};
-  if (!durable_->dirty) durable_->first_dirty = std::chrono::steady_clock::now();
-  durable_->dirty = true;
-  // The only record of the load is this commit; a failed one poisons the store (commit_locked), and its
-  // reopen finds the state before the load.
-  return commit_locked(0);
+  // No log record describes the load: the next commit (the caller's checkpoint or close, or the policy's
+  // after a later write) is its only record, and a crash before it finds the store as it was.
+  if (tree_.size() != 0) {
+    if (!durable_->dirty) durable_->first_dirty = std::chrono::steady_clock::now();
+    durable_->dirty = true;
+  }
+  return {};
 }
 
 }  // namespace tessel::detail

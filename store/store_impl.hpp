@@ -117,10 +117,10 @@ class store_impl {
   /// Receives the entries of a sorted load, in strictly ascending key order.
   using sorted_sink = function_ref<result<void>(key_view, value_view)>;
   /// Fills the empty live tree with what `produce` hands its sink, built bottom-up
-  /// (index/art_sorted_loader.hpp). A durable store holds its mutex throughout and then commits the tree,
-  /// logging nothing: a crash before that commit leaves the store as empty as it was. On any error the
-  /// tree is left empty. REQUIRES: the tree is empty; not a pmem store (its unpublished reservations would
-  /// pile up until the commit: pmem loads take puts, which the checkpoint policy bounds).
+  /// (index/art_sorted_loader.hpp). A durable store holds its mutex throughout and logs nothing: its next
+  /// commit makes the load durable, and a crash before that leaves the store as empty as it was. On any
+  /// error the tree is left empty. REQUIRES: the tree is empty; not a pmem store (its unpublished
+  /// reservations would pile up until the commit: pmem loads take puts, which the checkpoint policy bounds).
   [[nodiscard]] result<void> load_sorted(function_ref<result<void>(sorted_sink)> produce) noexcept;
 
   /// Commits the live tree when it changed (or `flags` must be recorded), then drops the log segments no

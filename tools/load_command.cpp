@@ -1,6 +1,6 @@
 // `tessel load PATH [-i FILE]`: puts every entry of a dump (store/dump_format.hpp) into the store at PATH,
 // creating it when absent, then closes it (one commit: a crash during load leaves the store as it was
-// before). docs/tools.md §load.
+// before). An empty mmap store is built bottom-up while the keys ascend. docs/tools.md §load.
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -72,22 +72,62 @@ int run(const load_options& o) {
   progress_meter meter("loading", o.json);
   std::uint64_t entries = 0;
   std::uint64_t bytes = line.size() + 1;
-  for (std::uint64_t line_number = 2; read_line(in, line); ++line_number) {
+  std::uint64_t line_number = 1;
+  // The next entry of the input; false at its end. A line that does not parse abandons the store.
+  result<void> failure;
+  auto next_entry = [&](dump_entry& e) -> bool {
+    if (!read_line(in, line)) return false;
+    ++line_number;
     bytes += line.size() + 1;
-    auto e = parse_dump_line(line);
-    if (!e) {
-      // Drop the store without committing: a load is all or nothing.
-      detail::store_access::abandon(std::move(*s));
-      return fail("load", error(errc::invalid_argument,
-                                "line " + std::to_string(line_number) + ": " + std::string(e.error().message())));
+    auto parsed = parse_dump_line(line);
+    if (!parsed) {
+      failure = make_error(errc::invalid_argument,
+                           "line " + std::to_string(line_number) + ": " + std::string(parsed.error().message()));
+      return false;
     }
-    if (auto ok = (*s)->put(as_bytes(e->key), as_bytes(e->value)); !ok) {
+    e = std::move(*parsed);
+    return true;
+  };
+  auto line_error = [&](const error& e) {
+    return error(e.code(), "line " + std::to_string(line_number) + ": " + std::string(e.message()));
+  };
+  dump_entry e;
+  bool have_entry = false;  // `e` was read and not stored yet
+  detail::store_impl& impl = detail::store_access::impl(**s);
+  if ((*s)->is_empty() && impl.pool() == nullptr) {
+    // An empty store fills bottom-up while the keys ascend, as `dump` writes them (the tree's nodes made
+    // once, no log record per entry); from a key that does not, the rest are puts.
+    std::string previous;
+    auto loaded = impl.load_sorted([&](detail::store_impl::sorted_sink sink) -> result<void> {
+      while (next_entry(e)) {
+        if (entries != 0 && e.key <= previous) {
+          have_entry = true;
+          return {};
+        }
+        if (auto ok = sink(as_bytes(e.key), as_bytes(e.value)); !ok) return tl::unexpected(line_error(ok.error()));
+        previous = e.key;
+        ++entries;
+        meter.update(entries, bytes);
+      }
+      return failure;
+    });
+    if (!loaded) {
+      detail::store_access::abandon(std::move(*s));  // a load is all or nothing
+      return fail("load", loaded.error());
+    }
+  }
+  while (have_entry || next_entry(e)) {
+    have_entry = false;
+    if (auto ok = (*s)->put(as_bytes(e.key), as_bytes(e.value)); !ok) {
       detail::store_access::abandon(std::move(*s));
-      return fail("load", error(ok.error().code(),
-                                "line " + std::to_string(line_number) + ": " + std::string(ok.error().message())));
+      return fail("load", line_error(ok.error()));
     }
     ++entries;
     meter.update(entries, bytes);
+  }
+  if (!failure) {
+    detail::store_access::abandon(std::move(*s));  // drop the store without committing: all or nothing
+    return fail("load", failure.error());
   }
   meter.finish();
   if (std::ferror(in) != 0) return fail("load", error(errc::io_error, "reading the input failed"));

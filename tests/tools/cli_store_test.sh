@@ -64,6 +64,10 @@ printf 'not a dump\n' | "$tessel" load "$work/u" 2> /dev/null; [[ $? == 2 ]] || 
 # A malformed line after good ones: exit 2, and nothing of this load is committed.
 printf 'tessel-dump 1\nnew-key\tv\nbad line\n' | "$tessel" load "$work/t" 2> /dev/null; [[ $? == 2 ]] || fail "bad line not exit 2"
 "$tessel" dump "$work/t" | grep -q new-key && fail "a failed load committed part of its input"
+# The same into a new store, which loads bottom-up while the keys ascend: nothing committed either.
+printf 'tessel-dump 1\nfirst\tv\nsecond\tv\nbad line\n' | "$tessel" load "$work/v" 2> /dev/null
+[[ $? == 2 ]] || fail "bad line in a sorted load not exit 2"
+"$tessel" dump "$work/v" | grep -q first && fail "a failed sorted load committed part of its input"
 "$tessel" snapshot drop "$work/t" before 2> /dev/null; [[ $? == 2 ]] || fail "drop of an unknown name is not exit 2"
 "$tessel" snapshot create "$work/t" after 2> /dev/null; [[ $? == 2 ]] || fail "create of a taken name is not exit 2"
 # A damaged checkpoint: import exits 3 and leaves no store behind; export never overwrites a file.
