@@ -20,15 +20,21 @@
 #include <cassert>
 #include <cerrno>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/platform.hpp"
+
 namespace tessel::oplog {
 
 namespace {
+
+/// Waiters poll (log_options::group_commit_spin) only on machines with at least this many cores.
+constexpr unsigned spin_min_cpus = 4;
 
 [[nodiscard]] std::uint64_t round_up(std::uint64_t v, std::uint64_t to) noexcept { return (v + to - 1) / to * to; }
 
@@ -132,7 +138,8 @@ log_writer::log_writer(std::filesystem::path dir, store_id id, const log_options
       segments_(std::move(older)),
       current_(std::move(current)),
       current_end_(segment_header_bytes),
-      current_capacity_(capacity) {
+      current_capacity_(capacity),
+      cpus_(opts.assume_cpus != 0 ? opts.assume_cpus : std::thread::hardware_concurrency()) {
   for (const known_segment& s : segments_) retired_bytes_ += s.record_bytes;
   segments_.push_back({current_->first_seq, current_->path, 0});
 }
@@ -282,6 +289,10 @@ result<void> log_writer::sync_through(std::uint64_t seq) noexcept {
         if (auto led = lead_flush(lock, true); !led) return led;
         continue;
       }
+      if (may_spin_locked() &&
+          spin_until(lock, opts_.group_commit_spin, [&] { return poisoned_ || durable_seq_ >= seq || !flushing_; })) {
+        continue;
+      }
       flushed_.wait(lock);
     }
   }();
@@ -357,7 +368,8 @@ void log_writer::gather(std::unique_lock<std::mutex>& lock) noexcept {
   const std::uint64_t before = last_seq_;
   gather_until_ = until;
   gather_cut_ = false;
-  (void)gathered_.wait_for(lock, delay, [&] { return last_seq_ >= until || gather_cut_ || poisoned_.has_value(); });
+  const auto gathered = [&] { return last_seq_ >= until || gather_cut_ || poisoned_.has_value(); };
+  if (!may_spin_locked() || !spin_until(lock, delay, gathered)) (void)gathered_.wait_for(lock, delay, gathered);
   gather_until_ = 0;
   if (last_seq_ > before) {
     gather_backoff_ = 1;
@@ -365,6 +377,23 @@ void log_writer::gather(std::unique_lock<std::mutex>& lock) noexcept {
     gather_skip_ = gather_backoff_;
     gather_backoff_ = std::min<std::uint32_t>(gather_backoff_ * 2, 64);
   }
+}
+
+bool log_writer::may_spin_locked() const noexcept {
+  // Each waiter polls on a core of its own, and one core stays for the leader's fdatasync.
+  return opts_.group_commit_spin > std::chrono::microseconds::zero() && cpus_ >= spin_min_cpus && syncers_ < cpus_ - 1;
+}
+
+template <class Done>
+bool log_writer::spin_until(std::unique_lock<std::mutex>& lock, std::chrono::nanoseconds limit, Done&& done) noexcept {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    lock.unlock();
+    for (int i = 0; i < 32; ++i) cpu_relax();
+    lock.lock();
+  }
+  return true;
 }
 
 result<void> log_writer::write_batch(bool sync) noexcept {
