@@ -1,4 +1,5 @@
-// store_impl::load_sorted: an empty store filled bottom-up from entries in key order (checkpoint import).
+// store_impl::load_sorted: an empty store filled bottom-up from entries in key order (checkpoint import,
+// `tessel load`).
 #include <chrono>
 #include <mutex>
 
