@@ -50,11 +50,13 @@ struct export_options {
 /// version_mismatch, io_error.
 [[nodiscard]] result<checkpoint_info> read_checkpoint_info(const std::string& path) noexcept;
 
-/// Puts every entry of the checkpoint file `path` into `into`, which must be empty, then makes them durable
-/// (a checkpoint of a durable store). Each frame is checked before its entries are put; an import that
-/// fails empties `into` again. Errors: invalid_argument (`into` is not empty), corruption (any damage),
-/// version_mismatch, not_found, io_error; the store's put errors (no_space: when a durable `into` cannot
-/// even record that it is empty again, it holds part of the file -- discard it).
+/// Fills `into`, which must be empty, with every entry of the checkpoint file `path`, then makes them durable
+/// (a checkpoint of a durable store). Each frame is checked before its entries go in; an import that fails
+/// leaves `into` empty again. A store in memory or an mmap store is built bottom-up and, durable, committed
+/// once at the end with no log record per entry: a crash during the import leaves it empty. A pmem store
+/// takes a put per entry. Errors: invalid_argument (`into` is not empty), corruption (any damage),
+/// version_mismatch, not_found, io_error, no_space, no_memory (when a pmem `into` cannot even record that
+/// it is empty again, it holds part of the file -- discard it).
 [[nodiscard]] result<checkpoint_info> import_checkpoint(const std::string& path, store& into,
                                                         const checkpoint_progress& progress = {}) noexcept;
 
