@@ -107,6 +107,16 @@ TEST(ArtSortedLoaderTest, EveryFanOutGetsItsKind) {
   }
 }
 
+TEST(ArtSortedLoaderTest, LongKeysAndLongValues) {
+  // Prefixes of thousands of bytes (far past any node's inline bytes) and a value of the long leaf form.
+  const std::string stem(9990, 'p');
+  model m;
+  for (int i = 0; i < 40; ++i) m[stem + std::to_string(1000 + i * 7)] = std::string(static_cast<std::size_t>(i), 'v');
+  m[stem + "2"] = std::string(70000, 'L');
+  m[stem] = "the stem itself";
+  check_load(m);
+}
+
 TEST(ArtSortedLoaderTest, RandomKeyDistributionsMatchUpserts) {
   rng r(20261128);
   const auto dense = [&](model& m) {
