@@ -1,8 +1,10 @@
-// store_impl::load_sorted: an empty store filled bottom-up from entries in key order (checkpoint import,
-// `tessel load`).
+// Loads that must be all or nothing (checkpoint import, `tessel load`): store_impl::load_sorted fills an
+// empty store bottom-up from entries in key order, store_impl::put_unlogged puts one entry; neither logs,
+// so the next commit is what makes them durable.
 #include <chrono>
 #include <mutex>
 
+#include "store/argument_checks.hpp"
 #include "store/store_impl.hpp"
 
 namespace tessel::detail {
@@ -23,6 +25,17 @@ result<void> store_impl::load_sorted(function_ref<result<void>(sorted_sink)> pro
     if (!durable_->dirty) durable_->first_dirty = std::chrono::steady_clock::now();
     durable_->dirty = true;
   }
+  return {};
+}
+
+result<void> store_impl::put_unlogged(key_view key, value_view value) noexcept {
+  if (auto ok = check_entry(key, value); !ok) return ok;
+  std::lock_guard lock(durable_->mutex);
+  if (auto ok = writable_locked(); !ok) return ok;
+  if (auto r = tree_.upsert(key, value); !r) return tl::unexpected(std::move(r.error()));
+  maybe_reclaim();
+  if (!durable_->dirty) durable_->first_dirty = std::chrono::steady_clock::now();
+  durable_->dirty = true;
   return {};
 }
 

@@ -122,6 +122,10 @@ class store_impl {
   /// error the tree is left empty. REQUIRES: the tree is empty; not a pmem store (its unpublished
   /// reservations would pile up until the commit: pmem loads take puts, which the checkpoint policy bounds).
   [[nodiscard]] result<void> load_sorted(function_ref<result<void>(sorted_sink)> produce) noexcept;
+  /// A put with no log record, for loads that must be all or nothing (`tessel load`): its next commit
+  /// makes it durable, and a crash before that loses it. REQUIRES: a durable store that is not a pmem
+  /// store (as load_sorted). Errors: as store::put.
+  [[nodiscard]] result<void> put_unlogged(key_view key, value_view value) noexcept;
 
   /// Commits the live tree when it changed (or `flags` must be recorded), then drops the log segments no
   /// meta slot needs. REQUIRES: durable, mutex held.

@@ -68,6 +68,16 @@ printf 'tessel-dump 1\nnew-key\tv\nbad line\n' | "$tessel" load "$work/t" 2> /de
 printf 'tessel-dump 1\nfirst\tv\nsecond\tv\nbad line\n' | "$tessel" load "$work/v" 2> /dev/null
 [[ $? == 2 ]] || fail "bad line in a sorted load not exit 2"
 "$tessel" dump "$work/v" | grep -q first && fail "a failed sorted load committed part of its input"
+# kill -9 during a load whose keys do not ascend (puts): the reopened store holds none of it or all of it.
+awk 'BEGIN { print "tessel-dump 1"; srand(7); for (i = 0; i < 300000; i++) printf "k%09d\tvalue-%d\n", int(rand() * 1e9), i }' \
+  > "$work/shuffled.txt"
+"$tessel" load "$work/killed" -i "$work/shuffled.txt" > /dev/null 2>&1 &
+sleep 0.3
+kill -9 $! 2> /dev/null
+wait $! 2> /dev/null
+lines=$("$tessel" dump "$work/killed" | wc -l)
+all=$(($(tail -n +2 "$work/shuffled.txt" | cut -f1 | sort -u | wc -l) + 1))
+[[ $lines == 1 || $lines == "$all" ]] || fail "a killed load left $((lines - 1)) of $((all - 1)) keys"
 "$tessel" snapshot drop "$work/t" before 2> /dev/null; [[ $? == 2 ]] || fail "drop of an unknown name is not exit 2"
 "$tessel" snapshot create "$work/t" after 2> /dev/null; [[ $? == 2 ]] || fail "create of a taken name is not exit 2"
 # A damaged checkpoint: import exits 3 and leaves no store behind; export never overwrites a file.
