@@ -56,8 +56,8 @@ TEST(CheckpointCrashTest, AKilledImportLeavesNothingOrEverything) {
     ASSERT_TRUE(snap.has_value());
     ASSERT_TRUE(export_checkpoint(*snap, file).has_value());
   }
-  // Kills land anywhere from the open's end to half an import after its end, timed here (the second of
-  // two imports: the first pays for the file's first reading).
+  // Kills are timed against one import, measured here (the second of two: the first pays for the file's
+  // first reading).
   std::uint64_t import_us = 0;
   for (const std::string probe_dir : {"probe1", "probe2"}) {
     const auto start = std::chrono::steady_clock::now();
@@ -73,8 +73,12 @@ TEST(CheckpointCrashTest, AKilledImportLeavesNothingOrEverything) {
   int whole = 0;
   for (int round = 0; round < rounds; ++round) {
     const std::string dir = tmp.sub("store" + std::to_string(round));
+    // Even rounds kill within a quarter of an import's time, nearly always inside it; odd rounds within
+    // eight imports' time, nearly always after it -- so both outcomes are met however fast this machine is
+    // at the moment, as long as the children import at about the probe's pace.
+    const std::uint64_t max_delay_us = round % 2 == 0 ? import_us / 4 : 8 * import_us;
     const test::killed_child run =
-        test::run_and_kill([&](int ack_fd) { import_then_wait(dir, file, ack_fd); }, true, rng, 3 * import_us / 2);
+        test::run_and_kill([&](int ack_fd) { import_then_wait(dir, file, ack_fd); }, true, rng, max_delay_us);
     ASSERT_TRUE(run.killed) << "the child stopped by itself with exit code " << run.exit_code;
     const bool acknowledged = !run.acks.empty();
     {
@@ -95,7 +99,6 @@ TEST(CheckpointCrashTest, AKilledImportLeavesNothingOrEverything) {
     ASSERT_TRUE(report->problems.empty()) << "round " << round << ": " << report->problems.front();
     std::filesystem::remove_all(dir);
   }
-  // Delays up to one and a half imports' time: about two kills in three land inside the import.
   EXPECT_GT(empty, 0) << "no kill landed inside an import";
   EXPECT_GT(whole, 0) << "no import finished before its kill";
   ::testing::Test::RecordProperty("killed_inside", std::to_string(empty));
