@@ -388,9 +388,9 @@ result<checkpoint_info> import_checkpoint(const std::string& path, store& into,
   //
   // The tree is built bottom-up from the file's ordered keys (index/art_sorted_loader.hpp): each node made
   // once at its final kind, leaves in key order; a failure frees what was built. A durable store logs
-  // nothing and commits at the end (the checkpoint below), so a crash during the import leaves it empty. A pmem store
-  // takes puts instead, emptied again by a clear on failure: its checkpoint policy bounds the reservations not yet
-  // published, which a tree that exists only once the last key is read would not.
+  // nothing and commits at the end (the checkpoint below), so a crash during the import leaves it empty.
+  // A pmem store takes puts instead, emptied again by a clear on failure: its checkpoint policy bounds the
+  // reservations not yet published, which a tree that exists only once the last key is read would not.
   detail::store_impl& impl = detail::store_access::impl(into);
   auto info = [&]() -> result<checkpoint_info> {
     try {
@@ -413,7 +413,8 @@ result<checkpoint_info> import_checkpoint(const std::string& path, store& into,
     }
   }();
   if (!info) {
-    // When even this fails (a durable store out of space), the error's no_space says to discard it.
+    // Only a pmem store's puts can leave entries behind. When even this clear fails (a pool out of space),
+    // the error's no_space says to discard the store.
     if (!into.is_empty()) (void)into.clear();
     return info;
   }

@@ -15,9 +15,19 @@ result<void> store_impl::load_sorted(function_ref<result<void>(sorted_sink)> pro
     if (auto ok = produce([&](key_view k, value_view v) { return loader.add(k, v); }); !ok) return ok;
     return loader.finish();  // on any error the loader's destructor frees what it built
   };
-  if (durable_ == nullptr) return build();
+  // Checked here, under the writer's exclusion: a caller's earlier look may be stale, and a loader's root
+  // would replace the tree's without freeing it.
+  auto empty = [&]() -> result<void> {
+    if (tree_.root().is_empty()) return {};
+    return make_error(errc::invalid_argument, "a sorted load into a store that is not empty");
+  };
+  if (durable_ == nullptr) {
+    if (auto ok = empty(); !ok) return ok;
+    return build();
+  }
   std::lock_guard lock(durable_->mutex);
   if (auto ok = writable_locked(); !ok) return ok;
+  if (auto ok = empty(); !ok) return ok;
   if (auto ok = build(); !ok) return ok;
   // No log record describes the load: the next commit (the caller's checkpoint or close, or the policy's
   // after a later write) is its only record, and a crash before it finds the store as it was.

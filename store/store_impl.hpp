@@ -119,8 +119,9 @@ class store_impl {
   /// Fills the empty live tree with what `produce` hands its sink, built bottom-up
   /// (index/art_sorted_loader.hpp). A durable store holds its mutex throughout and logs nothing: its next
   /// commit makes the load durable, and a crash before that leaves the store as empty as it was. On any
-  /// error the tree is left empty. REQUIRES: the tree is empty; not a pmem store (its unpublished
-  /// reservations would pile up until the commit: pmem loads take puts, which the checkpoint policy bounds).
+  /// error the tree is left empty; a tree that is not empty is refused (invalid_argument). REQUIRES: not a
+  /// pmem store (its unpublished reservations would pile up until the commit: pmem loads take puts, which
+  /// the checkpoint policy bounds).
   [[nodiscard]] result<void> load_sorted(function_ref<result<void>(sorted_sink)> produce) noexcept;
   /// A put with no log record, for loads that must be all or nothing (`tessel load`): its next commit
   /// makes it durable, and a crash before that loses it. REQUIRES: a durable store that is not a pmem

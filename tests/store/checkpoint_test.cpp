@@ -239,6 +239,27 @@ TEST_F(CheckpointTest, ImportRefusesAStoreThatIsNotEmptyAndAMissingFile) {
   expect_refused(file + ".missing", errc::not_found);
 }
 
+// The loader under import checks emptiness itself, under the writer's exclusion: a store that gained a key
+// after the caller looked is refused and keeps it, in memory and in a durable store.
+TEST_F(CheckpointTest, ASortedLoadRefusesAStoreThatIsNotEmpty) {
+  auto dram = dram_store();
+  auto durable = test::must_open(tmp_.sub("sorted-load-target"), test::durable_options(durability::sync));
+  ASSERT_TRUE(durable);
+  for (store* target : {dram.get(), durable.get()}) {
+    ASSERT_TRUE(target->put_string("x", "y"));
+    bool produced = false;
+    const auto r = detail::store_access::impl(*target).load_sorted([&](detail::store_impl::sorted_sink sink) {
+      produced = true;
+      return sink(as_bytes(std::string_view("a")), as_bytes(std::string_view("1")));
+    });
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().code(), errc::invalid_argument) << r.error().to_string();
+    EXPECT_FALSE(produced) << "entries were asked for before the store was found not empty";
+    EXPECT_EQ(target->len(), 1U);
+    EXPECT_EQ(target->get_string("x").value_or(""), "y");
+  }
+}
+
 TEST_F(CheckpointTest, EveryKindOfDamageIsRefusedAndLeavesTheStoreEmpty) {
   ASSERT_NO_FATAL_FAILURE(fill());
   const std::string file = exported();
