@@ -12,7 +12,12 @@ namespace tessel::detail {
 result<void> store_impl::load_sorted(function_ref<result<void>(sorted_sink)> produce) noexcept {
   auto build = [&]() -> result<void> {
     store_tree::sorted_loader loader(tree_);
-    if (auto ok = produce([&](key_view k, value_view v) { return loader.add(k, v); }); !ok) return ok;
+    // The size limits, as a put checks them: a key longer than a reference can measure would corrupt the tree.
+    auto add = [&](key_view k, value_view v) -> result<void> {
+      if (auto ok = check_entry(k, v); !ok) return ok;
+      return loader.add(k, v);
+    };
+    if (auto ok = produce(add); !ok) return ok;
     return loader.finish();  // on any error the loader's destructor frees what it built
   };
   // Checked here, under the writer's exclusion: a caller's earlier look may be stale, and a loader's root

@@ -68,6 +68,12 @@ printf 'tessel-dump 1\nnew-key\tv\nbad line\n' | "$tessel" load "$work/t" 2> /de
 printf 'tessel-dump 1\nfirst\tv\nsecond\tv\nbad line\n' | "$tessel" load "$work/v" 2> /dev/null
 [[ $? == 2 ]] || fail "bad line in a sorted load not exit 2"
 "$tessel" dump "$work/v" | grep -q first && fail "a failed sorted load committed part of its input"
+# A key over the 16 KiB limit in a sorted load into a new store: exit 2, nothing committed.
+{ printf 'tessel-dump 1\nfirst\tv\n'; head -c 16385 /dev/zero | tr '\0' 'k'; printf '\tv\n'; } |
+  "$tessel" load "$work/w" 2> "$work/w.err"
+[[ $? == 2 ]] || fail "an oversize key in a sorted load is not exit 2"
+grep -q "exceeds the limit" "$work/w.err" || fail "the oversize key's error does not name the limit"
+"$tessel" dump "$work/w" | grep -q first && fail "a sorted load refused for an oversize key committed part of it"
 # kill -9 during a load whose keys do not ascend (puts): the reopened store holds none of it or all of it.
 awk 'BEGIN { print "tessel-dump 1"; srand(7); for (i = 0; i < 300000; i++) printf "k%09d\tvalue-%d\n", int(rand() * 1e9), i }' \
   > "$work/shuffled.txt"
