@@ -1,4 +1,7 @@
-// tessel::cursor and tessel::scan_range: thin wrappers over the tree's cursor. One out-of-line call per step.
+// tessel::cursor and tessel::scan_range: thin wrappers over the tree's cursor. A cursor makes one out-of-line call
+// per step; a scan_range one per batch of entries.
+#include <bit>
+#include <cstring>
 #include <utility>
 
 #include "tessel/store.hpp"
@@ -50,40 +53,56 @@ scan_range scan_range::in_range(cursor c, bytes_view start, bytes_view end) noex
                     bound_kind::end_key);
 }
 
-bool scan_range::in_bounds() const noexcept {
-  if (!cursor_.valid()) return false;
-  switch (kind_) {
-    case bound_kind::prefix: return starts_with(cursor_.key(), as_bytes(bound_));
-    case bound_kind::end_key: return compare(cursor_.key(), as_bytes(bound_)) < 0;
-    default: return true;
-  }
+namespace {
+
+[[nodiscard]] std::uint64_t load_big_endian(const std::byte* p) noexcept {
+  std::uint64_t w = 0;
+  std::memcpy(&w, p, sizeof w);
+  if constexpr (std::endian::native == std::endian::little) w = __builtin_bswap64(w);
+  return w;
 }
+
+/// Whether `key` < `end`, given that both begin with the same `shared` bytes. Eight bytes after them nearly
+/// always decide, compared as one word; a call to memcmp per entry cost a fifth of a scan's time in cache.
+[[nodiscard]] bool below(key_view key, key_view end, std::size_t shared) noexcept {
+  if (key.size() >= shared + 8 && end.size() >= shared + 8) {
+    const std::uint64_t k = load_big_endian(key.data() + shared);
+    const std::uint64_t e = load_big_endian(end.data() + shared);
+    if (k != e) return k < e;
+  }
+  return compare(key, end) < 0;
+}
+
+}  // namespace
 
 scan_range::iterator scan_range::begin() noexcept {
   // The cursor stays among the keys the bounds allow, and reads nothing ahead beyond them.
   switch (kind_) {
     case bound_kind::prefix: cursor_.seek_in_prefix(as_bytes(bound_)); break;
-    case bound_kind::end_key: cursor_.seek_range(as_bytes(start_), as_bytes(bound_)); break;
+    case bound_kind::end_key:
+      end_shared_ = static_cast<std::uint32_t>(shared_prefix_size(as_bytes(start_), as_bytes(bound_)));
+      cursor_.seek_range(as_bytes(start_), as_bytes(bound_));
+      break;
     default: cursor_.seek(as_bytes(start_)); break;
   }
-  return iterator(this);
+  return iterator(refill() ? this : nullptr);
 }
 
-scan_range::iterator::iterator(scan_range* range) noexcept : range_(range) { load(); }
-
-void scan_range::iterator::load() noexcept {
-  if (range_ == nullptr) return;
-  if (!range_->in_bounds()) {
-    range_ = nullptr;
-    return;
+bool scan_range::refill() noexcept {
+  batch_at_ = 0;
+  batch_size_ = 0;
+  if (!cursor_.impl_) return false;  // a scan of an empty snapshot handle
+  index::art_cursor<detail::tree_region>& c = cursor_.impl_->cursor_;
+  const key_view end = as_bytes(bound_);
+  // A prefix scan needs no check: seek_within keeps the cursor among the keys with the prefix.
+  const bool check_end = kind_ == bound_kind::end_key;
+  while (batch_size_ < batch_capacity && c.valid()) {
+    const key_view k = c.key();
+    if (check_end && !below(k, end, end_shared_)) break;
+    batch_[batch_size_++] = {k, c.value()};
+    c.next();
   }
-  current_ = {range_->cursor_.key(), range_->cursor_.value()};
-}
-
-scan_range::iterator& scan_range::iterator::operator++() noexcept {
-  range_->cursor_.next();
-  load();
-  return *this;
+  return batch_size_ != 0;
 }
 
 }  // namespace tessel

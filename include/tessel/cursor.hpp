@@ -4,6 +4,7 @@
 // Thread safety: one thread at a time per cursor or range.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
@@ -73,23 +74,27 @@ class cursor {
 
 /// The entries of a scan in ascending key order: [start, end) or all keys with a prefix. Usable with range-for:
 /// `for (const entry& e : store.prefix_scan(p))`. Lifetime and invalidation as for cursor.
+///
+/// The range takes entries from its cursor a batch at a time, so a step of the iterator is an inline index
+/// increment and the out-of-line work (the cursor's steps, the end's comparison) runs in one loop per batch.
 class scan_range {
  public:
   class iterator {
    public:
     using value_type = entry;
     using difference_type = std::ptrdiff_t;
-    const entry& operator*() const noexcept { return current_; }
-    const entry* operator->() const noexcept { return &current_; }
-    iterator& operator++() noexcept;
+    const entry& operator*() const noexcept { return range_->batch_[range_->batch_at_]; }
+    const entry* operator->() const noexcept { return &**this; }
+    iterator& operator++() noexcept {
+      if (++range_->batch_at_ == range_->batch_size_ && !range_->refill()) range_ = nullptr;
+      return *this;
+    }
     bool operator==(std::default_sentinel_t) const noexcept { return range_ == nullptr; }
 
    private:
     friend class scan_range;
-    explicit iterator(scan_range* range) noexcept;
-    void load() noexcept;
+    explicit iterator(scan_range* range) noexcept : range_(range) {}
     scan_range* range_;
-    entry current_{};
   };
 
   [[nodiscard]] iterator begin() noexcept;
@@ -99,16 +104,28 @@ class scan_range {
   friend class store;
   friend class snapshot;
   enum class bound_kind : std::uint8_t { none, prefix, end_key };
+  // Enough entries to make the per-batch work small per entry; few enough that a short scan does not read
+  // entries it will not show (the cursor already looks this far ahead).
+  static constexpr std::uint32_t batch_capacity = 16;
+
   scan_range(cursor c, std::string start, std::string bound, bound_kind kind) noexcept;
   /// The entries of `c`'s tree whose key starts with `prefix`, or lies in [start, end).
   [[nodiscard]] static scan_range with_prefix(cursor c, bytes_view prefix) noexcept;
   [[nodiscard]] static scan_range in_range(cursor c, bytes_view start, bytes_view end) noexcept;
-  [[nodiscard]] bool in_bounds() const noexcept;
+  /// Fills the batch with the next entries in bounds, advancing the cursor past them; false when none is
+  /// left.
+  [[nodiscard]] bool refill() noexcept;
 
   cursor cursor_;
   std::string start_;
   std::string bound_;
   bound_kind kind_;
+  // A range scan's: how many leading bytes start and end share. Every key the cursor shows starts with them
+  // (its scope), so the comparison with the end starts after them.
+  std::uint32_t end_shared_ = 0;
+  std::uint32_t batch_at_ = 0;
+  std::uint32_t batch_size_ = 0;
+  std::array<entry, batch_capacity> batch_{};
 };
 
 }  // namespace tessel

@@ -3,7 +3,9 @@
 // scans, get_or_insert, sizes and memory accounting, clear, flush, and a small differential run against std::map.
 #include "tessel/store.hpp"
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -582,6 +584,45 @@ TYPED_TEST(StoreTest, RangeScanIsHalfOpen) {
   EXPECT_TRUE(collect(this->db().range_scan(bv("b0"), bv("b"))).empty());
   EXPECT_TRUE(collect(this->db().range_scan(bv("e"), bv("f"))).empty());
   EXPECT_TRUE(collect(this->db().range_scan(bv("a"), bv(""))).empty());
+}
+
+// A scan hands out entries in batches of 16 and compares keys with the end eight bytes at a time after the
+// bytes start and end share: ends inside, at and just after a batch, and keys that differ from the end
+// only beyond that word, or are shorter than it.
+TYPED_TEST(StoreTest, ScansAcrossBatchesAndEndComparisons) {
+  std::vector<std::string> keys;
+  for (int i = 0; i < 70; ++i) {
+    char k[32];
+    std::snprintf(k, sizeof k, "/shared/prefix/%03d", i);
+    keys.emplace_back(k);
+  }
+  // Past the 8-byte word after "/shared/prefix/0": these differ from each other only in their last byte.
+  for (const char* tail : {"0a", "0b", "0c"}) keys.push_back(std::string("/shared/prefix/0") + "12345678" + tail);
+  keys.emplace_back("/shared/prefix/0");   // shorter than the shared bytes plus a word
+  keys.emplace_back("/shared/prefix/01");  // likewise
+  std::sort(keys.begin(), keys.end());
+  for (const std::string& k : keys) ASSERT_TRUE(this->db().put(bv(k), bv("v:" + k)));
+
+  for (const std::size_t first : {0U, 1U, 3U}) {
+    for (const std::size_t count : {0U, 1U, 5U, 15U, 16U, 17U, 31U, 32U, 33U, 48U, 60U}) {
+      const std::size_t last = first + count;
+      ASSERT_LT(last, keys.size());
+      pairs want;
+      for (std::size_t i = first; i < last; ++i) want.emplace_back(keys[i], "v:" + keys[i]);
+      EXPECT_EQ(collect(this->db().range_scan(bv(keys[first]), bv(keys[last]))), want)
+          << "[" << keys[first] << ", " << keys[last] << ")";
+      // An end that is not a key: just after the last wanted one.
+      const std::string after = keys[last - (count == 0 ? 0 : 1)] + std::string(1, '\0');
+      if (count != 0) {
+        EXPECT_EQ(collect(this->db().range_scan(bv(keys[first]), bv(after))), want) << "end " << after;
+      }
+    }
+  }
+  pairs all;
+  for (const std::string& k : keys) all.emplace_back(k, "v:" + k);
+  EXPECT_EQ(collect(this->db().prefix_scan(bv("/shared/"))), all);
+  // 000-029, the three long keys, "/shared/prefix/0" and "/shared/prefix/01".
+  EXPECT_EQ(collect(this->db().range_scan(bv(""), bv("/shared/prefix/03"))).size(), 35u);
 }
 
 TYPED_TEST(StoreTest, ScanIteratorInterface) {
