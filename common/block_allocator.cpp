@@ -76,6 +76,16 @@ std::uint64_t block_allocator::allocate(std::size_t size) noexcept {
   return offset;
 }
 
+std::uint64_t block_allocator::allocate_at_frontier(std::size_t size) noexcept {
+  const std::size_t rounded = rounded_size(size);
+  const std::uint64_t offset = rounded <= small_limit ? bump(rounded) : bump_large(rounded);
+  // A range (or a disk) with no room past the frontier may still have freed blocks: placement is a
+  // preference, never a reason to fail where allocate() succeeds.
+  if (offset == 0) return allocate(size);
+  live_bytes_ += rounded;
+  return offset;
+}
+
 void block_allocator::deallocate(std::uint64_t offset, std::size_t size) noexcept {
   const std::size_t rounded = rounded_size(size);
   live_bytes_ -= rounded;
@@ -99,6 +109,10 @@ std::uint64_t block_allocator::allocate_large(std::size_t size) noexcept {
     }
     return offset;
   }
+  return bump_large(size);
+}
+
+std::uint64_t block_allocator::bump_large(std::size_t size) noexcept {
   const std::uint64_t aligned = (frontier_ + page_size - 1) & ~(page_size - 1);
   if (aligned > capacity_) return 0;
   const std::uint64_t gap = aligned - frontier_;

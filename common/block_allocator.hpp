@@ -52,6 +52,10 @@ class block_allocator {
 
   /// Offset of a block of at least `size` bytes, or 0 when the range or the commit callback is exhausted.
   [[nodiscard]] std::uint64_t allocate(std::size_t size) noexcept;
+  /// A block of at least `size` bytes taken at the frontier, never from the free blocks: blocks allocated
+  /// one after another this way lie in ascending address order (a tree rebuilt in key order then reads
+  /// memory forward). Where the frontier has no room, allocate(): a freed block, or 0. Freed like any block.
+  [[nodiscard]] std::uint64_t allocate_at_frontier(std::size_t size) noexcept;
   /// REQUIRES: `offset` came from allocate(size) with the same size and was not freed since.
   void deallocate(std::uint64_t offset, std::size_t size) noexcept;
   /// Forgets every block: everything below the frontier becomes unused. Committed memory stays committed.
@@ -84,6 +88,8 @@ class block_allocator {
   /// A free small block of at least `rounded` bytes split down to exactly `rounded`; 0 when there is none.
   [[nodiscard]] std::uint64_t split_larger(std::size_t rounded) noexcept;
   [[nodiscard]] std::uint64_t allocate_large(std::size_t size) noexcept;
+  /// A large block at the frontier, page-aligned.
+  [[nodiscard]] std::uint64_t bump_large(std::size_t size) noexcept;
   void deallocate_large(std::uint64_t offset, std::size_t size) noexcept;
   /// Puts an arbitrary free gap (a multiple of granule) on the free lists: whole pages as one large block,
   /// the rest in small classes.

@@ -90,6 +90,12 @@ class art {
   void clear() noexcept;
   /// Fills an empty tree from keys in strictly ascending order, bottom-up (index/art_sorted_loader.hpp).
   class sorted_loader;
+  /// Rebuilds the tree through a sorted_loader from its own entries: the same contents, each node of the
+  /// smallest kind for its children, and blocks allocated in key order, so an ordered walk reads memory in
+  /// nearly ascending addresses (random inserts leave leaves wherever the allocator had room). Needs room
+  /// for a second copy while it runs; the old blocks are retired after. Errors: the region's (no_space,
+  /// no_memory) and no_memory for the loader's bookkeeping: the tree is unchanged then.
+  [[nodiscard]] result<void> compact() noexcept;
 
   // ---- Epochs ----
 
@@ -189,9 +195,19 @@ class art {
   [[nodiscard]] result<upsert_result> upsert_walk(node_ref* slot, std::size_t depth, std::size_t verified, key_view key,
                                                   value_view value) noexcept;
 
-  [[nodiscard]] node_ref new_leaf(key_view key, value_view value) noexcept;
+  /// Where a new block goes: any free block first (writes), or the region's frontier, so that blocks made
+  /// one after another lie in address order (the sorted loader; regions without a frontier place it).
+  enum class placement : std::uint8_t { reuse, frontier };
+  [[nodiscard]] std::uint64_t allocate_block(std::size_t size, placement where) noexcept {
+    if constexpr (frontier_region<Region>) {
+      if (where == placement::frontier) return region_.allocate_at_frontier(size);
+    }
+    return region_.allocate(size);
+  }
+  [[nodiscard]] node_ref new_leaf(key_view key, value_view value, placement where = placement::reuse) noexcept;
   /// A zeroed inner node born in this epoch; `n256_slots` sizes an n256 (rounded up to a group of 8).
-  [[nodiscard]] node_ref new_inner(node_kind kind, std::size_t prefix_length, unsigned n256_slots) noexcept;
+  [[nodiscard]] node_ref new_inner(node_kind kind, std::size_t prefix_length, unsigned n256_slots,
+                                   placement where = placement::reuse) noexcept;
   /// The node in *slot, copied first when it was born before this epoch; empty when the copy fails.
   [[nodiscard]] node_ref make_mutable(node_ref* slot) noexcept;
   /// Frees a block born in this epoch, retires any other.

@@ -72,9 +72,9 @@ std::size_t art<Region>::prefix_match(node_ref r, std::size_t depth, key_view ke
 }
 
 template <region Region>
-node_ref art<Region>::new_leaf(key_view key, value_view value) noexcept {
+node_ref art<Region>::new_leaf(key_view key, value_view value, placement where) noexcept {
   const std::size_t size = leaf_layout::block_size(key.size(), value.size());
-  const std::uint64_t offset = region_.allocate(size);
+  const std::uint64_t offset = allocate_block(size, where);
   if (offset == 0) return {};
   leaf_layout::write(region_.base() + offset, epoch_, key.data(), key.size(), value.data(), value.size());
   leaf_bytes_ += size;
@@ -82,11 +82,12 @@ node_ref art<Region>::new_leaf(key_view key, value_view value) noexcept {
 }
 
 template <region Region>
-node_ref art<Region>::new_inner(node_kind kind, std::size_t prefix_length, unsigned n256_slots) noexcept {
+node_ref art<Region>::new_inner(node_kind kind, std::size_t prefix_length, unsigned n256_slots,
+                                placement where) noexcept {
   node_header sizing{};
   sizing.set_slot_groups(node256::slots_for(n256_slots) / node256::slot_group);
   const std::size_t size = inner_size(kind, &sizing);
-  const std::uint64_t offset = region_.allocate(size);
+  const std::uint64_t offset = allocate_block(size, where);
   if (offset == 0) return {};
   std::byte* p = region_.base() + offset;
   std::memset(p, 0, size);

@@ -4,8 +4,9 @@
 // node is born an n4 and copied into every larger kind as its children arrive (an n256 of 150 children is
 // written five times). The loader knows, when the next key arrives, which nodes can get no further
 // child: those deeper than the bytes the key shares with the one before it. Each of them is made once, of
-// the kind its final count needs, with its children in order. Leaves are allocated in key order, so an
-// ordered scan of a loaded tree reads its leaves nearly in address order.
+// the kind its final count needs, with its children in order. Every block is taken at the region's
+// frontier, past any freed block, so leaves lie in key order and an ordered scan of a loaded (or
+// compacted) tree reads memory forward.
 //
 // The shape is the one upserts of the same keys produce: a node exists exactly where two keys (or a key
 // and its extensions) first differ, its prefix the bytes since its parent's branch, a key that ends at a
@@ -49,7 +50,7 @@ class art<Region>::sorted_loader {
         const std::size_t shared = shared_prefix_size(as_bytes(std::string_view(previous_)), key);
         if (auto ok = close_deeper_than(static_cast<std::ptrdiff_t>(shared)); !ok) return fail(std::move(ok));
       }
-      const node_ref leaf = tree_.new_leaf(key, value);
+      const node_ref leaf = tree_.new_leaf(key, value, placement::frontier);
       if (leaf.is_empty()) return fail(tree_.allocation_error());
       pending_ = leaf;
       previous_.assign(reinterpret_cast<const char*>(key.data()), key.size());
@@ -161,7 +162,7 @@ class art<Region>::sorted_loader {
     }
     const auto prefix_start = static_cast<std::size_t>(parent + 1);
     const std::size_t prefix_length = l.depth - prefix_start;
-    const node_ref node = tree_.new_inner(kind, prefix_length, count);
+    const node_ref node = tree_.new_inner(kind, prefix_length, count, placement::frontier);
     if (node.is_empty()) return {};
     std::byte* const base = tree_.region_.base();
     // The terminal first: an n4 keeps it in a slot that its first three children never reach.
@@ -181,5 +182,31 @@ class art<Region>::sorted_loader {
   std::size_t count_ = 0;
   bool failed_ = false;
 };
+
+template <region Region>
+result<void> art<Region>::compact() noexcept {
+  if (root_.is_empty()) return {};
+  // The loader builds into an empty tree; the old one stays whole, read through its root, until the new
+  // one is complete.
+  const node_ref old_root = root_;
+  const std::size_t old_size = size_;
+  root_ = {};
+  size_ = 0;
+  auto rebuild = [&]() -> result<void> {
+    sorted_loader loader(*this);  // on failure its destructor frees what it built
+    art_cursor<Region> from(region_, old_root);
+    for (from.seek_to_first(); from.valid(); from.next()) {
+      if (auto ok = loader.add(from.key(), from.value()); !ok) return ok;
+    }
+    return loader.finish();
+  };
+  if (auto ok = rebuild(); !ok) {
+    root_ = old_root;
+    size_ = old_size;
+    return ok;
+  }
+  retire_subtree(old_root);
+  return {};
+}
 
 }  // namespace tessel::index

@@ -83,6 +83,16 @@ class mapped_region {
 
   // ---- Beyond the concept ----
 
+  /// allocate() at the frontier, never from freed blocks (block_allocator::allocate_at_frontier).
+  [[nodiscard]] std::uint64_t allocate_at_frontier(std::size_t size) noexcept {
+    const std::uint64_t offset = allocator_.allocate_at_frontier(size + header_bytes_);
+    if (TESSEL_UNLIKELY(offset == 0)) {
+      note_allocation_failure(size);
+      return 0;
+    }
+    return offset + header_bytes_;
+  }
+
   /// Forgets every block; the memory stays committed for reuse.
   void reset() noexcept { allocator_.reset(); }
   [[nodiscard]] bool file_backed() const noexcept { return fd_ >= 0; }

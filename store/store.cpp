@@ -143,6 +143,8 @@ result<void> store::clear() noexcept {
                               });
 }
 
+result<void> store::compact() noexcept { return impl_->compact(); }
+
 bool store::is_durable() const noexcept { return impl_->durable() != nullptr; }
 
 result<void> store::flush() noexcept {

@@ -127,6 +127,8 @@ class store_impl {
   /// makes it durable, and a crash before that loses it. REQUIRES: a durable store that is not a pmem
   /// store (as load_sorted). Errors: as store::put.
   [[nodiscard]] result<void> put_unlogged(key_view key, value_view value) noexcept;
+  /// store::compact(): rebuilds the live tree in key order (art::compact); a durable store then commits.
+  [[nodiscard]] result<void> compact() noexcept;
 
   /// Commits the live tree when it changed (or `flags` must be recorded), then drops the log segments no
   /// meta slot needs. REQUIRES: durable, mutex held.

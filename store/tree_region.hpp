@@ -26,6 +26,10 @@ class tree_region {
   [[nodiscard]] std::uint64_t allocate(std::size_t size) noexcept {
     return TESSEL_LIKELY(mapped_ != nullptr) ? mapped_->allocate(size) : pool_->allocate(size);
   }
+  /// A pool has no frontier to ask for: its allocator places every block.
+  [[nodiscard]] std::uint64_t allocate_at_frontier(std::size_t size) noexcept {
+    return mapped_ != nullptr ? mapped_->allocate_at_frontier(size) : pool_->allocate(size);
+  }
   void deallocate(std::uint64_t offset, std::size_t size) noexcept {
     if (TESSEL_LIKELY(mapped_ != nullptr)) {
       mapped_->deallocate(offset, size);

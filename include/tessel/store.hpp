@@ -122,6 +122,14 @@ class store {
   /// Removes every entry and returns their memory to the region's free lists (a durable store's, once a
   /// commit no longer reaches them). Errors: as put.
   [[nodiscard]] result<void> clear() noexcept;
+  /// Rebuilds the index from the store's own entries in key order: the same contents, each node of the
+  /// smallest kind for its children, and leaves placed in key order, so ordered scans read memory nearly
+  /// sequentially (after random inserts a scan of a large store waits on a random memory line per key).
+  /// O(n); needs room for a second copy of the entries while it runs, and frees the old copy after (a
+  /// durable store's once the commit compact() ends with no longer reaches it). Snapshots keep reading what
+  /// they froze. Invalidates cursors, like any write. Errors: no_space or no_memory (the store unchanged);
+  /// durable stores also not_supported (read-only, closed, or a pmem store) and as checkpoint().
+  [[nodiscard]] result<void> compact() noexcept;
 
   // ---- Snapshots (include/tessel/snapshot.hpp) ----
 

@@ -238,6 +238,31 @@ TEST(BlockAllocatorTest, LargeReuseIsBestFitAndSplitsTheRest) {
   EXPECT_TRUE(a.accounted());
 }
 
+TEST(BlockAllocatorTest, FrontierAllocationSkipsFreedBlocksUntilTheRangeIsFull) {
+  arena a(first + 4 * page);
+  const std::uint64_t x = a.alloc().allocate(40);
+  const std::uint64_t y = a.alloc().allocate(96);
+  a.alloc().deallocate(x, 40);
+  a.alloc().deallocate(y, 96);
+  // Blocks taken one after another ascend, past the freed 40- and 96-byte blocks.
+  std::uint64_t previous = y;
+  for (int i = 0; i < 20; ++i) {
+    const std::uint64_t at = a.alloc().allocate_at_frontier(40);
+    ASSERT_GT(at, previous) << "block " << i;
+    previous = at;
+  }
+  const std::uint64_t large = a.alloc().allocate_at_frontier(page + 1);
+  EXPECT_EQ(large % page, 0u) << "large blocks stay page-aligned";
+  EXPECT_GT(large, previous);
+  EXPECT_EQ(a.alloc().free_bytes(), 136u + (large - previous - 40)) << "the alignment gap is free";
+  EXPECT_TRUE(a.accounted());
+  // With no room left at the frontier, the freed blocks serve: placement never fails where allocate would not.
+  while (a.alloc().frontier() + 40 <= first + 4 * page) ASSERT_NE(a.alloc().allocate_at_frontier(40), 0u);
+  EXPECT_EQ(a.alloc().allocate_at_frontier(40), x);
+  EXPECT_NE(a.alloc().allocate_at_frontier(40), 0u) << "split from the freed 96-byte block";
+  EXPECT_TRUE(a.accounted());
+}
+
 TEST(BlockAllocatorTest, ExhaustedRangeReturnsZeroAndChangesNothing) {
   arena a(first + 800);
   for (int i = 0; i < 100; ++i) ASSERT_NE(a.alloc().allocate(8), 0u) << "block " << i;

@@ -327,4 +327,32 @@ inline std::vector<std::string> probes_around(const std::string& k, std::size_t 
   return bytes;
 }
 
+using loader = tree_type::sorted_loader;
+
+/// Loads `m` (in its order) into the empty tree of `f`.
+inline ::testing::AssertionResult load(tree_fixture& f, const model& m) {
+  loader l(f.tree);
+  for (const auto& [k, v] : m) {
+    if (auto ok = l.add(kv(k), kv(v)); !ok) {
+      return ::testing::AssertionFailure() << "add " << show(k) << ": " << ok.error().to_string();
+    }
+  }
+  if (auto ok = l.finish(); !ok) return ::testing::AssertionFailure() << "finish: " << ok.error().to_string();
+  return ::testing::AssertionSuccess();
+}
+
+/// Node counts by kind and the depth: the shape (a loaded tree's must be what upserts leave).
+inline ::testing::AssertionResult same_shape(const tree_type& a, const tree_type& b) {
+  const tree_stats x = a.stats();
+  const tree_stats y = b.stats();
+  if (x.n4 != y.n4 || x.n16 != y.n16 || x.n32 != y.n32 || x.n48 != y.n48 || x.n256 != y.n256 ||
+      x.max_depth != y.max_depth) {
+    return ::testing::AssertionFailure() << "loaded n4/16/32/48/256 " << x.n4 << "/" << x.n16 << "/" << x.n32 << "/"
+                                         << x.n48 << "/" << x.n256 << " depth " << x.max_depth << "; upserted " << y.n4
+                                         << "/" << y.n16 << "/" << y.n32 << "/" << y.n48 << "/" << y.n256 << " depth "
+                                         << y.max_depth;
+  }
+  return ::testing::AssertionSuccess();
+}
+
 }  // namespace tessel::index::test
