@@ -1,7 +1,9 @@
 #include "common/block_allocator.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 namespace tessel {
 
@@ -84,6 +86,29 @@ std::uint64_t block_allocator::allocate_at_frontier(std::size_t size) noexcept {
   if (offset == 0) return allocate(size);
   live_bytes_ += rounded;
   return offset;
+}
+
+void block_allocator::order_free_lists() noexcept {
+  try {
+    std::vector<std::uint64_t> offsets;
+    for (std::size_t c = 1; c < small_classes; ++c) {
+      if (free_heads_[c] == 0) continue;
+      offsets.clear();
+      for (std::uint64_t at = free_heads_[c]; at != 0;) {
+        offsets.push_back(at);
+        std::memcpy(&at, base_ + at, sizeof at);
+      }
+      std::sort(offsets.begin(), offsets.end());
+      std::uint64_t next = 0;
+      for (auto it = offsets.rbegin(); it != offsets.rend(); ++it) {
+        std::memcpy(base_ + *it, &next, sizeof next);
+        next = *it;
+      }
+      free_heads_[c] = next;
+    }
+  } catch (...) {
+    // Out of memory: a class's list is only relinked once sorted in full, so every list is whole.
+  }
 }
 
 void block_allocator::deallocate(std::uint64_t offset, std::size_t size) noexcept {

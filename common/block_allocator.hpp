@@ -56,6 +56,10 @@ class block_allocator {
   /// one after another this way lie in ascending address order (a tree rebuilt in key order then reads
   /// memory forward). Where the frontier has no room, allocate(): a freed block, or 0. Freed like any block.
   [[nodiscard]] std::uint64_t allocate_at_frontier(std::size_t size) noexcept;
+  /// Relinks every small class's free list lowest address first, so that allocate() hands a class's freed
+  /// blocks out in ascending address order until the list next changes order (a free pushes on its head).
+  /// O(free blocks), reading each block's link. Out of memory for the sort, the lists stay as they were.
+  void order_free_lists() noexcept;
   /// REQUIRES: `offset` came from allocate(size) with the same size and was not freed since.
   void deallocate(std::uint64_t offset, std::size_t size) noexcept;
   /// Forgets every block: everything below the frontier becomes unused. Committed memory stays committed.

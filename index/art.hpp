@@ -91,10 +91,12 @@ class art {
   /// Fills an empty tree from keys in strictly ascending order, bottom-up (index/art_sorted_loader.hpp).
   class sorted_loader;
   /// Rebuilds the tree through a sorted_loader from its own entries: the same contents, each node of the
-  /// smallest kind for its children, and blocks allocated in key order, so an ordered walk reads memory in
-  /// nearly ascending addresses (random inserts leave leaves wherever the allocator had room). Needs room
-  /// for a second copy while it runs; the old blocks are retired after. Errors: the region's (no_space,
-  /// no_memory) and no_memory for the loader's bookkeeping: the tree is unchanged then.
+  /// smallest kind for its children, and blocks allocated in ascending address order, so an ordered walk
+  /// reads memory forward (random inserts leave leaves wherever the allocator had room). The copy goes
+  /// into the region's freed blocks, lowest first, when they could hold it -- so compacting again and again
+  /// does not grow the region -- else at its frontier. Needs room for the second copy while it runs; the
+  /// old blocks are retired after. Errors: the region's (no_space, no_memory) and no_memory for the
+  /// loader's bookkeeping: the tree is unchanged then.
   [[nodiscard]] result<void> compact() noexcept;
 
   // ---- Epochs ----
@@ -199,7 +201,7 @@ class art {
   /// one after another lie in address order (the sorted loader; regions without a frontier place it).
   enum class placement : std::uint8_t { reuse, frontier };
   [[nodiscard]] std::uint64_t allocate_block(std::size_t size, placement where) noexcept {
-    if constexpr (frontier_region<Region>) {
+    if constexpr (placing_region<Region>) {
       if (where == placement::frontier) return region_.allocate_at_frontier(size);
     }
     return region_.allocate(size);

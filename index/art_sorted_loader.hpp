@@ -4,9 +4,9 @@
 // node is born an n4 and copied into every larger kind as its children arrive (an n256 of 150 children is
 // written five times). The loader knows, when the next key arrives, which nodes can get no further
 // child: those deeper than the bytes the key shares with the one before it. Each of them is made once, of
-// the kind its final count needs, with its children in order. Every block is taken at the region's
-// frontier, past any freed block, so leaves lie in key order and an ordered scan of a loaded (or
-// compacted) tree reads memory forward.
+// the kind its final count needs, with its children in order. Blocks are placed in ascending address
+// order (at the region's frontier, or in its freed blocks once ordered), so leaves lie in key order and an
+// ordered scan of a loaded (or compacted) tree reads memory forward.
 //
 // The shape is the one upserts of the same keys produce: a node exists exactly where two keys (or a key
 // and its extensions) first differ, its prefix the bytes since its parent's branch, a key that ends at a
@@ -29,8 +29,9 @@ namespace tessel::index {
 template <region Region>
 class art<Region>::sorted_loader {
  public:
-  /// REQUIRES: `tree` is empty and outlives the loader.
-  explicit sorted_loader(art& tree) noexcept : tree_(tree) {}
+  /// REQUIRES: `tree` is empty and outlives the loader. `where`: frontier places every block past the
+  /// region's freed ones; reuse lets the region choose (ascending when its free blocks are ordered).
+  explicit sorted_loader(art& tree, placement where = placement::frontier) noexcept : tree_(tree), where_(where) {}
   sorted_loader(const sorted_loader&) = delete;
   sorted_loader& operator=(const sorted_loader&) = delete;
   /// Frees every block made so far unless finish() succeeded: the tree is left empty.
@@ -50,7 +51,7 @@ class art<Region>::sorted_loader {
         const std::size_t shared = shared_prefix_size(as_bytes(std::string_view(previous_)), key);
         if (auto ok = close_deeper_than(static_cast<std::ptrdiff_t>(shared)); !ok) return fail(std::move(ok));
       }
-      const node_ref leaf = tree_.new_leaf(key, value, placement::frontier);
+      const node_ref leaf = tree_.new_leaf(key, value, where_);
       if (leaf.is_empty()) return fail(tree_.allocation_error());
       pending_ = leaf;
       previous_.assign(reinterpret_cast<const char*>(key.data()), key.size());
@@ -162,7 +163,7 @@ class art<Region>::sorted_loader {
     }
     const auto prefix_start = static_cast<std::size_t>(parent + 1);
     const std::size_t prefix_length = l.depth - prefix_start;
-    const node_ref node = tree_.new_inner(kind, prefix_length, count, placement::frontier);
+    const node_ref node = tree_.new_inner(kind, prefix_length, count, where_);
     if (node.is_empty()) return {};
     std::byte* const base = tree_.region_.base();
     // The terminal first: an n4 keeps it in a slot that its first three children never reach.
@@ -175,6 +176,7 @@ class art<Region>::sorted_loader {
   }
 
   art& tree_;
+  placement where_;
   std::vector<level> levels_;                                // open nodes, outermost first, deepening
   std::vector<std::pair<std::uint8_t, node_ref>> children_;  // the open nodes' children, in key order
   node_ref pending_;                                         // the subtree holding the previous key, not yet placed
@@ -186,6 +188,16 @@ class art<Region>::sorted_loader {
 template <region Region>
 result<void> art<Region>::compact() noexcept {
   if (root_.is_empty()) return {};
+  // Where the copy goes: freed blocks that could hold it are reused lowest address first (after a first
+  // compaction they are the previous copy, so the region stops growing); otherwise the frontier.
+  placement where = placement::frontier;
+  if constexpr (placing_region<Region>) {
+    const region_usage u = region_.usage();
+    if (u.free_bytes >= u.live_bytes) {
+      region_.order_free_blocks();
+      where = placement::reuse;
+    }
+  }
   // The loader builds into an empty tree; the old one stays whole, read through its root, until the new
   // one is complete.
   const node_ref old_root = root_;
@@ -193,7 +205,7 @@ result<void> art<Region>::compact() noexcept {
   root_ = {};
   size_ = 0;
   auto rebuild = [&]() -> result<void> {
-    sorted_loader loader(*this);  // on failure its destructor frees what it built
+    sorted_loader loader(*this, where);  // on failure its destructor frees what it built
     art_cursor<Region> from(region_, old_root);
     for (from.seek_to_first(); from.valid(); from.next()) {
       if (auto ok = loader.add(from.key(), from.value()); !ok) return ok;

@@ -32,11 +32,13 @@ concept region = requires(R& r, const R& cr, std::uint64_t offset, std::size_t s
   { cr.last_error() } -> std::same_as<error>;
 };
 
-/// Optional: a region that can place a block at the end of the space it has handed out, skipping its
-/// freed blocks, so that blocks made one after another lie in ascending address order.
+/// Optional: a region that can place blocks made one after another in ascending address order -- at the
+/// end of the space it has handed out (allocate_at_frontier), or, after order_free_blocks(), from its freed
+/// blocks lowest first (allocate).
 template <class R>
-concept frontier_region = requires(R& r, std::size_t size) {
+concept placing_region = requires(R& r, std::size_t size) {
   { r.allocate_at_frontier(size) } -> std::same_as<std::uint64_t>;
+  { r.order_free_blocks() } -> std::same_as<void>;
 };
 
 }  // namespace tessel::index

@@ -83,6 +83,8 @@ class mapped_region {
 
   // ---- Beyond the concept ----
 
+  /// block_allocator::order_free_lists: allocate() then reuses freed blocks lowest address first.
+  void order_free_blocks() noexcept { allocator_.order_free_lists(); }
   /// allocate() at the frontier, never from freed blocks (block_allocator::allocate_at_frontier).
   [[nodiscard]] std::uint64_t allocate_at_frontier(std::size_t size) noexcept {
     const std::uint64_t offset = allocator_.allocate_at_frontier(size + header_bytes_);

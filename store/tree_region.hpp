@@ -26,7 +26,11 @@ class tree_region {
   [[nodiscard]] std::uint64_t allocate(std::size_t size) noexcept {
     return TESSEL_LIKELY(mapped_ != nullptr) ? mapped_->allocate(size) : pool_->allocate(size);
   }
-  /// A pool has no frontier to ask for: its allocator places every block.
+  // Placement (index/region.hpp placing_region). A pool has no frontier to ask for and no free lists to
+  // order: its allocator places every block.
+  void order_free_blocks() noexcept {
+    if (mapped_ != nullptr) mapped_->order_free_blocks();
+  }
   [[nodiscard]] std::uint64_t allocate_at_frontier(std::size_t size) noexcept {
     return mapped_ != nullptr ? mapped_->allocate_at_frontier(size) : pool_->allocate(size);
   }

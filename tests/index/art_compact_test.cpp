@@ -96,6 +96,21 @@ TEST(ArtCompactTest, KeyDistributionsKeepTheirEntriesAndTakeTheLoadersShape) {
   check_compact(prefixes);
 }
 
+TEST(ArtCompactTest, CompactingAgainReusesTheFreedCopyInOrder) {
+  rng r(11);
+  tree_fixture f;
+  model m;
+  for (int i = 0; i < 30000; ++i) ASSERT_TRUE(put(f.tree, m, "/c/" + std::to_string(r.below(1000000)), r.bytes(20)));
+  ASSERT_TRUE(f.tree.compact().has_value());  // at the frontier: the freed blocks could not hold a copy
+  const std::size_t committed = f.region->usage().committed_bytes;
+  for (int round = 0; round < 4; ++round) {
+    ASSERT_TRUE(f.tree.compact().has_value());
+    ASSERT_TRUE(matches(f.tree, m));
+    EXPECT_EQ(f.region->usage().committed_bytes, committed) << "round " << round << " grew the region";
+    EXPECT_GT(ascending_share(f.tree), 0.99) << "round " << round;
+  }
+}
+
 TEST(ArtCompactTest, FrozenRootsKeepReadingTheOldTree) {
   rng r(5);
   tree_fixture f;

@@ -57,6 +57,18 @@ printf 'tessel-dump 1\nlater-key\tv\n' | "$tessel" load "$work/t" > /dev/null
 "$tessel" snapshot list "$work/t" --json | grep -q '"name": "before"' && fail "a dropped snapshot is still listed"
 "$tessel" check "$work/t" > /dev/null || fail "check fails after a drop"
 
+# compact: the same entries, twice over, with the named snapshot still whole and check healthy.
+"$tessel" dump "$work/t" > "$work/t-before.txt"
+"$tessel" compact "$work/t" --json | grep -q '"keys": 258' || fail "compact --json does not count 258 keys"
+"$tessel" compact "$work/t" > /dev/null || fail "a second compact fails"
+"$tessel" dump "$work/t" | cmp - "$work/t-before.txt" || fail "compact changed the entries"
+"$tessel" check "$work/t" > /dev/null || fail "check fails after compact"
+"$tessel" snapshot export "$work/t" "$work/after.ckpt" --name after > /dev/null
+"$tessel" snapshot import "$work/after.ckpt" "$work/from-after" > /dev/null
+"$tessel" dump "$work/from-after" | cmp - "$work/t-before.txt" || fail "the named snapshot changed under compact"
+rc=0; "$tessel" compact "$work/none" 2> /dev/null || rc=$?
+[[ $rc == 2 ]] || fail "compact of a missing store is not exit 2 (got $rc)"
+
 # Exit codes: a missing store is 2, a bad dump is 2.
 set +e
 "$tessel" info "$work/missing" 2> /dev/null; [[ $? == 2 ]] || fail "info on a missing store does not exit 2"
