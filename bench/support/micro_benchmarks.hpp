@@ -20,7 +20,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include <benchmark/benchmark.h>
@@ -205,10 +207,10 @@ void bench_full_scan(benchmark::State& state, Fixture& f) {
   f.add_counters(state);
 }
 
-/// Registers every case for every key kind and size as "<family>/<case>/<kind>/keys:<size>", grouped by
-/// (kind, size) so cached_fixture builds each tree once.
+/// Registers every case (or those named in `only`) for every key kind and size as
+/// "<family>/<case>/<kind>/keys:<size>", grouped by (kind, size) so cached_fixture builds each tree once.
 template <class Fixture>
-void register_micro_benchmarks(const std::string& family) {
+void register_micro_benchmarks(const std::string& family, std::initializer_list<std::string_view> only = {}) {
   using body = void (*)(benchmark::State&, Fixture&);
   const std::pair<const char*, body> cases[] = {
       {"get", &bench_get<Fixture>},
@@ -223,6 +225,7 @@ void register_micro_benchmarks(const std::string& family) {
   for (const key_kind kind : {key_kind::random16, key_kind::path}) {
     for (const std::size_t size : micro_sizes()) {
       for (const auto& [name, run] : cases) {
+        if (only.size() != 0 && std::find(only.begin(), only.end(), std::string_view(name)) == only.end()) continue;
         const std::string full = family + "/" + name + "/" + std::string(to_string(kind));
         benchmark::RegisterBenchmark(full.c_str(),
                                      [kind, size, run = run](benchmark::State& state) {
