@@ -35,6 +35,7 @@ struct bench_options {
   std::string key_kind = "both";
   std::vector<std::string> phases;
   bool no_peers = false;
+  bool compact = false;  // --compact: bench_phase::compact
   bool no_huge_pages = false;
   unsigned pin_cpu = 0;
   CLI::Option* pin_option = nullptr;
@@ -123,6 +124,9 @@ run_function setup(CLI::App& app) {
       ->check(CLI::Range(std::size_t{1}, max_total_keys / 2));
   app.add_option("--scan-ops", o->config.scan_ops, "timed prefix scans (default: min(ops, 100000))")
       ->check(CLI::Range(std::size_t{1}, max_total_keys / 2));
+  app.add_flag("--compact", o->compact,
+               "compact tessel's store after the load (store::compact, timed as phase compact): the phases after "
+               "it read a tree in key order");
   app.add_option("--full-scan-passes", o->config.full_scan_passes, "full ordered scans to time")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1000}));
   app.add_option("--key-kind", o->key_kind, "random16, path or both")
@@ -189,6 +193,7 @@ run_function setup(CLI::App& app) {
     };
     const auto set = [&](bench_phase p, bool on) { config.phases[static_cast<std::size_t>(p)] = on; };
     set(bench_phase::load, true);
+    set(bench_phase::compact, o->compact);
     set(bench_phase::get, wants("get"));
     set(bench_phase::get_missing, wants("get_missing"));
     set(bench_phase::prefix_scan, wants("prefix_scan"));

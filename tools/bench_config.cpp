@@ -6,6 +6,7 @@ namespace tessel::tools {
 std::string_view to_string(bench_phase phase) noexcept {
   switch (phase) {
     case bench_phase::load: return "load";
+    case bench_phase::compact: return "compact";
     case bench_phase::get: return "get";
     case bench_phase::get_missing: return "get_missing";
     case bench_phase::prefix_scan: return "prefix_scan";

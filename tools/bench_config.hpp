@@ -18,6 +18,7 @@ namespace tessel::tools {
 /// see exactly the loaded key set; erase runs last.
 enum class bench_phase : std::uint8_t {
   load,           ///< insert every present key, in random order, into an empty structure
+  compact,        ///< --compact: tessel's store::compact() once, so the phases after it read a compacted tree
   get,            ///< look up present keys
   get_missing,    ///< look up absent keys (not_found)
   prefix_scan,    ///< visit every key under a prefix (~100 path keys; 2-byte prefix for random keys)
@@ -26,7 +27,7 @@ enum class bench_phase : std::uint8_t {
   put_insert,     ///< insert absent keys
   erase,          ///< remove distinct present keys
 };
-inline constexpr std::size_t bench_phase_count = 8;
+inline constexpr std::size_t bench_phase_count = 9;
 
 [[nodiscard]] std::string_view to_string(bench_phase phase) noexcept;
 
@@ -46,7 +47,7 @@ struct bench_config {
   bool peers = true;
   bool huge_pages = true;  ///< options::huge_pages for the store
   std::optional<unsigned> pin_cpu;
-  std::array<bool, bench_phase_count> phases{};  ///< indexed by bench_phase; load is always on
+  std::array<bool, bench_phase_count> phases{};  ///< indexed by bench_phase; load is always on, compact with --compact
 
   [[nodiscard]] bool runs(bench_phase phase) const noexcept { return phases[static_cast<std::size_t>(phase)]; }
 };

@@ -130,6 +130,25 @@ phase_result full_scan_phase(const Subject& s, std::size_t passes, std::size_t e
   return p;
 }
 
+/// One compaction, timed as a single operation.
+template <class Subject>
+result<phase_result> compact_phase(Subject& s, bench::latency_recorder& recorder, const bench::tsc_clock& clock) {
+  phase_result p;
+  p.phase = bench_phase::compact;
+  p.structure = Subject::name;
+  recorder.clear();
+  result<void> done;
+  const steady::time_point start = steady::now();
+  recorder.add(bench::time_one([&] { done = s.compact(); }));
+  p.wall_ns = elapsed_ns(start);
+  if (!done)
+    return make_error(done.error().code(), std::string(Subject::name) + " compact: " + done.error().to_string());
+  p.ops = 1;
+  p.items = 1;
+  p.latency = recorder.summarize(clock);
+  return p;
+}
+
 template <class Subject>
 result<void> put_all(Subject& s, const bench::key_set& keys, std::string_view value, bench_phase phase,
                      bench::latency_recorder& recorder, const bench::tsc_clock& clock, subject_run& out) {
@@ -162,6 +181,19 @@ result<subject_run> run_subject(const bench_workload& w, const bench_config& con
   if (auto r = put_all(s, w.load, w.value, bench_phase::load, recorder, clock, out); !r)
     return tl::unexpected(r.error());
   out.memory = s.memory(before);
+
+  if (config.runs(bench_phase::compact)) {
+    progress(name, w.kind, bench_phase::compact);
+    if constexpr (requires(Subject & x) { x.compact(); }) {
+      if (auto p = compact_phase(s, recorder, clock); p) {
+        out.phases.push_back(std::move(*p));
+      } else {
+        return tl::unexpected(p.error());
+      }
+    } else {
+      out.phases.push_back(unavailable(bench_phase::compact, name));
+    }
+  }
 
   const std::size_t value_size = w.value.size();
   if (config.runs(bench_phase::get)) {

@@ -61,6 +61,7 @@ class tessel_subject {
     return store_->put(as_bytes(key), as_bytes(value));
   }
   [[nodiscard]] result<bool> erase(std::string_view key) noexcept { return store_->erase(as_bytes(key)); }
+  [[nodiscard]] result<void> compact() noexcept { return store_->compact(); }
 
   [[nodiscard]] scan_outcome prefix_scan(std::string_view prefix) const noexcept {
     scan_outcome out;
