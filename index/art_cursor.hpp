@@ -215,6 +215,21 @@ class art_cursor {
     prefetch_span(base_ + node.offset(), inner_size(node.kind(), header_of(base_, node)));
   }
 
+  /// Requests the part of a frame's node the scout may still read: an n256's slots from the frame's position
+  /// to the end's byte (bounded) or the last child, and any other node whole. A range scan that crosses
+  /// from one n256 into the next needs two or three of the upper node's 33 lines, not all of them.
+  void prefetch_rest(const frame& f) const noexcept {
+    if (f.node.kind() != node_kind::n256 || f.pos < 0) {
+      prefetch_node(f.node);
+      return;
+    }
+    const auto* n = node_cast<node256>(base_, f.node);
+    const unsigned from = n256_rank(n, static_cast<unsigned>(f.pos));
+    unsigned to = n256_rank(n, 255) + (n256_has(n, 255) ? 1U : 0U);
+    if (f.bounded && end_byte(f.depth) < 255) to = n256_rank(n, end_byte(f.depth) + 1U);
+    if (to > from) prefetch_span(&n->children[from], (to - from) * sizeof(node_ref));
+  }
+
   /// Moves the scout to the next leaf, keeping siblings in flight in every frame it moves in or pushes, and
   /// queues that leaf, prefetched, in the ring.
   void advance_scout() noexcept {
@@ -304,7 +319,7 @@ class art_cursor {
       f.lead = 0;
       // The seek read only the lines on its path: request the rest of each node on it now, or a scan that
       // starts in an n256 of 150 leaves waits for its 20 lines one at a time.
-      prefetch_node(f.node);
+      prefetch_rest(f);
     }
     scout_.leaf = main_.leaf;
     ring_head_ = 0;
