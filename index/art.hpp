@@ -197,8 +197,10 @@ class art {
   [[nodiscard]] result<upsert_result> upsert_walk(node_ref* slot, std::size_t depth, std::size_t verified, key_view key,
                                                   value_view value) noexcept;
 
-  /// Where a new block goes: any free block first (writes), or the region's frontier, so that blocks made
-  /// one after another lie in address order (the sorted loader; regions without a frontier place it).
+  /// Where a new block goes. reuse: the region's own choice, a freed block first (every write; a compaction
+  /// after order_free_blocks(), which makes that choice ascending). frontier: past every freed block, so
+  /// blocks made one after another lie in address order (the sorted loader). A region that is not a
+  /// placing_region places every block itself.
   enum class placement : std::uint8_t { reuse, frontier };
   [[nodiscard]] std::uint64_t allocate_block(std::size_t size, placement where) noexcept {
     if constexpr (placing_region<Region>) {

@@ -67,12 +67,7 @@ class mapped_region {
   // ---- The Region concept ----
 
   [[nodiscard]] std::uint64_t allocate(std::size_t size) noexcept {
-    const std::uint64_t offset = allocator_.allocate(size + header_bytes_);
-    if (TESSEL_UNLIKELY(offset == 0)) {
-      note_allocation_failure(size);
-      return 0;
-    }
-    return offset + header_bytes_;
+    return payload_of(allocator_.allocate(size + header_bytes_), size);
   }
   void deallocate(std::uint64_t offset, std::size_t size) noexcept {
     allocator_.deallocate(offset - header_bytes_, size + header_bytes_);
@@ -87,12 +82,7 @@ class mapped_region {
   void order_free_blocks() noexcept { allocator_.order_free_lists(); }
   /// allocate() at the frontier, never from freed blocks (block_allocator::allocate_at_frontier).
   [[nodiscard]] std::uint64_t allocate_at_frontier(std::size_t size) noexcept {
-    const std::uint64_t offset = allocator_.allocate_at_frontier(size + header_bytes_);
-    if (TESSEL_UNLIKELY(offset == 0)) {
-      note_allocation_failure(size);
-      return 0;
-    }
-    return offset + header_bytes_;
+    return payload_of(allocator_.allocate_at_frontier(size + header_bytes_), size);
   }
 
   /// Forgets every block; the memory stays committed for reuse.
@@ -139,6 +129,15 @@ class mapped_region {
   std::uint64_t grow_anonymous(std::uint64_t end) noexcept;
   std::uint64_t grow_file(std::uint64_t end) noexcept;
   void note_allocation_failure(std::size_t size) noexcept;
+  /// The payload offset of a block the allocator placed at `block` for a request of `size`; 0 (with the
+  /// reason noted) when it placed none.
+  [[nodiscard]] std::uint64_t payload_of(std::uint64_t block, std::size_t size) noexcept {
+    if (TESSEL_UNLIKELY(block == 0)) {
+      note_allocation_failure(size);
+      return 0;
+    }
+    return block + header_bytes_;
+  }
 
   std::byte* base_;
   std::size_t reserved_;
