@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <unordered_set>
@@ -96,8 +97,9 @@ class art {
   /// into the region's freed blocks, lowest first, when they could hold it -- so compacting again and again
   /// does not grow the region -- else at its frontier. Needs room for the second copy while it runs; the
   /// old blocks are retired after. Errors: the region's (no_space, no_memory) and no_memory for the
-  /// loader's bookkeeping: the tree is unchanged then.
-  [[nodiscard]] result<void> compact() noexcept;
+  /// loader's bookkeeping: the tree is unchanged then. `progress`, when set, hears the entries copied so
+  /// far every 65,536.
+  [[nodiscard]] result<void> compact(const std::function<void(std::size_t)>& progress = {}) noexcept;
 
   // ---- Epochs ----
 

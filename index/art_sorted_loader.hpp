@@ -186,7 +186,7 @@ class art<Region>::sorted_loader {
 };
 
 template <region Region>
-result<void> art<Region>::compact() noexcept {
+result<void> art<Region>::compact(const std::function<void(std::size_t)>& progress) noexcept {
   if (root_.is_empty()) return {};
   // Where the copy goes: freed blocks that could hold it are reused lowest address first (after a first
   // compaction they are the previous copy, so the region stops growing); otherwise the frontier.
@@ -207,8 +207,10 @@ result<void> art<Region>::compact() noexcept {
   auto rebuild = [&]() -> result<void> {
     sorted_loader loader(*this, where);  // on failure its destructor frees what it built
     art_cursor<Region> from(region_, old_root);
+    std::size_t copied = 0;
     for (from.seek_to_first(); from.valid(); from.next()) {
       if (auto ok = loader.add(from.key(), from.value()); !ok) return ok;
+      if ((++copied & 0xFFFFU) == 0 && progress) progress(copied);
     }
     return loader.finish();
   };

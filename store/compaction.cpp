@@ -4,15 +4,16 @@
 // waits on a random DRAM line per key (about 50 ns on the project's host at 10M keys). A tree rebuilt from
 // its own ordered entries has its leaves nearly in address order, which the hardware prefetcher streams.
 #include <chrono>
+#include <functional>
 #include <mutex>
 
 #include "store/store_impl.hpp"
 
 namespace tessel::detail {
 
-result<void> store_impl::compact() noexcept {
+result<void> store_impl::compact(const std::function<void(std::uint64_t)>& progress) noexcept {
   if (durable_ == nullptr) {
-    if (auto ok = tree_.compact(); !ok) return ok;
+    if (auto ok = tree_.compact(progress); !ok) return ok;
     maybe_reclaim();
     return {};
   }
@@ -24,7 +25,7 @@ result<void> store_impl::compact() noexcept {
     return make_error(errc::not_supported,
                       "compacting a pmem store: its reservations are published in bounded batches");
   }
-  if (auto ok = tree_.compact(); !ok) return ok;
+  if (auto ok = tree_.compact(progress); !ok) return ok;
   // No log record describes a compaction, and none is needed: the contents are the same, so recovery from
   // the old durable tree and the log finds what this tree holds. The commit makes the new layout the
   // durable one and frees the old blocks once no commit reaches them.

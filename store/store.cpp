@@ -143,7 +143,9 @@ result<void> store::clear() noexcept {
                               });
 }
 
-result<void> store::compact() noexcept { return impl_->compact(); }
+result<void> store::compact(const std::function<void(std::uint64_t)>& progress) noexcept {
+  return impl_->compact(progress);
+}
 
 bool store::is_durable() const noexcept { return impl_->durable() != nullptr; }
 

@@ -128,7 +128,7 @@ class store_impl {
   /// store (as load_sorted). Errors: as store::put.
   [[nodiscard]] result<void> put_unlogged(key_view key, value_view value) noexcept;
   /// store::compact(): rebuilds the live tree in key order (art::compact); a durable store then commits.
-  [[nodiscard]] result<void> compact() noexcept;
+  [[nodiscard]] result<void> compact(const std::function<void(std::uint64_t)>& progress) noexcept;
 
   /// Commits the live tree when it changed (or `flags` must be recorded), then drops the log segments no
   /// meta slot needs. REQUIRES: durable, mutex held.

@@ -12,6 +12,7 @@
 #include "tessel/store.hpp"
 
 #include "tools/command_registry.hpp"
+#include "tools/progress_meter.hpp"
 #include "tools/shard_directories.hpp"
 #include "tools/tool_support.hpp"
 
@@ -33,7 +34,10 @@ int compact_of(const std::string& path, bool json, std::ostream& out) {
   store& s = **opened;
   const memory_usage before = s.memory();
   const auto start = std::chrono::steady_clock::now();
-  if (auto ok = s.compact(); !ok) return fail("compact", ok.error());
+  progress_meter meter("compacting", json);
+  auto compacted = s.compact([&](std::uint64_t entries) { meter.update(entries, 0); });
+  meter.finish();
+  if (!compacted) return fail("compact", compacted.error());
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const memory_usage after = s.memory();
   if (auto ok = s.close(); !ok) return fail("compact", ok.error());

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -129,7 +130,8 @@ class store {
   /// durable store's once the commit compact() ends with no longer reaches it). Snapshots keep reading what
   /// they froze. Invalidates cursors, like any write. Errors: no_space or no_memory (the store unchanged);
   /// durable stores also not_supported (read-only, closed, or a pmem store) and as checkpoint().
-  [[nodiscard]] result<void> compact() noexcept;
+  /// `progress`, when set, is called with the entries copied so far every 65,536 (from the calling thread).
+  [[nodiscard]] result<void> compact(const std::function<void(std::uint64_t entries)>& progress = {}) noexcept;
 
   // ---- Snapshots (include/tessel/snapshot.hpp) ----
 

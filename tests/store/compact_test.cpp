@@ -3,6 +3,7 @@
 // compact say so and stay as they were.
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -68,6 +69,20 @@ TEST(CompactTest, AMemoryStoreKeepsItsContentsAndItsSnapshots) {
   ASSERT_TRUE(empty.has_value());
   ASSERT_TRUE((*empty)->compact().has_value()) << "an empty store compacts to nothing";
   EXPECT_TRUE((*empty)->is_empty());
+}
+
+TEST(CompactTest, ProgressHearsTheEntriesCopiedEvery65536) {
+  auto opened = store::open(options{});
+  ASSERT_TRUE(opened.has_value());
+  store& s = **opened;
+  for (int i = 0; i < 140000; ++i) {
+    const std::string key = "/p/" + std::to_string(i * 7919 % 140000);
+    ASSERT_TRUE(s.put(bv(key), bv("v")).has_value());
+  }
+  std::vector<std::uint64_t> heard;
+  ASSERT_TRUE(s.compact([&](std::uint64_t entries) { heard.push_back(entries); }).has_value());
+  EXPECT_EQ(heard, (std::vector<std::uint64_t>{65536, 131072}));
+  EXPECT_EQ(s.len(), 140000U);
 }
 
 class CompactDurableTest : public ::testing::TestWithParam<durability> {};
