@@ -85,13 +85,14 @@ scan_range::iterator scan_range::begin() noexcept {
       break;
     default: cursor_.seek(as_bytes(start_)); break;
   }
-  return iterator(refill() ? this : nullptr);
+  refill();
+  return iterator(this);
 }
 
-bool scan_range::refill() noexcept {
+void scan_range::refill() noexcept {
   batch_at_ = 0;
   batch_size_ = 0;
-  if (!cursor_.impl_) return false;  // a scan of an empty snapshot handle
+  if (!cursor_.impl_) return;  // a scan of an empty snapshot handle
   index::art_cursor<detail::tree_region>& c = cursor_.impl_->cursor_;
   const key_view end = as_bytes(bound_);
   // A prefix scan needs no check: seek_within keeps the cursor among the keys with the prefix.
@@ -102,7 +103,6 @@ bool scan_range::refill() noexcept {
     batch_[batch_size_++] = {k, c.value()};
     c.next();
   }
-  return batch_size_ != 0;
 }
 
 }  // namespace tessel

@@ -312,6 +312,18 @@ result<void> sharded_store::checkpoint() noexcept {
   return ok;
 }
 
+result<void> sharded_store::compact() noexcept {
+  result<void> first;
+  for (std::size_t i = 0; i < impl_->shards.size(); ++i) {
+    std::lock_guard lock(impl_->locks[i]);
+    store& shard = *impl_->shards[i];
+    auto ok = shard.compact();
+    if (ok && impl_->mode == shard_mode::workers) ok = shard.publish();
+    if (!ok && first) first = std::move(ok);
+  }
+  return first;
+}
+
 result<void> sharded_store::close() noexcept {
   impl_->workers.clear();  // each applies what is queued, then stops
   impl_->mode = shard_mode::inline_calls;

@@ -86,10 +86,11 @@ class scan_range {
     const entry& operator*() const noexcept { return range_->batch_[range_->batch_at_]; }
     const entry* operator->() const noexcept { return &**this; }
     iterator& operator++() noexcept {
-      if (++range_->batch_at_ == range_->batch_size_ && !range_->refill()) range_ = nullptr;
+      if (++range_->batch_at_ == range_->batch_size_) range_->refill();
       return *this;
     }
-    bool operator==(std::default_sentinel_t) const noexcept { return range_ == nullptr; }
+    /// At the end the batch is empty (a refill found nothing more).
+    bool operator==(std::default_sentinel_t) const noexcept { return range_->batch_at_ == range_->batch_size_; }
 
    private:
     friend class scan_range;
@@ -112,9 +113,9 @@ class scan_range {
   /// The entries of `c`'s tree whose key starts with `prefix`, or lies in [start, end).
   [[nodiscard]] static scan_range with_prefix(cursor c, bytes_view prefix) noexcept;
   [[nodiscard]] static scan_range in_range(cursor c, bytes_view start, bytes_view end) noexcept;
-  /// Fills the batch with the next entries in bounds, advancing the cursor past them; false when none is
-  /// left.
-  [[nodiscard]] bool refill() noexcept;
+  /// Fills the batch with the next entries in bounds, advancing the cursor past them: an empty batch when
+  /// none is left.
+  void refill() noexcept;
 
   cursor cursor_;
   std::string start_;

@@ -211,6 +211,10 @@ class sharded_store {
   [[nodiscard]] result<void> flush() noexcept;
   [[nodiscard]] result<void> checkpoint() noexcept;
   [[nodiscard]] result<void> close() noexcept;
+  /// store::compact of every shard, each under its shard's lock: in worker mode between the worker's
+  /// batches, and published once done, so readers of the published versions scan the compacted trees.
+  /// Writers to a shard wait while it compacts. The first error, after trying all.
+  [[nodiscard]] result<void> compact() noexcept;
 
  private:
   explicit sharded_store(std::shared_ptr<detail::sharded_impl> impl) noexcept;
