@@ -82,10 +82,15 @@ void check_tree(const mmap::store_file& file, const mmap::meta_slot& meta,
   std::vector<block_allocator::extent> extents;
   std::size_t block_problems = 0;
   const index::node_ref root = index::node_ref::from_bits(meta.root);
+  // walk_blocks visits a node's children last first, so it meets the leaves in descending key order: a
+  // leaf in key order after its neighbour is met before it, at a higher offset.
+  std::uint64_t previous_leaf = 0;
   auto walked =
       index::walk_blocks(base, root, {mmap::first_block_offset, end}, 0, [&](index::node_ref r, std::size_t size) {
         if (r.is_leaf()) {
           ++report.leaves;
+          if (previous_leaf != 0 && r.offset() < previous_leaf) ++report.leaves_in_key_order;
+          previous_leaf = r.offset();
         } else {
           ++report.inner_nodes;
         }

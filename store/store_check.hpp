@@ -43,6 +43,10 @@ struct check_report {
   std::uint64_t key_count = 0;  ///< as the meta slot records it
   std::uint64_t leaves = 0;     ///< as the walk found them
   std::uint64_t inner_nodes = 0;
+  /// Of the pairs of leaves that are neighbours in key order, those whose second lies after the first in
+  /// the file: near leaves - 1 after a load or store::compact, near half after random writes (a scan of
+  /// such a store waits on a random line per key; compacting it helps). mmap stores.
+  std::uint64_t leaves_in_key_order = 0;
   std::uint64_t block_bytes = 0;        ///< allocator bytes of reachable blocks (headers, rounding)
   std::uint64_t named_snapshots = 0;    ///< in the snapshot catalog
   std::uint64_t named_only_blocks = 0;  ///< reached by named snapshots only (counted in block_bytes)

@@ -1,5 +1,6 @@
 // `tessel check PATH`: verifies a durable store without writing to it (store/store_check.hpp) and prints what
 // it found. Exit 0 when healthy, 3 (corruption) when anything is damaged. docs/tools.md §check.
+#include <iomanip>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -39,6 +40,7 @@ int check_of(const std::string& path, bool json, std::ostream& out) {
                         {"keys", r.key_count},
                         {"leaves", r.leaves},
                         {"inner_nodes", r.inner_nodes},
+                        {"leaves_in_key_order", r.leaves_in_key_order},
                         {"block_bytes", r.block_bytes},
                         {"unreachable_bytes", r.unreachable_bytes},
                         {"recorded_free_bytes", r.recorded_free_bytes},
@@ -75,8 +77,14 @@ int check_of(const std::string& path, bool json, std::ostream& out) {
     if (r.slot >= 0) {
       out << "checked          slot " << r.slot << " (generation " << r.generation << ")\n"
           << "tree             " << r.leaves << " leaves, " << r.inner_nodes << " inner nodes, " << r.block_bytes
-          << " bytes in blocks\n"
-          << "unreachable      " << r.unreachable_bytes
+          << " bytes in blocks\n";
+      if (r.leaves > 1) {
+        out << "leaf order       " << std::fixed << std::setprecision(1)
+            << 100.0 * static_cast<double>(r.leaves_in_key_order) / static_cast<double>(r.leaves - 1)
+            << std::defaultfloat << "% of neighbouring leaves lie in key order in the file"
+            << " (scans stream them; `tessel compact` restores it)\n";
+      }
+      out << "unreachable      " << r.unreachable_bytes
           << (r.clean_close ? " bytes free\n" : " bytes free or left by an unclean shutdown\n");
     }
     if (r.named_snapshots > 0) {

@@ -101,6 +101,7 @@ TEST_P(CompactDurableTest, TheCompactedTreeIsTheDurableOneAndChecksHealthy) {
   const auto report = check_store(dir.path());
   ASSERT_TRUE(report.has_value()) << report.error().to_string();
   EXPECT_TRUE(report->problems.empty()) << report->problems.front();
+  EXPECT_EQ(report->leaves_in_key_order, report->leaves - 1) << "check sees every leaf in key order in the file";
   {
     auto s = must_open(dir.path().string(), durable_options(GetParam()));
     ASSERT_NE(s, nullptr);

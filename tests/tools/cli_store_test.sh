@@ -63,6 +63,7 @@ printf 'tessel-dump 1\nlater-key\tv\n' | "$tessel" load "$work/t" > /dev/null
 "$tessel" compact "$work/t" > /dev/null || fail "a second compact fails"
 "$tessel" dump "$work/t" | cmp - "$work/t-before.txt" || fail "compact changed the entries"
 "$tessel" check "$work/t" > /dev/null || fail "check fails after compact"
+"$tessel" check "$work/t" --json | grep -q '"leaves_in_key_order": 257' || fail "compacted leaves are not all in key order"
 "$tessel" snapshot export "$work/t" "$work/after.ckpt" --name after > /dev/null
 "$tessel" snapshot import "$work/after.ckpt" "$work/from-after" > /dev/null
 "$tessel" dump "$work/from-after" | cmp - "$work/t-before.txt" || fail "the named snapshot changed under compact"
