@@ -185,11 +185,9 @@ result<subject_run> run_subject(const bench_workload& w, const bench_config& con
   if (config.runs(bench_phase::compact)) {
     progress(name, w.kind, bench_phase::compact);
     if constexpr (requires(Subject & x) { x.compact(); }) {
-      if (auto p = compact_phase(s, recorder, clock); p) {
-        out.phases.push_back(std::move(*p));
-      } else {
-        return tl::unexpected(p.error());
-      }
+      auto p = compact_phase(s, recorder, clock);
+      if (!p) return tl::unexpected(p.error());
+      out.phases.push_back(std::move(*p));
     } else {
       out.phases.push_back(unavailable(bench_phase::compact, name));
     }
