@@ -3,8 +3,10 @@
 // Leaves sit wherever the allocator put them, so walking them in key order would wait for one DRAM miss per
 // key. Forward iteration therefore runs a single walk, the scout, a fixed number of leaves ahead of the
 // position: it reads only inner nodes (keeping the next few inner siblings at each level in flight) and
-// prefetches every leaf it reaches into a ring; next() takes the position from the ring. Backward moves use
-// a plain stack walk (main_), which a seek rebuilds when the direction changes.
+// prefetches every leaf it reaches into a ring; next() takes the position from the ring. The scout steps
+// through each node's children by their index in the node (scout_frame), so the work per leaf is a few
+// loads and compares. Backward moves use a plain stack walk (main_), which a seek rebuilds when the direction
+// changes.
 //
 // Thread safety: one thread. A cursor on a frozen root stays valid while the writer works; a cursor on the
 // live root is invalidated by any write.
@@ -80,7 +82,7 @@ class art_cursor {
     leaf_ = ring_[ring_head_];
     ring_head_ = (ring_head_ + 1) % ring_size;
     --ring_count_;
-    if (!scout_.leaf.is_empty()) advance_scout();
+    if (scouting_) advance_scout();
   }
 
   /// REQUIRES: valid().
@@ -104,12 +106,13 @@ class art_cursor {
   static constexpr int sibling_distance = 8;
   // A position after every child of every kind: next_pos from it answers npos at once.
   static constexpr int last_position = 255;
+  // A scout_frame's end_child when no child continues the end's path: no position equals it.
+  static constexpr int no_child = -2;
 
+  /// An inner node on main_'s path and the position (node_ops.hpp) of the child taken there.
   struct frame {
     node_ref node;
     int pos;
-    int ahead;  // scout: the last position whose inner node was prefetched
-    int lead;   // scout: positions prefetched beyond pos
     // After seek_range: the key bytes above this node's children, and whether they equal the end's first
     // `depth` bytes (then children whose byte is above the end's there hold only keys after the end).
     std::uint32_t depth;
@@ -124,6 +127,24 @@ class art_cursor {
       stack.clear();
       leaf = {};
     }
+  };
+
+  /// An inner node on the scout's path. The scout only moves forward, and four kinds keep their children in
+  /// one array in key order (n4, n16, n32, and an n256's dense slots), so it steps through that array by
+  /// index: a step is an increment and a load, where a position (node_ops.hpp) costs a presence-map scan
+  /// and a rank for every child of an n256. A bounded frame's end becomes an index limit, found once per
+  /// node. An n48, whose children are in insertion order behind its byte index, steps by position.
+  struct scout_frame {
+    node_ref node;
+    const node_ref* children;  // the array in key order; nullptr for an n48
+    int at;                    // an index into children, or an n48's position; -1 (terminal_pos): the terminal
+    int limit;                 // `at` values from here on are past the end: children's count when none is
+    int count;                 // children's count (an n48: 256, its positions' bound)
+    int end_child;             // the `at` of the child under the end's byte, or no_child
+    int ahead;                 // the last `at` whose inner child was requested
+    int lead;                  // an n48's: positions requested beyond `at`
+    std::uint32_t depth;       // as frame's
+    bool bounded;
   };
 
   /// seek(target), then the scope of seek_within: false when no key in it is >= target (then invalid).
@@ -147,7 +168,7 @@ class art_cursor {
 
   static bool push(walk& w, node_ref node, int pos) noexcept {
     try {
-      w.stack.push_back({node, pos, pos, 0, 0, false});
+      w.stack.push_back({node, pos, 0, false});
     } catch (...) {
       w.reset();
       return false;
@@ -180,24 +201,94 @@ class art_cursor {
     w.leaf = {};
   }
 
-  /// Requests the inner nodes among the next sibling_distance positions after f.pos that are not requested
+  /// The scout's frame for inner node `r` at main_'s position `pos` (terminal_pos - 1: before its first
+  /// child, the terminal included), with its end's limits when `bounded`.
+  [[nodiscard]] scout_frame scout_frame_of(node_ref r, int pos, std::uint32_t depth, bool bounded) const noexcept {
+    scout_frame f{r, nullptr, pos, 0, 0, no_child, 0, 0, depth, bounded};
+    const int end = bounded ? end_byte(depth) : 255;
+    const auto count = static_cast<int>(header_of(base_, r)->count());
+    switch (r.kind()) {
+      case node_kind::n48:
+        f.count = 256;
+        f.limit = end + 1;
+        if (bounded) f.end_child = end;
+        break;
+      case node_kind::n256: {
+        const auto* n = node_cast<node256>(base_, r);
+        f.children = n->children;
+        f.count = count;
+        f.limit = end == 255 ? count : static_cast<int>(n256_rank(n, static_cast<unsigned>(end) + 1U));
+        if (bounded && n256_has(n, static_cast<unsigned>(end))) f.end_child = f.limit - 1;
+        if (pos >= 0) f.at = static_cast<int>(n256_rank(n, static_cast<unsigned>(pos)));
+        break;
+      }
+      default: {  // n4, n16, n32: a position is already the index
+        const std::uint8_t* keys = sorted_keys(base_, r);
+        f.children = r.kind() == node_kind::n4    ? node_cast<node4>(base_, r)->children
+                     : r.kind() == node_kind::n16 ? node_cast<node16>(base_, r)->children
+                                                  : node_cast<node32>(base_, r)->children;
+        f.count = count;
+        f.limit = count;
+        if (bounded) {
+          int i = 0;
+          while (i < count && keys[i] <= end) ++i;
+          f.limit = i;
+          if (i > 0 && keys[i - 1] == end) f.end_child = i - 1;
+        }
+        break;
+      }
+    }
+    if (pos == terminal_pos - 1) {
+      // The first child: the terminal when there is one.
+      if (!terminal_of(base_, r).is_empty()) {
+        f.at = terminal_pos;
+      } else {
+        f.at = f.children != nullptr ? 0 : next_pos(base_, r, terminal_pos);
+      }
+    }
+    f.ahead = f.at;
+    return f;
+  }
+
+  /// The child at the frame's `at`.
+  [[nodiscard]] TESSEL_ALWAYS_INLINE node_ref child_of(const scout_frame& f) const noexcept {
+    if (f.at == terminal_pos) return terminal_of(base_, f.node);
+    return f.children != nullptr ? f.children[f.at] : child_at(base_, f.node, f.at);
+  }
+
+  /// Moves `f` to its next child and returns it; an empty reference when the node has no child left
+  /// (`past_end` false) or the rest lie at or after the end (`past_end` true).
+  TESSEL_ALWAYS_INLINE node_ref next_child(scout_frame& f, bool& past_end) const noexcept {
+    const int at = f.children != nullptr ? f.at + 1 : next_pos(base_, f.node, f.at);
+    if (at >= f.limit) {
+      past_end = at < f.count;
+      return {};
+    }
+    f.at = at;
+    return f.children != nullptr ? f.children[at] : child_at(base_, f.node, at);
+  }
+
+  /// Requests the inner nodes among the next sibling_distance children after f.at that are not requested
   /// yet, whole up to a cap: a node's children can be anywhere in its block.
-  void prefetch_siblings(frame& f) const noexcept {
+  void prefetch_siblings(scout_frame& f) const noexcept {
+    if (f.children != nullptr) {
+      const int to = std::min(f.at + sibling_distance, f.limit - 1);
+      while (f.ahead < to) {
+        const node_ref sibling = f.children[++f.ahead];
+        if (sibling.is_inner()) prefetch_node(sibling);
+      }
+      return;
+    }
     if (f.lead > 0) {
       --f.lead;
     } else {
-      f.ahead = f.pos;
+      f.ahead = f.at;
     }
     while (f.lead < sibling_distance) {
       const int pos = next_pos(base_, f.node, f.ahead);
-      if (pos == npos) {
-        // The node is exhausted: stop looking until the walk leaves it, instead of rescanning its tail on
-        // every step.
-        f.ahead = last_position;
-        f.lead = sibling_distance;
-        break;
-      }
-      if (past_end(f, pos)) {
+      if (pos >= f.limit) {
+        // The node is exhausted (or the rest is past the end): stop looking until the walk leaves it,
+        // instead of rescanning its tail on every step.
         f.ahead = last_position;
         f.lead = sibling_distance;
         break;
@@ -215,80 +306,76 @@ class art_cursor {
     prefetch_span(base_ + node.offset(), inner_size(node.kind(), header_of(base_, node)));
   }
 
-  /// Requests the part of a frame's node the scout may still read: an n256's slots from the frame's position
+  /// Requests the part of a frame's node the scout may still read: an n256's slots from the frame's child
   /// to the end's byte (bounded) or the last child, and any other node whole. A range scan that crosses
   /// from one n256 into the next needs two or three of the upper node's 33 lines, not all of them.
-  void prefetch_rest(const frame& f) const noexcept {
-    if (f.node.kind() != node_kind::n256 || f.pos < 0) {
+  void prefetch_rest(const scout_frame& f) const noexcept {
+    if (f.node.kind() != node_kind::n256 || f.at < 0) {
       prefetch_node(f.node);
       return;
     }
-    const auto* n = node_cast<node256>(base_, f.node);
-    const unsigned from = n256_rank(n, static_cast<unsigned>(f.pos));
-    unsigned to = n256_rank(n, 255) + (n256_has(n, 255) ? 1U : 0U);
-    if (f.bounded && end_byte(f.depth) < 255) to = n256_rank(n, end_byte(f.depth) + 1U);
-    if (to > from) prefetch_span(&n->children[from], (to - from) * sizeof(node_ref));
+    if (f.limit > f.at) {
+      prefetch_span(f.children + f.at, static_cast<std::size_t>(f.limit - f.at) * sizeof(node_ref));
+    }
+  }
+
+  /// Pushes inner node `r`, whose children's byte is key byte `depth`, on the scout's stack at its first
+  /// child; false when out of memory (the scout has stopped then).
+  bool push_scout(node_ref r, std::size_t depth, bool bounded) noexcept {
+    try {
+      scout_.push_back(scout_frame_of(r, terminal_pos - 1, static_cast<std::uint32_t>(depth), bounded));
+    } catch (...) {
+      stop_scout();
+      return false;
+    }
+    return true;
   }
 
   /// Moves the scout to the next leaf, keeping siblings in flight in every frame it moves in or pushes, and
   /// queues that leaf, prefetched, in the ring.
   void advance_scout() noexcept {
-    walk& w = scout_;
-    while (w.stack.size() > scope_floor_) {
-      frame& f = w.stack.back();
-      const int pos = next_pos(base_, f.node, f.pos);
-      if (pos != npos) {
-        if (past_end(f, pos)) break;
-        f.pos = pos;
-        prefetch_siblings(f);
-        bool bounded = on_end_path(f, pos);
-        std::size_t depth = f.depth + std::size_t{1};
-        node_ref r = child_at(base_, f.node, pos);
-        while (r.is_inner()) {
-          if (bounded) {
-            const prefix_order order = order_against_end(r, depth);
-            if (order == prefix_order::above) return stop_scout();
-            bounded = order == prefix_order::equal;
-          }
-          depth += r.length();
-          if (bounded && depth >= end_.size()) return stop_scout();  // every key below starts with the end
-          const int first = next_pos(base_, r, terminal_pos - 1);
-          if (!push(w, r, first)) return;
-          frame& g = w.stack.back();
-          g.depth = static_cast<std::uint32_t>(depth);
-          g.bounded = bounded;
-          if (past_end(g, first)) return stop_scout();
-          prefetch_siblings(g);
-          bounded = on_end_path(g, first);
-          ++depth;
-          r = child_at(base_, r, first);
-        }
-        w.leaf = r;
-        prefetch_leaf(r);
-        ring_[(ring_head_ + ring_count_) % ring_size] = r;
-        ++ring_count_;
-        return;
+    while (scout_.size() > scope_floor_) {
+      scout_frame& f = scout_.back();
+      bool past_end = false;
+      node_ref r = next_child(f, past_end);
+      if (r.is_empty()) {
+        if (past_end) break;
+        scout_.pop_back();
+        continue;
       }
-      w.stack.pop_back();
+      prefetch_siblings(f);
+      bool bounded = f.at == f.end_child;
+      std::size_t depth = f.depth + std::size_t{1};
+      while (r.is_inner()) {
+        if (bounded) {
+          const prefix_order order = order_against_end(r, depth);
+          if (order == prefix_order::above) return stop_scout();
+          bounded = order == prefix_order::equal;
+        }
+        depth += r.length();
+        if (bounded && depth >= end_.size()) return stop_scout();  // every key below starts with the end
+        if (!push_scout(r, depth, bounded)) return;
+        scout_frame& g = scout_.back();
+        if (g.at >= g.limit) return stop_scout();  // its first child is past the end
+        prefetch_siblings(g);
+        bounded = g.at == g.end_child;
+        ++depth;
+        r = child_of(g);
+      }
+      prefetch_leaf(r);
+      ring_[(ring_head_ + ring_count_) % ring_size] = r;
+      ++ring_count_;
+      return;
     }
     stop_scout();
   }
 
   /// Ends the scout: the ring drains and the cursor becomes invalid after its last leaf.
   void stop_scout() noexcept {
-    if (scout_.stack.size() > scope_floor_) scout_.stack.resize(scope_floor_);
-    scout_.leaf = {};
+    if (scout_.size() > scope_floor_) scout_.resize(scope_floor_);
+    scouting_ = false;
   }
 
-  /// Whether every key from `pos` on in a bounded frame is >= the end. The terminal (the frame's path, a
-  /// proper prefix of the end) is below it.
-  [[nodiscard]] bool past_end(const frame& f, int pos) const noexcept {
-    return f.bounded && pos != terminal_pos && key_at(base_, f.node, pos) > end_byte(f.depth);
-  }
-  /// Whether the child at `pos` of a bounded frame continues the end's path.
-  [[nodiscard]] bool on_end_path(const frame& f, int pos) const noexcept {
-    return f.bounded && pos != terminal_pos && key_at(base_, f.node, pos) == end_byte(f.depth);
-  }
   [[nodiscard]] std::uint8_t end_byte(std::size_t i) const noexcept { return static_cast<std::uint8_t>(end_[i]); }
 
   enum class prefix_order : std::uint8_t { below, equal, above, unknown };
@@ -309,31 +396,29 @@ class art_cursor {
   /// Switches to forward iteration from the current position: the scout starts at main_ and fills the ring.
   bool start_forward() noexcept {
     try {
-      scout_.stack = main_.stack;
+      scout_.clear();
+      for (const frame& m : main_.stack) scout_.push_back(scout_frame_of(m.node, m.pos, m.depth, m.bounded));
     } catch (...) {
       return false;
     }
-    for (std::size_t i = scope_floor_; i < scout_.stack.size(); ++i) {
-      frame& f = scout_.stack[i];
-      f.ahead = f.pos;
-      f.lead = 0;
-      // The seek read only the lines on its path: request the rest of each node on it now, or a scan that
-      // starts in an n256 of 150 leaves waits for its 20 lines one at a time.
-      prefetch_rest(f);
-    }
-    scout_.leaf = main_.leaf;
+    // The seek read only the lines on its path: request the rest of each node on it now, or a scan that
+    // starts in an n256 of 150 leaves waits for its 20 lines one at a time.
+    for (std::size_t i = scope_floor_; i < scout_.size(); ++i) prefetch_rest(scout_[i]);
+    scouting_ = !main_.leaf.is_empty();
     ring_head_ = 0;
     ring_count_ = 0;
     forward_ = true;
-    while (ring_count_ < ring_size && !scout_.leaf.is_empty()) advance_scout();
+    if (scouting_) {
+      while (ring_count_ < ring_size && scouting_) advance_scout();
+    }
     return true;
   }
-
   std::byte* base_;
   node_ref root_;
   node_ref leaf_;
-  walk main_;   // the stack above leaf_ while !forward_
-  walk scout_;  // while forward_: the walk at the newest leaf in the ring
+  walk main_;                       // the stack above leaf_ while !forward_
+  std::vector<scout_frame> scout_;  // while forward_: the nodes above the newest leaf in the ring
+  bool scouting_ = false;           // whether the scout has leaves left to find
   std::array<node_ref, ring_size> ring_{};
   unsigned ring_head_ = 0;
   unsigned ring_count_ = 0;

@@ -359,6 +359,61 @@ TEST(ArtSeekRangeTest, EveryKeyBelowTheEndIsVisited) {
   EXPECT_GT(ranges, 2000u);
 }
 
+// The scout steps through a node's children by index where the kind keeps them in key order (n4, n16, n32,
+// n256) and by key byte in an n48, and turns a bounded node's end byte into a limit once per node. Nodes of
+// every kind, each with a terminal and with inner children among its leaves, scanned from and to every child
+// byte and its neighbours, and started from a main_ position (a prev() before next()) as well as a seek.
+TEST(ArtSeekRangeTest, BoundsInsideEveryNodeKind) {
+  tree_fixture f;
+  model m;
+  std::vector<std::string> bounds;
+  for (const unsigned children : {3U, 12U, 30U, 45U, 200U}) {
+    const std::string node = "k" + std::to_string(children);
+    ASSERT_TRUE(put(f.tree, m, node, "terminal"));
+    for (unsigned i = 0; i < children; ++i) {
+      const std::string child = node + static_cast<char>(i * 251U / children + 2U);
+      ASSERT_TRUE(put(f.tree, m, child, "leaf"));
+      if (i % 5 == 1) {
+        ASSERT_TRUE(put(f.tree, m, child + "/below", "inner"));  // the child becomes an n4
+      }
+      for (const unsigned d : {1U, 2U, 3U}) bounds.push_back(node + static_cast<char>(i * 251U / children + d));
+    }
+    bounds.push_back(node);
+    bounds.push_back(node + '\0');
+    bounds.push_back(node + '\xff');
+  }
+  const tree_stats s = f.tree.stats();
+  ASSERT_GT(s.n4, 0u);
+  ASSERT_GT(s.n16, 0u);
+  ASSERT_GT(s.n32, 0u);
+  ASSERT_GT(s.n48, 0u);
+  ASSERT_GT(s.n256, 0u);
+  for (std::size_t i = 0; i < bounds.size(); ++i) {
+    for (std::size_t j = i; j < bounds.size(); j += 1 + j % 3)
+      ASSERT_TRUE(range_scan_matches(f.tree, m, bounds[i], bounds[j]));
+    ASSERT_TRUE(prefix_scan_matches(f.tree, m, bounds[i]));
+  }
+  // A forward walk that starts from main_'s stack after a step back: the scout takes over main_'s positions.
+  auto c = f.tree.cursor();
+  for (auto it = m.begin(); it != m.end(); ++it) {
+    c.seek(kv(it->first));
+    c.prev();
+    if (it == m.begin()) {
+      EXPECT_FALSE(c.valid());
+      continue;
+    }
+    c.next();
+    ASSERT_TRUE(cursor_at(c, m, it));
+    c.next();
+    const auto after = std::next(it);
+    if (after == m.end()) {
+      EXPECT_FALSE(c.valid());
+    } else {
+      ASSERT_TRUE(cursor_at(c, m, after));
+    }
+  }
+}
+
 // Forward steps are served from the scout's ring of upcoming leaves and backward steps from a rebuilt stack;
 // a random walk switching between them in a large tree (full rings, dense nodes, n4s below n256s) must
 // visit exactly the keys a std::map iterator does.
