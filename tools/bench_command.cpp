@@ -122,7 +122,8 @@ run_function setup(CLI::App& app) {
       ->capture_default_str();
   app.add_option("--ops", o->config.ops, "timed operations per phase (default: min(keys, 1000000))")
       ->check(CLI::Range(std::size_t{1}, max_total_keys / 2));
-  app.add_option("--scan-ops", o->config.scan_ops, "timed prefix scans (default: min(ops, 100000))")
+  app.add_option("--scan-ops", o->config.scan_ops,
+                 "timed prefix scans, and as many range scans (default: min(ops, 100000))")
       ->check(CLI::Range(std::size_t{1}, max_total_keys / 2));
   app.add_flag("--compact", o->compact,
                "compact tessel's store after the load (store::compact, timed as phase compact): the phases after "
@@ -143,7 +144,7 @@ run_function setup(CLI::App& app) {
   std::vector<std::string> phase_names(bench_phase_option_names.begin(), bench_phase_option_names.end());
   app.add_option("--phases", o->phases,
                  "comma-separated phases (default: all): get,get_missing,put,erase,"
-                 "prefix_scan,full_scan; the load always runs")
+                 "prefix_scan,range_scan,full_scan; the load always runs")
       ->delimiter(',')
       ->check(CLI::IsMember(phase_names));
 
@@ -197,6 +198,7 @@ run_function setup(CLI::App& app) {
     set(bench_phase::get, wants("get"));
     set(bench_phase::get_missing, wants("get_missing"));
     set(bench_phase::prefix_scan, wants("prefix_scan"));
+    set(bench_phase::range_scan, wants("range_scan"));
     set(bench_phase::full_scan, wants("full_scan"));
     set(bench_phase::put_overwrite, wants("put"));
     set(bench_phase::put_insert, wants("put"));

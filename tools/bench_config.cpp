@@ -10,6 +10,7 @@ std::string_view to_string(bench_phase phase) noexcept {
     case bench_phase::get: return "get";
     case bench_phase::get_missing: return "get_missing";
     case bench_phase::prefix_scan: return "prefix_scan";
+    case bench_phase::range_scan: return "range_scan";
     case bench_phase::full_scan: return "full_scan";
     case bench_phase::put_overwrite: return "put_overwrite";
     case bench_phase::put_insert: return "put_insert";

@@ -22,23 +22,24 @@ enum class bench_phase : std::uint8_t {
   get,            ///< look up present keys
   get_missing,    ///< look up absent keys (not_found)
   prefix_scan,    ///< visit every key under a prefix (~100 path keys; 2-byte prefix for random keys)
+  range_scan,     ///< visit the 100 keys of [start, end), start and end present keys 100 apart in key order
   full_scan,      ///< visit every key in order; timed per pass, reported per key
   put_overwrite,  ///< replace the value of present keys
   put_insert,     ///< insert absent keys
   erase,          ///< remove distinct present keys
 };
-inline constexpr std::size_t bench_phase_count = 9;
+inline constexpr std::size_t bench_phase_count = 10;
 
 [[nodiscard]] std::string_view to_string(bench_phase phase) noexcept;
 
 /// The names --phases accepts; "put" selects put_overwrite and put_insert.
-inline constexpr std::array<std::string_view, 6> bench_phase_option_names = {"get",   "get_missing", "put",
-                                                                             "erase", "prefix_scan", "full_scan"};
+inline constexpr std::array<std::string_view, 7> bench_phase_option_names = {
+    "get", "get_missing", "put", "erase", "prefix_scan", "range_scan", "full_scan"};
 
 struct bench_config {
   std::size_t keys = 1'000'000;
   std::size_t ops = 0;       ///< timed operations per point phase; resolved to min(keys, 1,000,000) when 0
-  std::size_t scan_ops = 0;  ///< timed prefix scans; resolved to min(ops, 100,000) when 0
+  std::size_t scan_ops = 0;  ///< timed prefix scans, and range scans; resolved to min(ops, 100,000) when 0
   std::size_t full_scan_passes = 3;
   std::vector<bench::key_kind> key_kinds;
   std::size_t value_size = 16;

@@ -43,7 +43,8 @@ std::string rate(double per_s) {
 
 std::string_view unit(bench_phase phase) {
   switch (phase) {
-    case bench_phase::prefix_scan: return "scan";
+    case bench_phase::prefix_scan:
+    case bench_phase::range_scan: return "scan";
     case bench_phase::full_scan: return "key";
     case bench_phase::compact: return "store";
     default: return "op";

@@ -1,6 +1,6 @@
 // The phase runner: see bench_runner.hpp. One template over the subjects of bench_subjects.hpp.
 //
-// Hot path: the loops in point_phase, prefix_phase and full_scan_phase. Each operation sits alone between
+// Hot path: the loops in point_phase, scan_phase and full_scan_phase. Each operation sits alone between
 // fenced_cycles_begin() and fenced_cycles_end(); its key is fetched and its outcome checked outside that window.
 #include "tools/bench_runner.hpp"
 
@@ -76,25 +76,25 @@ result<phase_result> point_phase(bench_phase phase, std::string_view structure, 
   return p;
 }
 
-template <class Subject>
-phase_result prefix_phase(const Subject& s, const bench::key_set& prefixes, bench::latency_recorder& recorder,
-                          const bench::tsc_clock& clock) {
+// `scans` scans, each timed alone: scan(i) runs the i-th and returns its outcome.
+template <class Scan>
+phase_result scan_phase(bench_phase phase, std::string_view structure, std::size_t scans,
+                        bench::latency_recorder& recorder, const bench::tsc_clock& clock, Scan&& scan) {
   phase_result p;
-  p.phase = bench_phase::prefix_scan;
-  p.structure = Subject::name;
+  p.phase = phase;
+  p.structure = structure;
   recorder.clear();
   const steady::time_point start = steady::now();
-  for (std::size_t i = 0; i < prefixes.size(); ++i) {
-    const std::string_view prefix = prefixes[i];
+  for (std::size_t i = 0; i < scans; ++i) {
     scan_outcome o;
     recorder.add(bench::time_one([&] {
-      o = s.prefix_scan(prefix);
+      o = scan(i);
       bench::do_not_optimize(o.checksum);
     }));
     p.items += o.count;
   }
   p.wall_ns = elapsed_ns(start);
-  p.ops = prefixes.size();
+  p.ops = scans;
   p.latency = recorder.summarize(clock);
   return p;
 }
@@ -218,9 +218,19 @@ result<subject_run> run_subject(const bench_workload& w, const bench_config& con
   if (config.runs(bench_phase::prefix_scan)) {
     progress(name, w.kind, bench_phase::prefix_scan);
     if constexpr (Subject::ordered) {
-      out.phases.push_back(prefix_phase(s, w.prefixes, recorder, clock));
+      out.phases.push_back(scan_phase(bench_phase::prefix_scan, name, w.prefixes.size(), recorder, clock,
+                                      [&](std::size_t i) { return s.prefix_scan(w.prefixes[i]); }));
     } else {
       out.phases.push_back(unavailable(bench_phase::prefix_scan, name));
+    }
+  }
+  if (config.runs(bench_phase::range_scan)) {
+    progress(name, w.kind, bench_phase::range_scan);
+    if constexpr (Subject::ordered) {
+      out.phases.push_back(scan_phase(bench_phase::range_scan, name, w.range_starts.size(), recorder, clock,
+                                      [&](std::size_t i) { return s.range_scan(w.range_starts[i], w.range_ends[i]); }));
+    } else {
+      out.phases.push_back(unavailable(bench_phase::range_scan, name));
     }
   }
   if (config.runs(bench_phase::full_scan)) {

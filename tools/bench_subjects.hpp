@@ -71,6 +71,14 @@ class tessel_subject {
     }
     return out;
   }
+  [[nodiscard]] scan_outcome range_scan(std::string_view start, std::string_view end) const noexcept {
+    scan_outcome out;
+    for (const entry& e : store_->range_scan(as_bytes(start), as_bytes(end))) {
+      ++out.count;
+      out.checksum += bench::touch(e.key.data(), e.key.size()) + bench::touch(e.value.data(), e.value.size());
+    }
+    return out;
+  }
   [[nodiscard]] scan_outcome full_scan() const noexcept {
     scan_outcome out;
     cursor c = store_->new_cursor();
@@ -146,6 +154,15 @@ class std_subject {
   [[nodiscard]] scan_outcome prefix_scan(std::string_view prefix) const noexcept requires Ordered {
     scan_outcome out;
     for (auto it = map_.lower_bound(prefix); it != map_.end() && it->first.starts_with(prefix); ++it) {
+      ++out.count;
+      out.checksum +=
+          bench::touch(it->first.data(), it->first.size()) + bench::touch(it->second.data(), it->second.size());
+    }
+    return out;
+  }
+  [[nodiscard]] scan_outcome range_scan(std::string_view start, std::string_view end) const noexcept requires Ordered {
+    scan_outcome out;
+    for (auto it = map_.lower_bound(start); it != map_.end() && it->first < end; ++it) {
       ++out.count;
       out.checksum +=
           bench::touch(it->first.data(), it->first.size()) + bench::touch(it->second.data(), it->second.size());

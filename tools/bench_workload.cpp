@@ -1,6 +1,8 @@
 // bench_workload: see bench_workload.hpp.
 #include "tools/bench_workload.hpp"
 
+#include <algorithm>
+#include <numeric>
 #include <utility>
 #include <vector>
 
@@ -15,6 +17,25 @@ constexpr std::uint64_t stream_get = 11;
 constexpr std::uint64_t stream_put = 12;
 constexpr std::uint64_t stream_insert = 13;
 constexpr std::uint64_t stream_erase = 14;
+constexpr std::uint64_t stream_ranges = 15;
+
+/// `count` ranges of range_keys keys (fewer in a tiny set) of `present`, at random places in key order.
+void pick_ranges(const bench::key_set& present, std::size_t count, std::uint64_t seed, bench_workload& w) {
+  if (present.empty()) return;
+  std::vector<std::uint32_t> order(present.size());
+  std::iota(order.begin(), order.end(), 0U);
+  std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) { return present[a] < present[b]; });
+  const std::size_t span = std::min(range_keys, present.size() - 1);
+  bench::rng r = bench::rng::derived(seed, stream_ranges);
+  std::vector<std::uint32_t> starts = bench::random_indices(count, present.size() - span, r);
+  std::vector<std::uint32_t> ends(starts.size());
+  for (std::size_t i = 0; i < starts.size(); ++i) {
+    ends[i] = order[starts[i] + span];
+    starts[i] = order[starts[i]];
+  }
+  w.range_starts = present.gather(starts);
+  w.range_ends = present.gather(ends);
+}
 
 }  // namespace
 
@@ -43,6 +64,7 @@ bench_workload make_bench_workload(const bench_config& config, bench::key_kind k
     bench::rng r = bench::rng::derived(config.seed, stream_insert);
     w.put_insert = keys.absent.gather(bench::random_distinct(absent, absent, r));
   }
+  if (config.runs(bench_phase::range_scan)) pick_ranges(keys.present, config.scan_ops, config.seed, w);
   if (config.runs(bench_phase::get_missing)) w.get_missing = std::move(keys.absent);
   w.load = std::move(keys.present);
   w.prefixes = std::move(keys.scan_prefixes);

@@ -14,6 +14,10 @@
 
 namespace tessel::tools {
 
+/// Keys in each range scan of the range_scan phase: the "~100 keys" of the scan goal, which a byte prefix of
+/// random keys cannot select.
+inline constexpr std::size_t range_keys = 100;
+
 struct bench_workload {
   bench::key_kind kind = bench::key_kind::random16;
   bench::key_set load;           ///< every present key, in random load order
@@ -23,6 +27,8 @@ struct bench_workload {
   bench::key_set put_insert;     ///< the same absent keys as get_missing, in another random order
   bench::key_set erase;          ///< min(ops, keys) distinct present keys
   bench::key_set prefixes;       ///< `scan_ops` scan prefixes
+  bench::key_set range_starts;   ///< `scan_ops` range-scan starts: present keys, in random order
+  bench::key_set range_ends;     ///< each start's end: the present key range_keys places after it in key order
   std::string value;             ///< stored by load and put_insert
   std::string overwrite_value;   ///< stored by put_overwrite: same size, other bytes
 
