@@ -18,6 +18,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -70,6 +71,24 @@ class art {
   [[nodiscard]] std::optional<value_view> find(const frozen_root& at, key_view key) const noexcept {
     return find_in(at.root, key);
   }
+  /// find(key) for the tree's writer when it is about to write `key` (a read-modify-write: a version check,
+  /// a compare-and-set, a transaction's reads): the tree remembers the leaf found, with the three found
+  /// before it, and an upsert of one of those keys with a value of the same size, the leaf born in this
+  /// epoch, overwrites the value in place without walking again. Any other change forgets them all.
+  [[nodiscard]] std::optional<value_view> find_for_update(key_view key) noexcept {
+    const std::optional<value_view> v = find_in(root_, key);
+    if (v) {
+      const std::byte* leaf = v->data() - key.size() - leaf_layout::header_size(v->size());
+      remembered_[remembered_next_++ % remembered_.size()] =
+          node_ref::make(node_kind::leaf, static_cast<std::uint64_t>(leaf - region_.base()), key.size());
+    }
+    return v;
+  }
+  /// Whether a leaf find_for_update() found is still remembered (tests: every change must forget them; a
+  /// freed block's stale bytes could otherwise pass for a leaf).
+  [[nodiscard]] bool remembers_leaf() const noexcept {
+    return std::any_of(remembered_.begin(), remembered_.end(), [](node_ref r) { return !r.is_empty(); });
+  }
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
   /// Bytes of the leaves (headers, keys, values) the live tree holds.
   [[nodiscard]] std::size_t leaf_bytes() const noexcept { return leaf_bytes_; }
@@ -106,6 +125,7 @@ class art {
   [[nodiscard]] std::uint64_t epoch() const noexcept { return epoch_; }
   /// Freezes the live root and opens the next epoch. O(1).
   [[nodiscard]] frozen_root freeze() noexcept {
+    forget_leaves();
     const frozen_root f{root_, epoch_, size_};
     ++epoch_;
     return f;
@@ -114,6 +134,7 @@ class art {
   /// `leaf_bytes` its leaves' bytes. The next epoch is at.epoch + 1, so every block under it is immutable.
   /// REQUIRES: the live tree is empty and nothing is retired (a fresh tree).
   void adopt(const frozen_root& at, std::size_t leaf_bytes) noexcept {
+    forget_leaves();
     root_ = at.root;
     size_ = at.size;
     leaf_bytes_ = leaf_bytes;
@@ -123,6 +144,7 @@ class art {
   /// open does for blocks that frozen roots of an earlier process (named snapshots) keep. REQUIRES: the
   /// live tree does not reach them; each is listed once. Errors: no_memory, with nothing changed.
   [[nodiscard]] result<void> adopt_retired(std::span<const unreached_block> blocks) noexcept {
+    forget_leaves();
     try {
       retired_.reserve(retired_.size() + blocks.size());
     } catch (...) {
@@ -137,6 +159,7 @@ class art {
   /// snapshot), so no block of it counts as the writer's own. Such roots restore by the slow path: the
   /// retired list of this process does not hold their history.
   void open_epoch_after(std::uint64_t newest_frozen) noexcept {
+    forget_leaves();
     epoch_ = std::max(epoch_, newest_frozen + 1);
     last_restore_epoch_ = epoch_;
   }
@@ -227,6 +250,17 @@ class art {
   [[nodiscard]] node_ref resized(node_ref r, node_kind kind, std::size_t node_depth, unsigned n256_slots) noexcept;
 
   [[nodiscard]] result<upsert_result> replace_leaf(node_ref* slot, key_view key, value_view value) noexcept;
+  /// Overwrites `leaf`'s value with `value` where the leaf itself can change: it was born in this epoch (no
+  /// frozen root reaches it) and the value keeps its size. False, changing nothing, otherwise.
+  [[nodiscard]] bool overwrite_value(node_ref leaf, key_view key, value_view value) noexcept;
+  /// The remembered leaf of `key`, or empty.
+  [[nodiscard]] node_ref remembered_leaf(key_view key) const noexcept {
+    for (const node_ref r : remembered_) {
+      if (!r.is_empty() && r.length() == key.size() && equal(leaf_key(region_.base(), r), key)) return r;
+    }
+    return {};
+  }
+  void forget_leaves() noexcept { remembered_.fill(node_ref{}); }
   [[nodiscard]] result<upsert_result> split_leaf(node_ref* slot, std::size_t depth, key_view key,
                                                  value_view value) noexcept;
   [[nodiscard]] result<upsert_result> split_prefix(node_ref* slot, std::size_t depth, std::size_t matched, key_view key,
@@ -243,6 +277,10 @@ class art {
   std::size_t leaf_bytes_ = 0;
   std::uint64_t epoch_ = 1;
   std::uint64_t last_restore_epoch_ = 0;  // epoch_ at the last restore(): older frozen roots need the slow path
+  // The leaves find_for_update() found, newest at remembered_next_ - 1, until the next change (empty: none).
+  // Four: the reads of a transaction of up to four keys on one tree all stay remembered for its writes.
+  std::array<node_ref, 4> remembered_{};
+  std::uint32_t remembered_next_ = 0;
   std::vector<retired_block> retired_;
 };
 

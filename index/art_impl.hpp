@@ -226,6 +226,12 @@ result<upsert_result> art<Region>::upsert(key_view key, value_view value) noexce
   // One optimistic walk, like find's: a present key's leaf is replaced without the pessimistic walk's
   // reads of long prefixes from a leaf elsewhere below (a cache miss per such node); an absent key's
   // walk resumes at the node where it ended.
+  // A leaf find_for_update() found, nothing having changed since: no walk when the value fits in place. That
+  // changes no other leaf, so the others stay remembered; any other write forgets them.
+  if (const node_ref known = remembered_leaf(key); !known.is_empty() && overwrite_value(known, key, value)) {
+    return upsert_result::replaced;
+  }
+  forget_leaves();
   const descent d = descend(key);
   if (d.found && d.owned) return replace_leaf(d.slot, key, value);
   if (d.found) return upsert_walk(&root_, 0, d.verified, key, value);
@@ -276,16 +282,8 @@ result<upsert_result> art<Region>::upsert_walk(node_ref* slot, std::size_t depth
 
 template <region Region>
 result<upsert_result> art<Region>::replace_leaf(node_ref* slot, key_view key, value_view value) noexcept {
-  std::byte* const base = region_.base();
   const node_ref old = *slot;
-  std::byte* p = base + old.offset();
-  if (leaf_layout::epoch(p) == epoch_ && leaf_layout::value_size(p) == value.size()) {
-    // Born in this epoch, so no frozen root can see it: overwrite in place. memmove, because `value` may be
-    // this very leaf's value.
-    if (!value.empty())
-      std::memmove(const_cast<std::byte*>(leaf_layout::key(p)) + key.size(), value.data(), value.size());
-    return upsert_result::replaced;
-  }
+  if (overwrite_value(old, key, value)) return upsert_result::replaced;
   const node_ref leaf = new_leaf(key, value);
   if (leaf.is_empty()) return allocation_error();
   *slot = leaf;
@@ -395,7 +393,18 @@ result<upsert_result> art<Region>::add_entry(node_ref* slot, std::size_t node_de
 }
 
 template <region Region>
+bool art<Region>::overwrite_value(node_ref leaf, key_view key, value_view value) noexcept {
+  std::byte* p = region_.base() + leaf.offset();
+  if (leaf_layout::epoch(p) != epoch_ || leaf_layout::value_size(p) != value.size()) return false;
+  // Born in this epoch, so no frozen root can see it. memmove, because `value` may be this very leaf's value.
+  if (!value.empty())
+    std::memmove(const_cast<std::byte*>(leaf_layout::key(p)) + key.size(), value.data(), value.size());
+  return true;
+}
+
+template <region Region>
 result<bool> art<Region>::erase(key_view key) noexcept {
+  forget_leaves();
   // Look first, so erasing a missing key copies nothing.
   if (!find_in(root_, key)) return false;
   if (root_.is_leaf()) {
@@ -499,6 +508,7 @@ result<bool> art<Region>::remove_leaf(node_ref* slot, node_ref node, std::size_t
 
 template <region Region>
 void art<Region>::clear() noexcept {
+  forget_leaves();
   if (!root_.is_empty()) retire_subtree(root_);
   root_ = {};
   size_ = 0;
@@ -527,6 +537,7 @@ void art<Region>::retire_subtree(node_ref r) noexcept {
 
 template <region Region>
 result<void> art<Region>::restore(const frozen_root& at, std::size_t leaf_bytes) noexcept {
+  forget_leaves();
   std::byte* const base = region_.base();
   try {
     // Which live blocks `at` shares. Normally by epoch: a live block born at or before at.epoch was live when
@@ -580,6 +591,7 @@ result<void> art<Region>::restore(const frozen_root& at, std::size_t leaf_bytes)
 
 template <region Region>
 void art<Region>::reclaim(std::span<const std::uint64_t> live_frozen_epochs) noexcept {
+  forget_leaves();
   std::vector<std::uint64_t> live;
   try {
     live.assign(live_frozen_epochs.begin(), live_frozen_epochs.end());

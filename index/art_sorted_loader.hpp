@@ -72,6 +72,7 @@ class art<Region>::sorted_loader {
     } catch (...) {
       return fail(make_error(errc::no_memory, "sorted load bookkeeping"));
     }
+    tree_.forget_leaves();
     tree_.root_ = pending_;
     tree_.size_ = count_;
     pending_ = {};
@@ -200,6 +201,7 @@ result<void> art<Region>::compact(const std::function<void(std::size_t)>& progre
   }
   // The loader builds into an empty tree; the old one stays whole, read through its root, until the new
   // one is complete.
+  forget_leaves();
   const node_ref old_root = root_;
   const std::size_t old_size = size_;
   root_ = {};

@@ -15,6 +15,7 @@
 #include "log/segment.hpp"
 #include "store/cross_shard_batch.hpp"
 #include "store/sharded_impl.hpp"
+#include "store/store_impl.hpp"
 
 namespace tessel::detail {
 
@@ -226,7 +227,8 @@ result<value_view> batch_reader::get(key_view key) const noexcept {
     return make_error(errc::invalid_argument, "a transaction read a key of shard " + std::to_string(i) +
                                                   ", which it did not name among its keys");
   }
-  return impl_.shards[i]->get(key);
+  // The decision's read of a key it may write next: the write then skips the second descent.
+  return detail::get_for_update(*impl_.shards[i], key);
 }
 
 result<void> sharded_store::write_batch(const std::vector<write_op>& ops) noexcept {

@@ -32,15 +32,28 @@ result<std::unique_ptr<store>> store::open(const options& opts) noexcept {
   }
 }
 
+namespace {
+
+/// get's answer, from what the tree found for `key`.
+result<value_view> answer_get(const detail::store_impl& impl, key_view key, std::optional<value_view> v) noexcept {
+  if (!v) return tl::unexpected(error(errc::not_found));
+  if (TESSEL_UNLIKELY(impl.verify_reads())) {
+    if (auto ok = impl.verify_leaf(key, *v); !ok) return tl::unexpected(std::move(ok.error()));
+  }
+  return *v;
+}
+
+}  // namespace
+
 result<value_view> store::get(key_view key) const noexcept {
   if (auto ok = check_key(key); !ok) return tl::unexpected(std::move(ok.error()));
-  if (auto v = impl_->tree().find(key)) {
-    if (TESSEL_UNLIKELY(impl_->verify_reads())) {
-      if (auto ok = impl_->verify_leaf(key, *v); !ok) return tl::unexpected(std::move(ok.error()));
-    }
-    return *v;
-  }
-  return tl::unexpected(error(errc::not_found));
+  return answer_get(*impl_, key, impl_->tree().find(key));
+}
+
+result<value_view> detail::get_for_update(store& s, key_view key) noexcept {
+  if (auto ok = check_key(key); !ok) return tl::unexpected(std::move(ok.error()));
+  store_impl& impl = store_access::impl(s);
+  return answer_get(impl, key, impl.tree().find_for_update(key));
 }
 
 bool store::contains(key_view key) const noexcept {

@@ -341,4 +341,9 @@ struct store_access {
   }
 };
 
+/// store::get of `key` for the store's writer about to write it (a transaction's decision, which holds the
+/// store): a put of the key right after, with nothing else changed between, overwrites a same-size value
+/// in place without walking the tree again (art::find_for_update).
+[[nodiscard]] result<value_view> get_for_update(store& s, key_view key) noexcept;
+
 }  // namespace tessel::detail
