@@ -60,8 +60,8 @@ json optional_or_null(const std::optional<T>& v) {
 
 void print_context(std::ostream& out, const bench_config& config, const bench_context& c) {
   out << "tessel bench: " << config.keys << " keys, " << config.ops << " ops per phase, " << config.scan_ops
-      << " prefix scans, " << config.full_scan_passes << " full-scan passes, " << config.value_size
-      << "-byte values, seed " << config.seed << '\n';
+      << " prefix scans and as many range scans, " << config.full_scan_passes << " full-scan passes, "
+      << config.value_size << "-byte values, seed " << config.seed << '\n';
   out << "cpu:        " << c.cpu_model << " (" << c.online_cpus << " online, "
       << (c.pinned_cpu ? "pinned to cpu " + std::to_string(*c.pinned_cpu) : std::string("not pinned"))
       << "), load average " << c.load_average << '\n';
