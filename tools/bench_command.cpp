@@ -110,7 +110,7 @@ result<kind_result> run_kind(const bench_config& config, bench::key_kind kind, c
     if (auto ok = append_run(r, run_std_unordered_map(w, config, clock)); !ok) return tl::unexpected(ok.error());
   }
   sort_phases(r);
-  r.goals = evaluate_goals(r);
+  r.goals = evaluate_goals(r, config.value_size);
   r.problems = check_results(r);
   return r;
 }

@@ -13,6 +13,8 @@ namespace {
 // prefixes of 10M random keys select ~150, which the range_scan phase's 100-key scans measure instead.
 constexpr double prefix_goal_min_keys = 60;
 constexpr double prefix_goal_max_keys = 140;
+// The targets are the foundation issue's, set for random 16-byte keys with values of this size.
+constexpr std::size_t goal_value_size = 16;
 
 std::string fixed(double v, int digits) {
   std::ostringstream s;
@@ -63,7 +65,7 @@ const phase_result* find_phase(const kind_result& r, bench_phase phase, std::str
   return nullptr;
 }
 
-std::vector<goal_result> evaluate_goals(const kind_result& r) {
+std::vector<goal_result> evaluate_goals(const kind_result& r, std::size_t value_size) {
   std::vector<goal_result> goals;
   const phase_result* get = find_phase(r, bench_phase::get, tessel_name);
   const std::string no_peer = "needs the std containers (run without --no-peers) and the get phase";
@@ -121,6 +123,16 @@ std::vector<goal_result> evaluate_goals(const kind_result& r) {
     range.value = p->latency.p50_ns;
   }
   goals.push_back(std::move(range));
+
+  // Other workloads show their figures without a verdict: 43-byte path keys and their values alone take
+  // 59 of the 60 bytes per key, and their longer leaves cost scans more lines per key.
+  if (r.kind != bench::key_kind::random16 || value_size != goal_value_size) {
+    for (goal_result& g : goals) {
+      if (!g.value) continue;
+      g.judged = false;
+      g.note = "the target is set for random16 keys with " + std::to_string(goal_value_size) + "-byte values";
+    }
+  }
   return goals;
 }
 

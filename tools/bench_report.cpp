@@ -109,9 +109,12 @@ void print_memory(std::ostream& out, const kind_result& r, std::size_t value_siz
 
 void print_goals(std::ostream& out, const kind_result& r) {
   out << "  goals\n";
+  std::string unjudged;  // why the info rows have no verdict: the same for all of them
   for (const goal_result& g : r.goals) {
+    if (g.value && !g.judged) unjudged = g.note;
     const std::optional<bool> pass = g.pass();
-    out << "    " << (pass ? (*pass ? "PASS" : "MISS") : "n/a ") << "  " << format("%-52s", g.description.c_str());
+    const char* verdict = pass ? (*pass ? "PASS" : "MISS") : (g.value ? "info" : "n/a ");
+    out << "    " << verdict << "  " << format("%-52s", g.description.c_str());
     if (g.value) {
       out << format("%10.2f", *g.value) << "  (goal " << (g.at_most ? "<= " : ">= ") << format("%g", g.target) << ")";
     } else {
@@ -119,6 +122,7 @@ void print_goals(std::ostream& out, const kind_result& r) {
     }
     out << '\n';
   }
+  if (!unjudged.empty()) out << "    (info: " << unjudged << ")\n";
 }
 
 json phase_json(const phase_result& p) {

@@ -58,9 +58,10 @@ struct goal_result {
   std::optional<double> value;
   double target = 0;
   bool at_most = true;  ///< pass when value <= target; else when value >= target
-  std::string note;     ///< why there is no value
+  std::string note;     ///< why there is no value, or no verdict
+  bool judged = true;   ///< false: the value is shown without a verdict (a workload the target is not set for)
   [[nodiscard]] std::optional<bool> pass() const noexcept {
-    if (!value) return std::nullopt;
+    if (!value || !judged) return std::nullopt;
     return at_most ? *value <= target : *value >= target;
   }
 };
