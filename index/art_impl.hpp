@@ -223,15 +223,15 @@ typename art<Region>::descent art<Region>::descend(key_view key) noexcept {
 
 template <region Region>
 result<upsert_result> art<Region>::upsert(key_view key, value_view value) noexcept {
-  // One optimistic walk, like find's: a present key's leaf is replaced without the pessimistic walk's
-  // reads of long prefixes from a leaf elsewhere below (a cache miss per such node); an absent key's
-  // walk resumes at the node where it ended.
   // A leaf find_for_update() found, nothing having changed since: no walk when the value fits in place. That
   // changes no other leaf, so the others stay remembered; any other write forgets them.
   if (const node_ref known = remembered_leaf(key); !known.is_empty() && overwrite_value(known, key, value)) {
     return upsert_result::replaced;
   }
   forget_leaves();
+  // One optimistic walk, like find's: a present key's leaf is replaced without the pessimistic walk's
+  // reads of long prefixes from a leaf elsewhere below (a cache miss per such node); an absent key's
+  // walk resumes at the node where it ended.
   const descent d = descend(key);
   if (d.found && d.owned) return replace_leaf(d.slot, key, value);
   if (d.found) return upsert_walk(&root_, 0, d.verified, key, value);
