@@ -14,7 +14,8 @@
 // root's epoch falls in that interval -- so a long-lived version pins only the blocks it can reach.
 //
 // Thread safety: one writer. Reads of the live root need the writer to be quiet; reads of a frozen root are
-// safe from any thread while the writer works, until reclaim() is told that root is gone.
+// safe from any thread while the writer works, until reclaim() is told that root is gone. find_for_update()
+// is the writer's: it changes what the tree remembers.
 #pragma once
 
 #include <algorithm>
