@@ -17,21 +17,15 @@
 namespace tessel::tools {
 namespace {
 
-struct check_options {
-  std::string path;
-  bool json = false;
-};
-
 /// One store's check, to `out`.
 int check_of(const std::string& path, bool json, std::ostream& out) {
-  const check_options o{path, json};
-  progress_meter meter("checking", o.json);
-  auto report = check_store(o.path, [&](std::uint64_t blocks) { meter.update(blocks, 0); });
+  progress_meter meter("checking", json);
+  auto report = check_store(path, [&](std::uint64_t blocks) { meter.update(blocks, 0); });
   meter.finish();
   if (!report) return fail("check", report.error());
   const check_report& r = *report;
-  if (o.json) {
-    nlohmann::json j = {{"path", o.path},
+  if (json) {
+    nlohmann::json j = {{"path", path},
                         {"healthy", r.problems.empty()},
                         {"problems", r.problems},
                         {"meta_slots", r.slots},
@@ -100,15 +94,7 @@ int check_of(const std::string& path, bool json, std::ostream& out) {
   return r.problems.empty() ? 0 : static_cast<int>(errc::corruption);
 }
 
-run_function setup(CLI::App& app) {
-  auto o = std::make_shared<check_options>();
-  app.add_option("path", o->path, "store directory")->required();
-  app.add_flag("--json", o->json, "print one JSON object");
-  return [o] {
-    if (auto sharded = run_over_shards("check", o->path, o->json, check_of)) return *sharded;
-    return check_of(o->path, o->json, std::cout);
-  };
-}
+run_function setup(CLI::App& app) { return setup_store_command(app, "check", check_of); }
 
 const command_registration registration{
     {"check", "verify a store's checksums, tree invariants and space accounting (read-only)", &setup}};

@@ -19,11 +19,6 @@
 namespace tessel::tools {
 namespace {
 
-struct compact_options {
-  std::string path;
-  bool json = false;
-};
-
 /// One store's compaction, reported to `out`.
 int compact_of(const std::string& path, bool json, std::ostream& out) {
   options opts;
@@ -61,15 +56,7 @@ int compact_of(const std::string& path, bool json, std::ostream& out) {
   return 0;
 }
 
-run_function setup(CLI::App& app) {
-  auto o = std::make_shared<compact_options>();
-  app.add_option("path", o->path, "store directory")->required();
-  app.add_flag("--json", o->json, "print one JSON object");
-  return [o] {
-    if (auto sharded = run_over_shards("compact", o->path, o->json, compact_of)) return *sharded;
-    return compact_of(o->path, o->json, std::cout);
-  };
-}
+run_function setup(CLI::App& app) { return setup_store_command(app, "compact", compact_of); }
 
 const command_registration registration{
     {"compact", "rebuild a store's tree in key order, so ordered scans read the file forward", &setup}};

@@ -23,11 +23,6 @@
 namespace tessel::tools {
 namespace {
 
-struct info_options {
-  std::string path;
-  bool json = false;
-};
-
 nlohmann::json slot_json(const result<mmap::meta_slot>& s, bool current) {
   if (!s) return {{"valid", false}, {"problem", std::string(s.error().message())}};
   return {{"valid", true},
@@ -54,26 +49,25 @@ std::uint64_t directory_bytes(const std::filesystem::path& dir) {
 
 /// One store's facts, to `out`.
 int info_of(const std::string& path, bool json, std::ostream& out) {
-  const info_options o{path, json};
-  if (backend_of(o.path) == backend::pmem) return pool_info(o.path, o.json, out);
-  auto file = mmap::store_file::open(o.path, true);
+  if (backend_of(path) == backend::pmem) return pool_info(path, json, out);
+  auto file = mmap::store_file::open(path, true);
   if (!file) return fail("info", file.error());
   const mmap::superblock& sb = (*file)->super();
   auto newest = (*file)->newest_slot();
   nlohmann::json j;
-  j["path"] = o.path;
+  j["path"] = path;
   j["format_version"] = sb.version;
   j["store_id"] = hex_id(sb.id);
   j["created_unix_ns"] = sb.created_unix_ns;
   j["incompat_features"] = sb.incompat_features;
   j["data_file_bytes"] = (*file)->size_at_open();
-  j["directory_bytes"] = directory_bytes(o.path);
+  j["directory_bytes"] = directory_bytes(path);
   j["current_slot"] = newest ? *newest : -1;
   if (newest) j["keys"] = (*file)->slot(*newest)->key_count;
   j["meta_slots"] = {slot_json((*file)->slot(0), newest && *newest == 0),
                      slot_json((*file)->slot(1), newest && *newest == 1)};
   const std::uint64_t at_seq = newest ? (*file)->slot(*newest)->at_seq : 0;
-  auto log = oplog::scan_log(detail::log_directory(o.path), sb.id, at_seq,
+  auto log = oplog::scan_log(detail::log_directory(path), sb.id, at_seq,
                              [](const oplog::record_view&) -> result<void> { return {}; });
   if (log) {
     j["log"] = {{"segments", log->segments},    {"first_seq", log->first_seq}, {"last_seq", log->last_seq},
@@ -86,11 +80,11 @@ int info_of(const std::string& path, bool json, std::ostream& out) {
   } else {
     j["log"] = {{"problem", log.error().to_string()}};
   }
-  j["named_snapshots"] = named_snapshots_json(o.path, sb.id);
-  if (o.json) {
+  j["named_snapshots"] = named_snapshots_json(path, sb.id);
+  if (json) {
     out << j.dump(2) << '\n';
   } else {
-    out << "store            " << o.path << '\n'
+    out << "store            " << path << '\n'
         << "format version   " << sb.version << '\n'
         << "store id         " << j["store_id"].get<std::string>() << '\n'
         << "data file        " << (*file)->size_at_open() << " bytes\n"
@@ -124,15 +118,7 @@ int info_of(const std::string& path, bool json, std::ostream& out) {
   return 0;
 }
 
-run_function setup(CLI::App& app) {
-  auto o = std::make_shared<info_options>();
-  app.add_option("path", o->path, "store directory")->required();
-  app.add_flag("--json", o->json, "print one JSON object");
-  return [o] {
-    if (auto sharded = run_over_shards("info", o->path, o->json, info_of)) return *sharded;
-    return info_of(o->path, o->json, std::cout);
-  };
-}
+run_function setup(CLI::App& app) { return setup_store_command(app, "info", info_of); }
 
 const command_registration registration{{"info", "show a store's superblock, meta slots and sizes", &setup}};
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <iomanip>
 #include <iostream>
+#include <memory>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -86,6 +87,20 @@ std::optional<int> run_over_shards(std::string_view command, const std::string& 
   }
   if (json) std::cout << j.dump(2) << '\n';
   return worst;
+}
+
+run_function setup_store_command(CLI::App& app, std::string_view command, per_store_command each) {
+  struct options {
+    std::string path;
+    bool json = false;
+  };
+  auto o = std::make_shared<options>();
+  app.add_option("path", o->path, "store directory")->required();
+  app.add_flag("--json", o->json, "print one JSON object");
+  return [o, name = std::string(command), each] {
+    if (auto sharded = run_over_shards(name, o->path, o->json, each)) return *sharded;
+    return each(o->path, o->json, std::cout);
+  };
 }
 
 }  // namespace tessel::tools
