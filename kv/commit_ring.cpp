@@ -30,7 +30,7 @@ std::size_t commit_ring::record_size(std::span<const change> changes) noexcept {
 void commit_ring::append(std::uint64_t seq, std::span<const change> changes) {
   const std::size_t bytes = record_size(changes);
   if (bytes > max_bytes_ || bytes > UINT32_MAX) {
-    clear();  // it cannot be kept, so nothing before it can be resumed
+    clear(seq);  // it cannot be kept, so nothing before it can be resumed
     return;
   }
   std::byte* at = reserve(bytes);
@@ -39,7 +39,7 @@ void commit_ring::append(std::uint64_t seq, std::span<const change> changes) {
       try {
         grow(std::min(max_bytes_, std::max({capacity_ * 2, initial_capacity, bytes})));
       } catch (...) {
-        clear();
+        clear(seq);
         throw;
       }
     } else {
@@ -72,19 +72,23 @@ void commit_ring::append(std::uint64_t seq, std::span<const change> changes) {
     prefetch_for_write(buffer_.get() + tail_ + write_ahead);
     prefetch_for_write(buffer_.get() + tail_ + write_ahead + cache_line_size);
   }
-  if (commits_ == 0) oldest_seq_ = seq;
   ++commits_;
   while (commits_ > max_commits_) drop_oldest();
 }
 
-void commit_ring::clear() noexcept {
+void commit_ring::clear(std::uint64_t seq) noexcept {
+  complete_after_ = seq;
+  reset_positions();
+}
+
+void commit_ring::reset_positions() noexcept {
   head_ = tail_ = end_ = 0;
   wrapped_ = false;
   commits_ = 0;
 }
 
 std::byte* commit_ring::reserve(std::size_t bytes) noexcept {
-  if (commits_ == 0) clear();
+  if (commits_ == 0) reset_positions();
   if (!wrapped_) {
     if (capacity_ - tail_ >= bytes) {
       std::byte* at = buffer_.get() + tail_;
@@ -135,11 +139,12 @@ commit_ring::commit_header commit_ring::header_at(std::size_t offset) const noex
 
 void commit_ring::drop_oldest() noexcept {
   if (commits_ == 0) return;
-  head_ += header_at(head_).bytes;
+  const commit_header oldest = header_at(head_);
+  complete_after_ = oldest.seq;
+  head_ += oldest.bytes;
   --commits_;
-  ++oldest_seq_;
   if (commits_ == 0) {
-    clear();
+    reset_positions();
     return;
   }
   if (wrapped_ && head_ == end_) {
@@ -151,9 +156,7 @@ void commit_ring::drop_oldest() noexcept {
   prefetch(buffer_.get() + head_);
 }
 
-void commit_ring::for_each_after(std::uint64_t after,
-                                 function_ref<void(std::uint64_t seq, std::span<const change> changes)> visit) const {
-  std::vector<change> changes;
+void commit_ring::for_each_record(function_ref<void(const commit_header& h, const std::byte* record)> visit) const {
   std::size_t offset = head_;
   bool second_part = false;
   for (std::size_t i = 0; i < commits_; ++i) {
@@ -162,22 +165,73 @@ void commit_ring::for_each_after(std::uint64_t after,
       second_part = true;
     }
     const commit_header h = header_at(offset);
-    if (h.seq > after) {
-      changes.clear();
-      const std::byte* p = buffer_.get() + offset + sizeof h;
-      for (std::uint32_t c = 0; c < h.changes; ++c) {
-        change_header ch{};
-        std::memcpy(&ch, p, sizeof ch);
-        p += sizeof ch;
-        const auto* text = static_cast<const char*>(static_cast<const void*>(p));
-        changes.push_back({static_cast<kv_event_type>(ch.type), std::string_view(text, ch.key_size), ch.version,
-                           std::string_view(text + ch.key_size, ch.value_size)});
-        p += ch.key_size + ch.value_size;
-      }
-      visit(h.seq, changes);
-    }
+    visit(h, buffer_.get() + offset);
     offset += h.bytes;
   }
+}
+
+bool commit_ring::decode_changes(std::span<const std::byte> body, std::uint32_t count, std::vector<change>& changes) {
+  changes.clear();
+  for (std::uint32_t c = 0; c < count; ++c) {
+    change_header ch{};
+    if (body.size() < sizeof ch) return false;
+    std::memcpy(&ch, body.data(), sizeof ch);
+    body = body.subspan(sizeof ch);
+    if (ch.type > static_cast<std::uint8_t>(kv_event_type::deleted) || ch.key_size > body.size() ||
+        ch.value_size > body.size() - ch.key_size) {
+      return false;
+    }
+    const auto* text = static_cast<const char*>(static_cast<const void*>(body.data()));
+    changes.push_back({static_cast<kv_event_type>(ch.type), std::string_view(text, ch.key_size), ch.version,
+                       std::string_view(text + ch.key_size, ch.value_size)});
+    body = body.subspan(ch.key_size + ch.value_size);
+  }
+  return body.size() < record_alignment;  // only padding may follow the last change
+}
+
+void commit_ring::for_each_after(std::uint64_t after,
+                                 function_ref<void(std::uint64_t seq, std::span<const change> changes)> visit) const {
+  std::vector<change> changes;
+  for_each_record([&](const commit_header& h, const std::byte* record) {
+    if (h.seq <= after) return;
+    (void)decode_changes({record + sizeof h, h.bytes - sizeof h}, h.changes, changes);  // append wrote them
+    visit(h.seq, changes);
+  });
+}
+
+std::uint64_t commit_ring::save(std::string& out, std::size_t max_bytes) const {
+  std::size_t total = 0;
+  for_each_record([&](const commit_header& h, const std::byte*) { total += h.bytes; });
+  std::uint64_t complete_after = complete_after_;
+  out.reserve(out.size() + std::min(total, max_bytes));
+  for_each_record([&](const commit_header& h, const std::byte* record) {
+    if (total > max_bytes) {  // the oldest records give way to the newest
+      total -= h.bytes;
+      complete_after = h.seq;
+      return;
+    }
+    out.append(static_cast<const char*>(static_cast<const void*>(record)), h.bytes);
+  });
+  return complete_after;
+}
+
+bool commit_ring::restore(std::span<const std::byte> records, std::uint64_t up_to) {
+  std::vector<change> changes;
+  std::uint64_t last = complete_after_;
+  while (!records.empty()) {
+    commit_header h{};
+    if (records.size() < sizeof h) return false;
+    std::memcpy(&h, records.data(), sizeof h);
+    if (h.bytes < sizeof h || h.bytes > records.size() || h.bytes % record_alignment != 0 || h.seq <= last ||
+        h.seq > up_to) {
+      return false;
+    }
+    if (!decode_changes(records.subspan(sizeof h, h.bytes - sizeof h), h.changes, changes)) return false;
+    append(h.seq, changes);
+    last = h.seq;
+    records = records.subspan(h.bytes);
+  }
+  return true;
 }
 
 }  // namespace tessel::detail

@@ -8,6 +8,10 @@
 // without reading them. The ring grows by doubling up to its byte limit, so a store that writes little
 // holds little.
 //
+// The records can be saved as bytes and restored into another ring (a durable kv store keeps its history
+// across a clean close: kv/saved_history.hpp). Seqs rise from record to record but need not follow each
+// other: a restored history ends at an earlier opening's last seq, and this opening's seqs start higher.
+//
 // Thread safety: none; the hub calls it under its mutex.
 #pragma once
 
@@ -15,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -35,20 +40,25 @@ struct change {
 class commit_ring {
  public:
   /// Keeps at most `max_commits` commits in at most `max_bytes` bytes (their keys and values and a
-  /// header of 16 bytes per commit and 24 per change).
-  commit_ring(std::size_t max_commits, std::size_t max_bytes) noexcept
-      : max_commits_(max_commits), max_bytes_(max_bytes) {}
+  /// header of 16 bytes per commit and 24 per change). It holds every commit after `complete_after`:
+  /// none yet.
+  commit_ring(std::size_t max_commits, std::size_t max_bytes, std::uint64_t complete_after = 0) noexcept
+      : max_commits_(max_commits), max_bytes_(max_bytes), complete_after_(complete_after) {}
 
-  /// Keeps commit `seq` -- the seq after the newest kept one, unless the ring is empty -- dropping the
-  /// oldest commits beyond the limits. A commit larger than the byte limit empties the ring instead: the
-  /// seqs kept must follow each other. Throws std::bad_alloc when the ring cannot grow; it is then empty.
+  /// Keeps commit `seq`, which is after every kept one and after complete_after(), dropping the oldest
+  /// commits beyond the limits. A commit larger than the byte limit empties the ring instead: what it
+  /// holds must be every commit after complete_after(). Throws std::bad_alloc when the ring cannot grow;
+  /// it is then empty, complete after `seq`.
   void append(std::uint64_t seq, std::span<const change> changes);
-  void clear() noexcept;
+  /// Forgets every commit up to `seq`, which is at or after every kept one: the ring is empty and
+  /// complete after `seq`.
+  void clear(std::uint64_t seq) noexcept;
 
   [[nodiscard]] bool empty() const noexcept { return commits_ == 0; }
   [[nodiscard]] std::size_t commits() const noexcept { return commits_; }
-  /// The seq of the oldest commit kept. REQUIRES: !empty().
-  [[nodiscard]] std::uint64_t oldest_seq() const noexcept { return oldest_seq_; }
+  /// The seq every kept commit is after, and every commit after it is kept (up to the newest appended):
+  /// the oldest seq a watch can resume from.
+  [[nodiscard]] std::uint64_t complete_after() const noexcept { return complete_after_; }
   /// Bytes of memory the ring holds now.
   [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
 
@@ -57,6 +67,16 @@ class commit_ring {
   /// in a vector).
   void for_each_after(std::uint64_t after,
                       function_ref<void(std::uint64_t seq, std::span<const change> changes)> visit) const;
+
+  /// Appends to `out` the newest records that fit in `max_bytes`, oldest first, in the layout below
+  /// (docs/format.md §KV entries). Returns the seq the saved records are complete after: complete_after()
+  /// when all fit, else the newest record's left out. Throws std::bad_alloc.
+  std::uint64_t save(std::string& out, std::size_t max_bytes) const;
+  /// Appends the records save() wrote, as append() would (this ring's limits apply). False, leaving the
+  /// records before the first bad one, when `records` does not parse: a size past its end, an unknown
+  /// change type, a seq not after the one before (and complete_after()) or after `up_to`. Throws
+  /// std::bad_alloc.
+  [[nodiscard]] bool restore(std::span<const std::byte> records, std::uint64_t up_to);
 
  private:
   /// The record of a commit: this header, then per change a change_header, its key and its value, the
@@ -80,7 +100,15 @@ class commit_ring {
   /// Moves the live records to a buffer of `bytes`, oldest at its start.
   void grow(std::size_t bytes);
   void drop_oldest() noexcept;
+  /// Empties the ring without changing complete_after().
+  void reset_positions() noexcept;
   [[nodiscard]] commit_header header_at(std::size_t offset) const noexcept;
+  /// The `count` changes in a record's bytes after its header, as views of them; false when they do not
+  /// parse (sizes past the end, an unknown type, more than padding after the last).
+  [[nodiscard]] static bool decode_changes(std::span<const std::byte> body, std::uint32_t count,
+                                           std::vector<change>& changes);
+  /// Calls `visit` with each kept record's header and first byte, oldest first.
+  void for_each_record(function_ref<void(const commit_header& h, const std::byte* record)> visit) const;
 
   const std::size_t max_commits_;
   const std::size_t max_bytes_;
@@ -92,7 +120,7 @@ class commit_ring {
   std::size_t end_ = 0;
   bool wrapped_ = false;
   std::size_t commits_ = 0;
-  std::uint64_t oldest_seq_ = 0;
+  std::uint64_t complete_after_;
 };
 
 }  // namespace tessel::detail

@@ -16,11 +16,17 @@
 
 namespace tessel::detail {
 
+/// Seqs are generation << 40 | commits of this opening, so a seq from an earlier opening is never mistaken
+/// for one of this opening's commits (docs/kv.md §Seqs).
+inline constexpr unsigned generation_shift = 40;
+
 struct kv_impl {
   std::unique_ptr<sharded_store> engine;
   kv_options opts;
   shard_mode mode = shard_mode::inline_calls;
   std::unique_ptr<watch_hub> hub;
+  std::uint64_t generation = 0;  ///< this opening's (docs/kv.md §Seqs)
+  bool saves_history = false;    ///< writable and durable: close() saves the watch history (kv/saved_history.hpp)
   std::atomic<bool> closed{false};
   // Last: its threads run calls on everything above, so it stops first.
   std::unique_ptr<task_pool> tasks;

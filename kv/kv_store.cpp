@@ -11,6 +11,7 @@
 #include "kv/entry_codec.hpp"
 #include "kv/kv_impl.hpp"
 #include "kv/path_keys.hpp"
+#include "kv/saved_history.hpp"
 
 namespace tessel {
 
@@ -19,9 +20,6 @@ namespace {
 /// The kv layer's own record in the store (format.md §KV entries): u32 format, u32 zero, u64 generation.
 constexpr std::string_view kv_meta_key{"\xFF\xFFtessel/kv/meta", 16};
 constexpr std::uint32_t kv_format_version = 1;
-/// Seqs are generation << 40 | commits of this opening, so a seq from an earlier opening is never mistaken
-/// for one of this opening's commits (docs/kv.md §Seqs).
-constexpr unsigned generation_shift = 40;
 
 /// Counts this opening: reads the previous generation and stores the next, durably. A read-only store
 /// commits nothing, so it keeps the generation it finds.
@@ -47,7 +45,7 @@ result<std::uint64_t> next_generation(sharded_store& engine, bool read_only) noe
   if (!parsed) return tl::unexpected(std::move(parsed.error()));
   if (read_only) return previous;
   const std::uint64_t generation = previous + 1;
-  if (generation >= (std::uint64_t{1} << (64 - generation_shift))) {
+  if (generation >= (std::uint64_t{1} << (64 - detail::generation_shift))) {
     return make_error(errc::not_supported, "the kv store has been opened 2^24 times; its seqs are used up");
   }
   std::array<std::byte, 16> record{};
@@ -104,8 +102,10 @@ kv_store::~kv_store() {
 
 namespace {
 
+/// `durable`: opened from a directory, so the watch history lives on across a clean close.
 result<std::unique_ptr<detail::kv_impl>> make_impl(std::unique_ptr<sharded_store> engine, const options& opts,
-                                                   const shard_options& s, const kv_options& kv) noexcept {
+                                                   const shard_options& s, const kv_options& kv,
+                                                   bool durable) noexcept {
   try {
     auto generation = next_generation(*engine, opts.read_only);
     if (!generation) return tl::unexpected(std::move(generation.error()));
@@ -113,8 +113,16 @@ result<std::unique_ptr<detail::kv_impl>> make_impl(std::unique_ptr<sharded_store
     impl->engine = std::move(engine);
     impl->opts = kv;
     impl->mode = s.mode;
-    impl->hub =
-        std::make_unique<detail::watch_hub>(*generation << generation_shift, kv.history_commits, kv.history_bytes);
+    impl->generation = *generation;
+    impl->saves_history = durable && !opts.read_only;
+    impl->hub = std::make_unique<detail::watch_hub>(*generation << detail::generation_shift, kv.history_commits,
+                                                    kv.history_bytes);
+    if (durable) {
+      const std::uint64_t previous = opts.read_only ? *generation : *generation - 1;
+      if (auto ok = detail::load_history(*impl->engine, *impl->hub, previous, opts.read_only); !ok) {
+        return tl::unexpected(std::move(ok.error()));
+      }
+    }
     impl->tasks = std::make_unique<detail::task_pool>(kv.async_threads);
     return impl;
   } catch (...) {
@@ -128,7 +136,7 @@ result<std::unique_ptr<kv_store>> kv_store::open(const options& opts, const shar
                                                  const kv_options& kv) noexcept {
   auto engine = sharded_store::open(opts, shards);
   if (!engine) return tl::unexpected(std::move(engine.error()));
-  auto impl = make_impl(std::move(*engine), opts, shards, kv);
+  auto impl = make_impl(std::move(*engine), opts, shards, kv, false);
   if (!impl) return tl::unexpected(std::move(impl.error()));
   return std::unique_ptr<kv_store>(new kv_store(std::move(*impl)));
 }
@@ -137,7 +145,7 @@ result<std::unique_ptr<kv_store>> kv_store::open(const std::string& path, const 
                                                  const shard_options& shards, const kv_options& kv) noexcept {
   auto engine = sharded_store::open(path, opts, shards);
   if (!engine) return tl::unexpected(std::move(engine.error()));
-  auto impl = make_impl(std::move(*engine), opts, shards, kv);
+  auto impl = make_impl(std::move(*engine), opts, shards, kv, true);
   if (!impl) return tl::unexpected(std::move(impl.error()));
   return std::unique_ptr<kv_store>(new kv_store(std::move(*impl)));
 }
@@ -356,6 +364,9 @@ result<void> kv_store::close() noexcept {
   impl_->tasks.reset();  // runs the calls still queued, on the open store
   impl_->closed.store(true, std::memory_order_release);
   impl_->hub->close_all();
+  // Best effort: without the record, a watch from this opening's seqs is compacted after the reopen --
+  // clear, and never a gap -- while the data itself is whole either way.
+  if (impl_->saves_history) (void)detail::save_history(*impl_->engine, *impl_->hub, impl_->generation);
   return impl_->engine->close();
 }
 

@@ -134,7 +134,7 @@ std::uint64_t watch_hub::publish(function_ref<void(std::vector<change>&)> build,
       // Out of memory describing the commit: every watcher lags (it resumes from the history, which
       // cannot hold this commit either, so it gets compacted -- never a silent gap).
       changes_.clear();
-      history_.clear();
+      history_.clear(seq);
       for (const auto& w : watchers_) mark_lagged(w, to_wake);
     }
   }
@@ -167,8 +167,9 @@ result<std::shared_ptr<watcher>> watch_hub::subscribe(watch_pattern pattern, con
       return make_error(errc::invalid_argument, "watch from seq " + std::to_string(from) +
                                                     ", after the latest commit (seq " + std::to_string(current) + ")");
     }
-    if (from < current && (history_.empty() || history_.oldest_seq() > from + 1)) {
-      const std::uint64_t oldest = history_.empty() ? current : history_.oldest_seq() - 1;
+    // Without a history nothing before the current seq can be replayed.
+    const std::uint64_t oldest = history_commits_ == 0 ? current : history_.complete_after();
+    if (from < oldest) {
       return make_error(errc::compacted, "seq " + std::to_string(from) +
                                              " is no longer retained; the oldest seq a watch can resume from is " +
                                              std::to_string(oldest));
@@ -185,6 +186,38 @@ result<std::shared_ptr<watcher>> watch_hub::subscribe(watch_pattern pattern, con
   } catch (...) {
     return make_error(errc::no_memory, "subscribing a watch");
   }
+}
+
+watch_hub::saved_history watch_hub::save(std::size_t max_bytes) const {
+  std::lock_guard lock(mutex_);
+  saved_history out;
+  out.last_seq = current_.load(std::memory_order_relaxed);
+  // Without a history no commit was kept, so none before the last can be resumed from.
+  out.complete_after = history_commits_ == 0 ? out.last_seq : history_.save(out.records, max_bytes);
+  return out;
+}
+
+bool watch_hub::restore(std::uint64_t complete_after, std::uint64_t last_seq,
+                        std::span<const std::byte> records) noexcept {
+  std::lock_guard lock(mutex_);
+  if (complete_after > last_seq) return false;
+  const std::uint64_t first_seq = current_.load(std::memory_order_relaxed);
+  if (history_commits_ != 0) {
+    history_.clear(complete_after);
+    bool parsed = false;
+    try {
+      parsed = history_.restore(records, last_seq);
+    } catch (...) {
+      parsed = false;  // out of memory: as if nothing had been saved
+    }
+    if (!parsed) {
+      history_.clear(first_seq);
+      return false;
+    }
+  }
+  // A read-only opening commits nothing: its seqs continue from the saved history's.
+  current_.store(std::max(first_seq, last_seq), std::memory_order_release);
+  return true;
 }
 
 void watch_hub::close_all() noexcept {

@@ -21,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -63,7 +64,7 @@ class watch_hub {
  public:
   /// `first_seq`: the seq before this hub's first commit (docs/kv.md §Seqs: generation << 40).
   watch_hub(std::uint64_t first_seq, std::size_t history_commits, std::size_t history_bytes) noexcept
-      : current_(first_seq), history_commits_(history_commits), history_(history_commits, history_bytes) {}
+      : current_(first_seq), history_commits_(history_commits), history_(history_commits, history_bytes, first_seq) {}
 
   [[nodiscard]] std::uint64_t current_seq() const noexcept { return current_.load(std::memory_order_acquire); }
   /// Assigns the commit its seq, keeps it in the history and hands its events to matching watchers.
@@ -83,6 +84,21 @@ class watch_hub {
   /// Ends every subscription (their consumers drain, then get aborted).
   void close_all() noexcept;
 
+  /// The history as commit_ring::save() writes it, with the seqs that frame it.
+  struct saved_history {
+    std::uint64_t complete_after = 0;  ///< every commit after it is in `records`
+    std::uint64_t last_seq = 0;        ///< the newest commit's seq when it was saved
+    std::string records;
+  };
+  /// The newest commits of the history that fit in `max_bytes`. Throws std::bad_alloc.
+  [[nodiscard]] saved_history save(std::size_t max_bytes) const;
+  /// Before the first commit and subscription: takes a history an earlier opening saved, whose last
+  /// commit was `last_seq`, so a watch can resume from any seq after `complete_after`. Records that do not
+  /// parse (or seqs that do not frame them) leave the hub as it was and return false; a watch from an
+  /// earlier seq is then compacted. The hub's seq becomes last_seq when that is later than its own (a
+  /// read-only opening, which starts no new range of seqs).
+  bool restore(std::uint64_t complete_after, std::uint64_t last_seq, std::span<const std::byte> records) noexcept;
+
  private:
   /// Buffers the matching changes of one commit for `w`, or marks it lagged. Holds mutex_.
   /// Marks `w` lagged (out of memory: its events cannot be built), naming it in `to_wake` if it sleeps.
@@ -92,7 +108,7 @@ class watch_hub {
 
   std::atomic<std::uint64_t> current_;
   const std::size_t history_commits_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   commit_ring history_;          // guarded by mutex_
   std::vector<change> changes_;  // guarded by mutex_: the commit being published; its memory is reused
   std::vector<std::shared_ptr<watcher>> watchers_;

@@ -169,11 +169,10 @@ result<std::unique_ptr<kv_store>> open_kv(const kv_cli_options& o, bool writing)
   opts.durability = durability_of(o.durability_name);
   shard_options shards;
   shards.shards = o.shards;
-  // No async threads and no history: the CLI makes no *_async calls, and its one watch is made before its
-  // first write, so a history of this opening's commits would never be replayed.
+  // No async threads: the CLI makes no *_async calls. The history stays on: each command closes cleanly,
+  // so the history lives on from command to command and `kv watch --from` replays earlier ones' changes.
   kv_options kvo;
   kvo.async_threads = 0;
-  kvo.history_commits = 0;
   auto kv = kv_store::open(o.path, opts, shards, kvo);
   if (!kv && kv.error().code() == errc::not_found &&
       !fs::exists(fs::path(o.path) / detail::shard_manifest_file_name, ec)) {

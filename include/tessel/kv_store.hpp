@@ -48,7 +48,8 @@ inline constexpr std::size_t max_kv_segment_size = 255;
 
 struct kv_options {
   key_rules keys = key_rules::paths;
-  /// Commits the store keeps in memory so a watch can resume from an earlier seq (docs/kv.md §Watch).
+  /// Commits the store keeps in memory so a watch can resume from an earlier seq (docs/kv.md §Watch). A
+  /// durable store saves them at a clean close and the next opening takes them back.
   std::size_t history_commits = 65536;
   /// ... in at most this many bytes of memory: their keys and values, 16 bytes per commit and 24 per change.
   std::size_t history_bytes = 64 << 20;
@@ -240,8 +241,9 @@ class kv_store {
   [[nodiscard]] sharded_store& engine() noexcept;
   [[nodiscard]] result<void> flush() noexcept;
   [[nodiscard]] result<void> checkpoint() noexcept;
-  /// Runs the async calls still queued, ends every watch stream, then closes the sharded store. Later
-  /// calls fail with not_supported. No other call may be in flight (as for the destructor).
+  /// Runs the async calls still queued, ends every watch stream, saves the watch history (a writable
+  /// durable store: docs/kv.md §Watch, "Across a restart"), then closes the sharded store. Later calls
+  /// fail with not_supported. No other call may be in flight (as for the destructor).
   [[nodiscard]] result<void> close() noexcept;
 
  private:

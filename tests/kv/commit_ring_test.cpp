@@ -1,8 +1,10 @@
 // The watch history's byte ring (kv/commit_ring.hpp): it keeps the newest commits within its limits, their
-// seqs consecutive and their changes exact, through growth, wrapping and commits too big to keep.
+// seqs consecutive and their changes exact, through growth, wrapping and commits too big to keep; and its
+// records saved as bytes come back whole into another ring, while bytes that do not parse are refused.
 #include "kv/commit_ring.hpp"
 
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <random>
 #include <string>
@@ -54,8 +56,9 @@ std::vector<owned_commit> visited(const commit_ring& ring, std::uint64_t after) 
     return ::testing::AssertionFailure() << "holds " << ring.commits() << " commits, not " << want.size();
   }
   if (want.empty()) return ::testing::AssertionSuccess();
-  if (ring.oldest_seq() != want.front().seq) {
-    return ::testing::AssertionFailure() << "oldest seq " << ring.oldest_seq() << ", not " << want.front().seq;
+  if (ring.complete_after() != want.front().seq - 1) {
+    return ::testing::AssertionFailure() << "complete after seq " << ring.complete_after() << ", not "
+                                         << want.front().seq - 1;
   }
   const std::vector<owned_commit> got = visited(ring, want.front().seq - 1);
   if (got.size() != want.size()) {
@@ -96,7 +99,7 @@ owned_commit random_commit(std::mt19937_64& rng, std::uint64_t seq, std::size_t 
 /// that fit both limits.
 void run_against_model(std::size_t max_commits, std::size_t max_bytes, std::size_t max_value, std::uint64_t seed,
                        std::size_t count) {
-  commit_ring ring(max_commits, max_bytes);
+  commit_ring ring(max_commits, max_bytes, 99);
   std::deque<owned_commit> model;
   std::size_t model_bytes = 0;
   std::mt19937_64 rng(seed);
@@ -107,6 +110,7 @@ void run_against_model(std::size_t max_commits, std::size_t max_bytes, std::size
     if (bytes > max_bytes) {
       model.clear();
       model_bytes = 0;
+      ASSERT_EQ(ring.complete_after(), seq) << "a commit it cannot keep is where resuming starts";
     } else {
       model.push_back(std::move(c));
       model_bytes += bytes;
@@ -142,7 +146,7 @@ TEST(CommitRingTest, GrowsOnlyAsFarAsItsCommitsNeed) {
   std::mt19937_64 rng(4);
   for (std::uint64_t seq = 1; seq <= 10000; ++seq) append(ring, random_commit(rng, seq, 40));
   EXPECT_EQ(ring.commits(), 100u);
-  EXPECT_EQ(ring.oldest_seq(), 9901u);
+  EXPECT_EQ(ring.complete_after(), 9900u);
   EXPECT_LE(ring.capacity(), std::size_t{64} << 10);  // 100 commits of at most ~400 bytes: never past the first size
 }
 
@@ -156,10 +160,112 @@ TEST(CommitRingTest, VisitsOnlyCommitsAfterTheSeq) {
   seqs.clear();
   ring.for_each_after(50, [&](std::uint64_t seq, std::span<const change>) { seqs.push_back(seq); });
   EXPECT_TRUE(seqs.empty());
-  ring.clear();
+  ring.clear(60);
   EXPECT_TRUE(ring.empty());
-  append(ring, random_commit(rng, 7, 10));  // an emptied ring starts again at any seq
-  EXPECT_EQ(ring.oldest_seq(), 7u);
+  EXPECT_EQ(ring.complete_after(), 60u);
+  append(ring, random_commit(rng, 70, 10));  // seqs need not follow each other: a restored history's do not
+  EXPECT_EQ(ring.complete_after(), 60u);
+  EXPECT_EQ(visited(ring, 60).size(), 1u);
+}
+
+/// `count` random commits from seq `first` on, appended to `ring` and returned.
+std::deque<owned_commit> fill(commit_ring& ring, std::uint64_t first, std::size_t count, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::deque<owned_commit> out;
+  for (std::uint64_t seq = first; seq < first + count; ++seq) {
+    out.push_back(random_commit(rng, seq, 60));
+    append(ring, out.back());
+  }
+  return out;
+}
+
+std::span<const std::byte> bytes_of(const std::string& s) {
+  return {static_cast<const std::byte*>(static_cast<const void*>(s.data())), s.size()};
+}
+
+TEST(CommitRingTest, SavedRecordsComeBackWholeThroughWrapping) {
+  commit_ring ring(1 << 20, 8192, 0);
+  std::deque<owned_commit> model = fill(ring, 1, 400, 6);  // wraps many times within 8 KiB
+  while (model.size() > ring.commits()) model.pop_front();
+  std::string saved;
+  EXPECT_EQ(ring.save(saved, std::size_t{1} << 20), ring.complete_after());
+  commit_ring copy(1 << 20, 1 << 20, ring.complete_after());
+  ASSERT_TRUE(copy.restore(bytes_of(saved), 400));
+  EXPECT_TRUE(holds(copy, model));
+  // Restored, it goes on with later seqs, past a gap (the next opening's first seq).
+  std::mt19937_64 rng(7);
+  owned_commit later = random_commit(rng, std::uint64_t{1} << 40 | 1, 10);
+  append(copy, later);
+  const auto after = visited(copy, 399);
+  ASSERT_EQ(after.size(), 2u);
+  EXPECT_EQ(after.back().seq, later.seq);
+}
+
+TEST(CommitRingTest, SavingWithinABudgetKeepsTheNewestAndSaysWhereTheyStart) {
+  commit_ring ring(1000, 1 << 20, 0);
+  const std::deque<owned_commit> model = fill(ring, 1, 100, 8);
+  std::size_t newest_bytes = 0;
+  std::size_t kept = 0;
+  while (kept < model.size() && newest_bytes + ring_bytes(model[model.size() - 1 - kept]) <= 2000) {
+    newest_bytes += ring_bytes(model[model.size() - 1 - kept]);
+    ++kept;
+  }
+  std::string saved = "prefix";  // appends
+  const std::uint64_t complete_after = ring.save(saved, 2000);
+  EXPECT_EQ(saved.size(), 6 + newest_bytes);
+  EXPECT_EQ(complete_after, 100 - kept);
+  commit_ring copy(1000, 1 << 20, complete_after);
+  ASSERT_TRUE(copy.restore(bytes_of(saved).subspan(6), 100));
+  EXPECT_TRUE(holds(copy, std::deque<owned_commit>(model.end() - static_cast<std::ptrdiff_t>(kept), model.end())));
+}
+
+TEST(CommitRingTest, RestoringIntoSmallerLimitsKeepsTheNewest) {
+  commit_ring ring(1000, 1 << 20, 0);
+  std::deque<owned_commit> model = fill(ring, 1, 300, 9);
+  std::string saved;
+  (void)ring.save(saved, std::size_t{1} << 20);
+  commit_ring small(50, 1 << 20, 0);
+  ASSERT_TRUE(small.restore(bytes_of(saved), 300));
+  while (model.size() > 50) model.pop_front();
+  EXPECT_TRUE(holds(small, model));
+}
+
+TEST(CommitRingTest, RecordsThatDoNotParseAreRefused) {
+  commit_ring ring(1000, 1 << 20, 0);
+  (void)fill(ring, 1, 20, 10);
+  std::string saved;
+  (void)ring.save(saved, std::size_t{1} << 20);
+  const auto refused = [](const std::string& bytes, std::uint64_t up_to, std::uint64_t complete_after) {
+    commit_ring copy(1000, 1 << 20, complete_after);
+    return !copy.restore(bytes_of(bytes), up_to);
+  };
+  EXPECT_FALSE(refused(saved, 20, 0));
+  EXPECT_TRUE(refused(saved.substr(0, saved.size() - 8), 20, 0)) << "cut short";
+  EXPECT_TRUE(refused(saved.substr(0, 12), 20, 0)) << "a header cut short";
+  EXPECT_TRUE(refused(saved, 19, 0)) << "a seq after the last one saved";
+  EXPECT_TRUE(refused(saved, 20, 1)) << "a seq not after complete_after";
+  std::string swapped = saved;  // the first record's seq made larger than the second's
+  const std::uint64_t big = 1000;
+  std::memcpy(swapped.data(), &big, sizeof big);
+  EXPECT_TRUE(refused(swapped, 2000, 0)) << "seqs out of order";
+  std::string too_long = saved;  // the first record's size past the end
+  const std::uint32_t huge = 1U << 30;
+  std::memcpy(too_long.data() + 12, &huge, sizeof huge);
+  EXPECT_TRUE(refused(too_long, 20, 0));
+  // A change's type byte past deleted, in the first record with a change.
+  std::string bad_type = saved;
+  std::size_t offset = 0;
+  while (true) {
+    std::uint32_t changes = 0;
+    std::uint32_t bytes = 0;
+    std::memcpy(&changes, bad_type.data() + offset + 8, 4);
+    std::memcpy(&bytes, bad_type.data() + offset + 12, 4);
+    if (changes != 0) break;
+    offset += bytes;
+  }
+  bad_type[offset + 16 + 16] = static_cast<char>(7);
+  EXPECT_TRUE(refused(bad_type, 20, 0));
+  EXPECT_TRUE(refused(std::string(24, '\0'), 20, 0)) << "a record of zero bytes";
 }
 
 }  // namespace

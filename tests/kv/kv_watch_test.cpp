@@ -11,6 +11,9 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "tessel/kv_store.hpp"
 
 #include "tests/kv/kv_test_support.hpp"
@@ -328,19 +331,102 @@ TEST(KvWatch, ACallbackSubscriptionGetsEveryEventOnItsOwnThread) {
   EXPECT_TRUE(other_thread);
 }
 
-TEST(KvWatch, ADurableStoresEarlierSeqsAreCompactedAfterReopen) {
+const test::kv_config durable_two_shards{"mmap", backend::mmap, 2, shard_mode::inline_calls, durability::log};
+
+/// Expects `events` to be exactly `want` (key, type, version, seq).
+void expect_events(const std::vector<kv_event>& events, const std::vector<kv_event>& want) {
+  ASSERT_EQ(events.size(), want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(events[i].key, want[i].key) << i;
+    EXPECT_EQ(events[i].type, want[i].type) << i;
+    EXPECT_EQ(events[i].version, want[i].version) << i;
+    EXPECT_EQ(events[i].seq, want[i].seq) << i;
+  }
+}
+
+TEST(KvWatch, AWatchResumesAcrossACleanReopen) {
   test::temp_dir tmp;
-  const test::kv_config c{"mmap", backend::mmap, 2, shard_mode::inline_calls, durability::log};
-  auto kv = open_or_fail(c, tmp.sub("kv"));
-  ASSERT_TRUE(kv->set("/d", "1"));
-  const std::uint64_t before = kv->current_seq();
-  ASSERT_TRUE(kv->close());
-  kv.reset();
-  kv = open_or_fail(c, tmp.sub("kv"));
-  EXPECT_GT(kv->current_seq(), before);
-  auto w = kv->watch("*", {.from_seq = before});
+  const std::string dir = tmp.sub("kv");
+  std::vector<kv_event> want;
+  std::uint64_t from = 0;
+  std::uint64_t last_seq = 0;
+  {
+    auto kv = open_or_fail(durable_two_shards, dir);
+    ASSERT_TRUE(kv->set("/d/a", "1"));
+    from = kv->current_seq();
+    ASSERT_TRUE(kv->set("/d/b", "2"));
+    want.push_back({kv_event_type::created, "/d/b", 1, "2", kv->current_seq()});
+    ASSERT_TRUE(kv->erase("/d/a"));
+    want.push_back({kv_event_type::deleted, "/d/a", 1, std::nullopt, kv->current_seq()});
+    ASSERT_TRUE(kv->set("/elsewhere", "x"));
+    ASSERT_TRUE(kv->close());
+  }
+  {
+    auto kv = open_or_fail(durable_two_shards, dir);
+    EXPECT_GT(kv->current_seq(), want.back().seq) << "a new opening, a new range of seqs";
+    auto w = kv->watch("/d/*", {.from_seq = from});
+    ASSERT_TRUE(w.has_value()) << w.error().to_string();
+    expect_events(take(**w, 2), want);
+    ASSERT_TRUE(kv->set("/d/c", "3"));
+    want.push_back({kv_event_type::created, "/d/c", 1, "3", kv->current_seq()});
+    expect_events(take(**w, 1), {want.back()});  // then live
+    ASSERT_TRUE(kv->close());
+  }
+  {
+    // The history the second opening saved holds the first one's commits too.
+    auto kv = open_or_fail(durable_two_shards, dir);
+    auto w = kv->watch("/d/*", {.from_seq = from});
+    ASSERT_TRUE(w.has_value()) << w.error().to_string();
+    expect_events(take(**w, 3), want);
+    last_seq = kv->current_seq();
+    ASSERT_TRUE(kv->close());
+  }
+  {
+    // A read-only opening starts no new range of seqs: it continues from the last commit.
+    options o;
+    o.backend = backend::mmap;
+    o.read_only = true;
+    shard_options s;
+    s.bind_memory = false;
+    auto kv = kv_store::open(dir, o, s);
+    ASSERT_TRUE(kv.has_value()) << kv.error().to_string();
+    EXPECT_EQ((*kv)->current_seq(), last_seq);
+    auto w = (*kv)->watch("/d/*", {.from_seq = want[0].seq});
+    ASSERT_TRUE(w.has_value()) << w.error().to_string();
+    expect_events(take(**w, 2), {want[1], want[2]});
+  }
+}
+
+// An opening that ends without close() saves no history, and the one before it is used up: a watch from
+// any earlier seq is compacted, naming the first seq it can resume from.
+TEST(KvWatch, AfterAnOpeningThatDidNotCloseEarlierSeqsAreCompacted) {
+  test::temp_dir tmp;
+  const std::string dir = tmp.sub("kv");
+  std::uint64_t first_opening = 0;
+  {
+    auto kv = open_or_fail(durable_two_shards, dir);
+    ASSERT_TRUE(kv->set("/d", "1"));
+    first_opening = kv->current_seq();
+    ASSERT_TRUE(kv->close());
+  }
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto kv = test::open_kv(durable_two_shards, dir);
+    if (!kv || !(*kv)->set("/d", "2") || !(*kv)->flush()) _exit(1);
+    _exit(0);  // no close()
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  auto kv = open_or_fail(durable_two_shards, dir);
+  auto entry = kv->get("/d");
+  ASSERT_TRUE(entry.has_value());
+  EXPECT_EQ(entry->version, 2u) << "the data of the opening that did not close is there";
+  auto w = kv->watch("*", {.from_seq = first_opening});
   ASSERT_FALSE(w.has_value());
-  EXPECT_EQ(w.error().code(), errc::compacted) << "the history of an earlier opening is gone, and says so";
+  EXPECT_EQ(w.error().code(), errc::compacted);
+  EXPECT_NE(w.error().message().find(std::to_string(kv->current_seq())), std::string_view::npos) << w.error().message();
 }
 
 }  // namespace

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end test of `tessel kv`: set/get round trips (a binary value through stdin, exact bytes out),
 # versions, del, list order and prefixes, cas and its conflict exit code, the documented exit codes for bad
-# keys and a missing store, the JSON outputs, and watch applying a script and printing its events in
-# order. Usage: cli_kv_test.sh <path to tessel>
+# keys and a missing store, the JSON outputs, watch applying a script and printing its events in order,
+# and watch --from replaying the changes earlier commands made. Usage: cli_kv_test.sh <path to tessel>
 set -euo pipefail
 tessel="$1"
 work="$(mktemp -d "${TMPDIR:-/tmp}/tessel-cli-kv-XXXXXX")"
@@ -122,11 +122,18 @@ grep -q '^tessel kv watch: conflict: line 1: .*expected version 7, found 2' "$wo
   fail "script conflict: $(cat "$work/stderr")"
 [[ "$(status kv watch "$s" 'no/pattern' < /dev/null)" == 2 ]] || fail "a bad pattern does not exit 2"
 [[ "$(status kv watch "$s" '/w*' < /dev/null)" == 2 ]] || fail "a '*' inside a segment does not exit 2"
-# --from: a seq of an earlier opening is gone (the history lives in the process holding the store), and one
-# after the latest commit is a bad argument.
+# --from: every command closes the store cleanly, which saves its watch history, so a watch from a seq an
+# earlier command printed replays every change since, made by later commands; a seq from before the
+# store's first opening is gone (exit 13), and one after the latest commit is a bad argument.
 seq_before="$(kv get "$s" /w/b/c --json | sed -n 's/^  "seq": \([0-9]*\),\{0,1\}$/\1/p')"
 [[ -n "$seq_before" ]] || fail "get --json has no seq"
-[[ "$(status kv watch "$s" '*' --from "$seq_before" < /dev/null)" == 13 ]] || fail "--from an old seq is not 13"
+kv set "$s" /h/a 1 > /dev/null
+kv set "$s" /h/b 2 > /dev/null
+kv del "$s" /h/a > /dev/null
+kv watch "$s" '/h/*' --from "$seq_before" < /dev/null > "$work/replay.txt"
+[[ "$(cut -d' ' -f2- "$work/replay.txt")" == $'created /h/a 1 1\ncreated /h/b 1 2\ndeleted /h/a 1' ]] ||
+  fail "watch --from replayed: $(cat "$work/replay.txt")"
+[[ "$(status kv watch "$s" '*' --from 1 < /dev/null)" == 13 ]] || fail "--from a seq before the store is not 13"
 grep -q '^tessel kv watch: compacted: ' "$work/stderr" || fail "compacted: $(cat "$work/stderr")"
 [[ "$(status kv watch "$s" '*' --from 18446744073709551615 < /dev/null)" == 2 ]] || fail "--from the future"
 

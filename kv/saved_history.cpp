@@ -1,0 +1,67 @@
+#include "kv/saved_history.hpp"
+
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "tessel/limits.hpp"
+
+#include "common/le_codec.hpp"
+#include "kv/kv_impl.hpp"
+
+namespace tessel::detail {
+
+namespace {
+
+/// docs/format.md §KV entries: u32 format, u32 zero, u64 generation, u64 complete_after, u64 last_seq,
+/// then the history's records.
+constexpr std::string_view history_key{"\xFF\xFFtessel/kv/history", 19};
+constexpr std::uint32_t history_format = 1;
+constexpr std::size_t header_bytes = 32;
+
+}  // namespace
+
+result<void> save_history(sharded_store& engine, const watch_hub& hub, std::uint64_t generation) noexcept {
+  if (auto ok = engine.flush(); !ok) return ok;
+  try {
+    std::string record;
+    append_le<std::uint32_t>(record, history_format);
+    append_le<std::uint32_t>(record, 0);
+    append_le<std::uint64_t>(record, generation);
+    // A history past the largest value keeps its newest commits.
+    watch_hub::saved_history saved = hub.save(max_value_size - header_bytes);
+    append_le<std::uint64_t>(record, saved.complete_after);
+    append_le<std::uint64_t>(record, saved.last_seq);
+    record += saved.records;
+    return engine.put(as_bytes(history_key), as_bytes(record));
+  } catch (...) {
+    return make_error(errc::no_memory, "saving the kv watch history");
+  }
+}
+
+result<void> load_history(sharded_store& engine, watch_hub& hub, std::uint64_t previous_generation,
+                          bool read_only) noexcept {
+  result<void> status;
+  bool found = false;
+  engine.read(as_bytes(history_key), [&](const result<value_view>& v) {
+    if (!v) {
+      if (v.error().code() != errc::not_found) status = tl::unexpected(v.error());
+      return;
+    }
+    found = true;
+    if (v->size() < header_bytes || load_le<std::uint32_t>(v->data()) != history_format ||
+        load_le<std::uint64_t>(v->data() + 8) != previous_generation ||
+        load_le<std::uint64_t>(v->data() + 24) >> generation_shift != previous_generation) {
+      return;  // a format this build does not read, or saved before an opening that did not close cleanly
+    }
+    (void)hub.restore(load_le<std::uint64_t>(v->data() + 16), load_le<std::uint64_t>(v->data() + 24),
+                      v->subspan(header_bytes));
+  });
+  if (!status) return status;
+  if (found && !read_only) {
+    if (auto erased = engine.erase(as_bytes(history_key)); !erased) return tl::unexpected(std::move(erased.error()));
+  }
+  return {};
+}
+
+}  // namespace tessel::detail
