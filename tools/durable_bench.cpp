@@ -267,14 +267,21 @@ const row* find_row(const std::vector<row>& rows, std::string_view part, std::st
   return nullptr;
 }
 
+/// The get goals are stated at 10M keys (issues 3 and 5): on a smaller tree the ratios show without a
+/// verdict, since a tree that fits in the caches is not the workload they describe.
+constexpr std::size_t get_goal_keys = 10'000'000;
+constexpr std::string_view get_goal_note = "the get goals are stated at 10M keys (--keys 10000000)";
+
 struct goal {
   std::string text;
   std::string measured;
   bool met = false;
+  bool judged = true;  ///< false: shown as info, with get_goal_note
 };
 
-std::vector<goal> evaluate(const std::vector<row>& rows) {
+std::vector<goal> evaluate(const std::vector<row>& rows, std::size_t keys) {
   std::vector<goal> goals;
+  const bool gets_judged = keys >= get_goal_keys;
   auto fmt = [](double v) {
     std::ostringstream o;
     o << std::fixed << std::setprecision(2) << v;
@@ -298,12 +305,12 @@ std::vector<goal> evaluate(const std::vector<row>& rows) {
   const row* lget = find_row(rows, "get", "lmdb");
   if (mm != nullptr && dram != nullptr) {
     goals.push_back({"mmap get p50 <= 1.2x dram get p50", fmt(mm->latency.p50_ns / dram->latency.p50_ns) + "x",
-                     mm->latency.p50_ns <= 1.2 * dram->latency.p50_ns});
+                     mm->latency.p50_ns <= 1.2 * dram->latency.p50_ns, gets_judged});
   }
   const row* pget = find_row(rows, "get", "tessel pmem");
   if (pget != nullptr && dram != nullptr) {
     goals.push_back({"pmem get p50 <= 1.2x dram get p50", fmt(pget->latency.p50_ns / dram->latency.p50_ns) + "x",
-                     pget->latency.p50_ns <= 1.2 * dram->latency.p50_ns});
+                     pget->latency.p50_ns <= 1.2 * dram->latency.p50_ns, gets_judged});
   }
   const row* pput = find_row(rows, "put loaded", "pmem log");
   if (pput != nullptr) {
@@ -312,7 +319,7 @@ std::vector<goal> evaluate(const std::vector<row>& rows) {
   }
   if (mm != nullptr && lget != nullptr) {
     goals.push_back({"mmap get >= 2x faster than lmdb (p50)", fmt(lget->latency.p50_ns / mm->latency.p50_ns) + "x",
-                     lget->latency.p50_ns >= 2 * mm->latency.p50_ns});
+                     lget->latency.p50_ns >= 2 * mm->latency.p50_ns, gets_judged});
   }
   return goals;
 }
@@ -336,7 +343,15 @@ void print(const durable_bench_config& c, const std::vector<row>& rows, const st
                               {"p999_ns", r.latency.p999_ns},
                               {"max_ns", r.latency.max_ns}});
     }
-    for (const goal& g : goals) j["goals"].push_back({{"goal", g.text}, {"measured", g.measured}, {"met", g.met}});
+    for (const goal& g : goals) {
+      nlohmann::json entry = {{"goal", g.text}, {"measured", g.measured}, {"met", nullptr}};
+      if (g.judged) {
+        entry["met"] = g.met;
+      } else {
+        entry["note"] = get_goal_note;
+      }
+      j["goals"].push_back(std::move(entry));
+    }
     std::cout << j.dump(2) << '\n';
     return;
   }
@@ -356,9 +371,13 @@ void print(const durable_bench_config& c, const std::vector<row>& rows, const st
     std::cout << std::setw(14) << r.ops_per_s << '\n';
   }
   std::cout << "\ngoals\n";
+  bool unjudged = false;
   for (const goal& g : goals) {
-    std::cout << "  " << (g.met ? "PASS " : "MISS ") << std::left << std::setw(56) << g.text << g.measured << '\n';
+    const char* verdict = !g.judged ? "info " : g.met ? "PASS " : "MISS ";
+    std::cout << "  " << verdict << std::left << std::setw(56) << g.text << g.measured << '\n';
+    unjudged = unjudged || !g.judged;
   }
+  if (unjudged) std::cout << "  (info: " << get_goal_note << ")\n";
 }
 
 }  // namespace
@@ -391,7 +410,7 @@ int run_durable_bench(const durable_bench_config& c) {
     const int code = static_cast<int>(ok.error().code());
     return code >= 2 ? code : static_cast<int>(errc::corruption);
   }
-  print(c, rows, evaluate(rows), pmem_path);
+  print(c, rows, evaluate(rows, c.keys), pmem_path);
   return 0;
 }
 

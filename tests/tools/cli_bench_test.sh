@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end test of `tessel bench`'s verdicts (docs/tools.md §Goals): on random 16-byte keys with 16-byte
 # values the goals are judged (PASS or MISS); on path keys and with another value size each goal keeps its
-# figure without a verdict; the range_scan phase scans 100 keys per range. JSON is checked with grep
+# figure without a verdict; the range_scan phase scans 100 keys per range; bench --durable judges its get
+# goals only at the 10M keys they are stated at. JSON is checked with grep
 # patterns (Debian minimal has no python3). Usage: cli_bench_test.sh <path to tessel>
 set -euo pipefail
 tessel="$1"
@@ -35,4 +36,18 @@ done
   fail "the table shows no info rows for path keys"
 "$tessel" bench --keys 2000 --ops 2000 --no-peers --key-kind random16 | grep -Eq '^    (PASS|MISS)  range scan of 100 keys' ||
   fail "the table judges no range scan for random16 keys"
+
+# bench --durable: the get goals are stated at 10M keys, so on a small tree they keep their figures without
+# a verdict, and say why; the put goals are judged at any size.
+"$tessel" bench --durable --puts 50 --keys 2000 --no-peers --json --dir "$work/durable" > "$work/durable.json"
+for name in "mmap get p50 <= 1.2x dram get p50" "pmem get p50 <= 1.2x dram get p50"; do
+  lines="$(grep -A3 "\"goal\": \"$name\"" "$work/durable.json")"
+  grep -q '"met": null' <<< "$lines" || fail "'$name' has a verdict below 10M keys"
+  grep -Eq '"measured": "[0-9.]+x"' <<< "$lines" || fail "'$name' lost its figure"
+  grep -q '"note": "the get goals are stated at 10M keys' <<< "$lines" || fail "'$name' does not say why"
+done
+grep -A3 '"goal": "durable put (log), 2 threads' "$work/durable.json" | grep -Eq '"met": (true|false)' ||
+  fail "the group commit goal has no verdict"
+"$tessel" bench --durable --puts 50 --keys 2000 --no-peers --dir "$work/durable" | grep -q '^  info mmap get p50' ||
+  fail "the durable table shows no info row for gets below 10M keys"
 echo "cli bench test: all passed"
