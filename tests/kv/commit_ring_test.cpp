@@ -6,7 +6,9 @@
 #include <cstdint>
 #include <cstring>
 #include <deque>
+#include <memory>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -266,6 +268,41 @@ TEST(CommitRingTest, RecordsThatDoNotParseAreRefused) {
   bad_type[offset + 16 + 16] = static_cast<char>(7);
   EXPECT_TRUE(refused(bad_type, 20, 0));
   EXPECT_TRUE(refused(std::string(24, '\0'), 20, 0)) << "a record of zero bytes";
+}
+
+// The saved records come from a file: whatever their bytes, restore reads only inside them (ASan checks),
+// and what it takes back is what parsed -- commits in seq order, within `up_to`, each change inside the
+// bytes it came from.
+TEST(CommitRingTest, RestoringDamagedRecordsStaysInsideThem) {
+  commit_ring ring(1000, 1 << 20, 0);
+  (void)fill(ring, 1, 60, 11);
+  std::string saved;
+  (void)ring.save(saved, std::size_t{1} << 20);
+  std::mt19937_64 rng(12);
+  for (int round = 0; round < 3000; ++round) {
+    // An exact-size copy, so a read past the end is a heap overflow ASan reports.
+    std::string damaged = saved.substr(0, rng() % 4 == 0 ? rng() % saved.size() : saved.size());
+    const int flips = 1 + static_cast<int>(rng() % 8);
+    for (int f = 0; f < flips && !damaged.empty(); ++f) {
+      damaged[rng() % damaged.size()] = static_cast<char>(rng());
+    }
+    const auto copy = std::make_unique<char[]>(damaged.size());
+    std::memcpy(copy.get(), damaged.data(), damaged.size());
+    const std::span<const std::byte> bytes(static_cast<const std::byte*>(static_cast<const void*>(copy.get())),
+                                           damaged.size());
+    commit_ring restored(1000, 1 << 20, 0);
+    (void)restored.restore(bytes, 60);
+    std::uint64_t last = 0;
+    for (const owned_commit& c : visited(restored, 0)) {
+      ASSERT_GT(c.seq, last);
+      ASSERT_LE(c.seq, 60u);
+      last = c.seq;
+      for (const owned_change& ch : c.changes) {
+        ASSERT_LE(static_cast<int>(ch.type), static_cast<int>(kv_event_type::deleted));
+        ASSERT_LE(ch.key.size() + ch.value.size(), damaged.size());
+      }
+    }
+  }
 }
 
 }  // namespace
