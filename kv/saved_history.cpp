@@ -24,15 +24,15 @@ constexpr std::size_t header_bytes = 32;
 result<void> save_history(sharded_store& engine, const watch_hub& hub, std::uint64_t generation) noexcept {
   if (auto ok = engine.flush(); !ok) return ok;
   try {
-    std::string record;
-    append_le<std::uint32_t>(record, history_format);
-    append_le<std::uint32_t>(record, 0);
-    append_le<std::uint64_t>(record, generation);
+    // The header's seqs are known once the records are in: they go in after them.
+    std::string record(header_bytes, '\0');
     // A history past the largest value keeps its newest commits.
-    watch_hub::saved_history saved = hub.save(max_value_size - header_bytes);
-    append_le<std::uint64_t>(record, saved.complete_after);
-    append_le<std::uint64_t>(record, saved.last_seq);
-    record += saved.records;
+    const watch_hub::saved_span saved = hub.save(record, max_value_size - header_bytes);
+    auto* header = static_cast<std::byte*>(static_cast<void*>(record.data()));
+    store_le<std::uint32_t>(header, history_format);
+    store_le<std::uint64_t>(header + 8, generation);
+    store_le<std::uint64_t>(header + 16, saved.complete_after);
+    store_le<std::uint64_t>(header + 24, saved.last_seq);
     return engine.put(as_bytes(history_key), as_bytes(record));
   } catch (...) {
     return make_error(errc::no_memory, "saving the kv watch history");

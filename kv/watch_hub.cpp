@@ -188,12 +188,12 @@ result<std::shared_ptr<watcher>> watch_hub::subscribe(watch_pattern pattern, con
   }
 }
 
-watch_hub::saved_history watch_hub::save(std::size_t max_bytes) const {
+watch_hub::saved_span watch_hub::save(std::string& records, std::size_t max_bytes) const {
   std::lock_guard lock(mutex_);
-  saved_history out;
+  saved_span out;
   out.last_seq = current_.load(std::memory_order_relaxed);
   // Without a history no commit was kept, so none before the last can be resumed from.
-  out.complete_after = history_commits_ == 0 ? out.last_seq : history_.save(out.records, max_bytes);
+  out.complete_after = history_commits_ == 0 ? out.last_seq : history_.save(records, max_bytes);
   return out;
 }
 

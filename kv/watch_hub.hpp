@@ -84,14 +84,14 @@ class watch_hub {
   /// Ends every subscription (their consumers drain, then get aborted).
   void close_all() noexcept;
 
-  /// The history as commit_ring::save() writes it, with the seqs that frame it.
-  struct saved_history {
-    std::uint64_t complete_after = 0;  ///< every commit after it is in `records`
+  /// The seqs that frame a saved history.
+  struct saved_span {
+    std::uint64_t complete_after = 0;  ///< every commit after it, up to last_seq, is in the records
     std::uint64_t last_seq = 0;        ///< the newest commit's seq when it was saved
-    std::string records;
   };
-  /// The newest commits of the history that fit in `max_bytes`. Throws std::bad_alloc.
-  [[nodiscard]] saved_history save(std::size_t max_bytes) const;
+  /// Appends to `records` the newest commits of the history that fit in `max_bytes` (commit_ring::save).
+  /// Throws std::bad_alloc.
+  [[nodiscard]] saved_span save(std::string& records, std::size_t max_bytes) const;
   /// Before the first commit and subscription: takes a history an earlier opening saved, whose last
   /// commit was `last_seq`, so a watch can resume from any seq after `complete_after`. Records that do not
   /// parse (or seqs that do not frame them) leave the hub as it was and return false; a watch from an
