@@ -1,12 +1,13 @@
 // A durable kv store's watch history across a clean close (docs/kv.md §Watch, "Across a restart"): close()
-// writes the hub's history into the store as one record, and the next writable opening takes it back, so
-// a watch can resume from a seq of the earlier opening.
+// writes the hub's history into the store as one record, and the next opening takes it back (a writable
+// one then erases it), so a watch can resume from a seq of the earlier opening.
 //
 // Why a record in the store and not a file beside it: it is written, checkpointed and checksummed by the
 // store's own commit protocol, and the store's lock and tools cover it. Why only at a clean close: the
-// record is valid only for the opening right after the one that wrote it (its generation says which); an
-// opening that crashes leaves the record of an older generation, which the next one ignores, so a watch
-// from a seq whose commits were never saved is `compacted`, never a silent gap.
+// record is valid only for the opening right after the one that wrote it (its generation says which). An
+// opening that crashes saves none and had erased the one it took -- or, if that erase was lost with it,
+// leaves a record of an older generation, which the next opening ignores -- so a watch from a seq whose
+// commits were never saved is `compacted`, never a silent gap.
 //
 // Thread safety: as the kv store's open and close.
 #pragma once
