@@ -122,6 +122,13 @@ result<std::unique_ptr<detail::kv_impl>> make_impl(std::unique_ptr<sharded_store
       if (auto ok = detail::load_history(*impl->engine, *impl->hub, previous, opts.read_only); !ok) {
         return tl::unexpected(std::move(ok.error()));
       }
+      // The new generation and the taken history's erase are durable before the first commit, whatever
+      // the store's durability: at durability none a crash could otherwise lose them while a checkpoint
+      // kept this opening's commits, and the next opening would reuse these seqs and take back a history
+      // that misses those commits.
+      if (!opts.read_only) {
+        if (auto ok = impl->engine->flush(); !ok) return tl::unexpected(std::move(ok.error()));
+      }
     }
     impl->tasks = std::make_unique<detail::task_pool>(kv.async_threads);
     return impl;

@@ -397,6 +397,31 @@ TEST(KvWatch, AWatchResumesAcrossACleanReopen) {
   }
 }
 
+// At durability none too, an opening's generation is durable before its first commit: an opening that
+// dies at once still used up its range of seqs, and the next one starts a new range.
+TEST(KvWatch, AnOpeningsSeqsAreNeverReusedAfterACrashAtDurabilityNone) {
+  test::temp_dir tmp;
+  const std::string dir = tmp.sub("kv");
+  const test::kv_config c{"mmap_none", backend::mmap, 2, shard_mode::inline_calls, durability::none};
+  std::uint64_t first = 0;
+  {
+    auto kv = open_or_fail(c, dir);
+    first = kv->current_seq();
+    ASSERT_TRUE(kv->close());
+  }
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto kv = test::open_kv(c, dir);
+    _exit(kv ? 0 : 1);  // no close(), no write
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  auto kv = open_or_fail(c, dir);
+  EXPECT_EQ(kv->current_seq() >> 40, (first >> 40) + 2) << "the crashed opening's generation was lost";
+}
+
 // An opening that ends without close() saves no history, and the one before it is used up: a watch from
 // any earlier seq is compacted, naming the first seq it can resume from.
 TEST(KvWatch, AfterAnOpeningThatDidNotCloseEarlierSeqsAreCompacted) {
