@@ -3,6 +3,7 @@
 // Label concurrency: consumers run on their own threads (tsan clean).
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -397,6 +398,19 @@ TEST(KvWatch, AWatchResumesAcrossACleanReopen) {
   }
 }
 
+/// Opens `c` in `dir` in a forked child, runs `work` on it and ends the child without close(), as a crash
+/// would after `work`. Whether the open and `work` succeeded.
+bool ended_without_close(const test::kv_config& c, const std::string& dir, const std::function<bool(kv_store&)>& work) {
+  const pid_t pid = ::fork();
+  if (pid < 0) return false;
+  if (pid == 0) {
+    auto kv = test::open_kv(c, dir);
+    _exit(kv && work(**kv) ? 0 : 1);
+  }
+  int status = 0;
+  return ::waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 // At durability none too, an opening's generation is durable before its first commit: an opening that
 // dies at once still used up its range of seqs, and the next one starts a new range.
 TEST(KvWatch, AnOpeningsSeqsAreNeverReusedAfterACrashAtDurabilityNone) {
@@ -409,15 +423,7 @@ TEST(KvWatch, AnOpeningsSeqsAreNeverReusedAfterACrashAtDurabilityNone) {
     first = kv->current_seq();
     ASSERT_TRUE(kv->close());
   }
-  const pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    auto kv = test::open_kv(c, dir);
-    _exit(kv ? 0 : 1);  // no close(), no write
-  }
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_TRUE(ended_without_close(c, dir, [](kv_store&) { return true; }));  // not even a write
   auto kv = open_or_fail(c, dir);
   EXPECT_EQ(kv->current_seq() >> 40, (first >> 40) + 2) << "the crashed opening's generation was lost";
 }
@@ -434,16 +440,8 @@ TEST(KvWatch, AfterAnOpeningThatDidNotCloseEarlierSeqsAreCompacted) {
     first_opening = kv->current_seq();
     ASSERT_TRUE(kv->close());
   }
-  const pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    auto kv = test::open_kv(durable_two_shards, dir);
-    if (!kv || !(*kv)->set("/d", "2") || !(*kv)->flush()) _exit(1);
-    _exit(0);  // no close()
-  }
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_TRUE(ended_without_close(
+      durable_two_shards, dir, [](kv_store& kv) { return kv.set("/d", "2").has_value() && kv.flush().has_value(); }));
   auto kv = open_or_fail(durable_two_shards, dir);
   auto entry = kv->get("/d");
   ASSERT_TRUE(entry.has_value());
