@@ -21,8 +21,9 @@ namespace {
 constexpr std::string_view kv_meta_key{"\xFF\xFFtessel/kv/meta", 16};
 constexpr std::uint32_t kv_format_version = 1;
 
-/// Counts this opening: reads the previous generation and stores the next, durably. A read-only store
-/// commits nothing, so it keeps the generation it finds.
+/// Counts this opening: reads the previous generation and stores the next (durable once make_impl has
+/// flushed, whatever the store's durability). A read-only store commits nothing, so it keeps the
+/// generation it finds.
 result<std::uint64_t> next_generation(sharded_store& engine, bool read_only) noexcept {
   std::uint64_t previous = 0;
   result<void> parsed;
