@@ -44,6 +44,15 @@ result<std::uint64_t> next_generation(sharded_store& engine, bool read_only) noe
     previous = load_le<std::uint64_t>(v->data() + 8);
   });
   if (!parsed) return tl::unexpected(std::move(parsed.error()));
+  // No meta record: a new store, or one written through the byte API, whose values have no kv header and
+  // would all read as corruption. Adopting it would also add the record, making the mistake permanent.
+  if (previous == 0) {
+    if (const std::size_t entries = engine.len(); entries != 0) {
+      return make_error(errc::invalid_argument, "the store holds " + std::to_string(entries) +
+                                                    " entries but no kv meta record: it was written through the "
+                                                    "byte API, not as a kv store");
+    }
+  }
   if (read_only) return previous;
   const std::uint64_t generation = previous + 1;
   if (generation >= (std::uint64_t{1} << (64 - detail::generation_shift))) {

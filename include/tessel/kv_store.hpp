@@ -164,7 +164,7 @@ class kv_store {
                                                               const kv_options& kv = {}) noexcept;
   /// Opens or creates the durable sharded store in directory `path` as a kv store. Errors: as
   /// sharded_store::open; corruption (the kv meta record does not parse); version_mismatch (a newer kv
-  /// format).
+  /// format); invalid_argument (entries but no kv meta record: a store written through the byte API).
   [[nodiscard]] static result<std::unique_ptr<kv_store>> open(const std::string& path, const options& opts,
                                                               const shard_options& shards,
                                                               const kv_options& kv = {}) noexcept;

@@ -328,6 +328,35 @@ TEST_P(KvDurableStoreTest, ANewerOrDamagedKvMetaRecordIsRefusedAtOpen) {
   EXPECT_EQ(opened.error().code(), errc::corruption) << opened.error().to_string();
 }
 
+// A sharded store written through the byte API is not silently made a kv store: its values would all
+// read as corruption, and adding the meta record would make that permanent.
+TEST(KvStoreOpen, AStoreWrittenThroughTheByteApiIsRefusedAndLeftAsItWas) {
+  test::temp_dir tmp;
+  const std::string dir = tmp.sub("bytes");
+  options o;
+  o.backend = backend::mmap;
+  shard_options s;
+  s.shards = 2;
+  s.bind_memory = false;
+  {
+    auto raw = sharded_store::open(dir, o, s);
+    ASSERT_TRUE(raw.has_value()) << raw.error().to_string();
+    ASSERT_TRUE((*raw)->put(as_bytes(std::string_view("plain")), as_bytes(std::string_view("bytes"))));
+    ASSERT_TRUE((*raw)->close());
+  }
+  for (const bool read_only : {false, true}) {
+    options k = o;
+    k.read_only = read_only;
+    auto kv = kv_store::open(dir, k, s);
+    ASSERT_FALSE(kv.has_value()) << "read_only " << read_only;
+    EXPECT_EQ(kv.error().code(), errc::invalid_argument);
+    EXPECT_NE(kv.error().message().find("byte API"), std::string_view::npos) << kv.error().message();
+  }
+  auto raw = sharded_store::open(dir, o, s);
+  ASSERT_TRUE(raw.has_value()) << raw.error().to_string();
+  EXPECT_EQ((*raw)->len(), 1U) << "no meta record was added";
+}
+
 INSTANTIATE_TEST_SUITE_P(Configs, KvStoreTest, ::testing::ValuesIn(test::kv_configs()), test::kv_config_name);
 INSTANTIATE_TEST_SUITE_P(Configs, KvDurableStoreTest, ::testing::ValuesIn(test::durable_kv_configs()),
                          test::kv_config_name);
