@@ -3,7 +3,8 @@
 // parent kills it at random moments and reopens. The total is always the same -- no transfer half applied
 // -- and every acknowledged transfer is there: the child also counts its transfers in a key of the same
 // transaction. And kill -9 of a child that opens, writes and closes over and over: a watch resumed from
-// an acknowledged seq is compacted or exact (the history saved at close). Label crash.
+// an acknowledged seq is compacted or exact (the history saved at close); and a full disk, for the
+// transactions and for a history too big to save at close. Label crash.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -254,6 +255,58 @@ TEST(KvCrashTest, AFullDiskLosesNoAcknowledgedTransaction) {
     }
   }
   EXPECT_FALSE((*kv)->exists(full_key(n + 1, 0)).value()) << "a part of a transaction that did not commit";
+}
+
+/// What the history-save child reports: how close() went, and the seq before its sets.
+struct close_report {
+  std::uint64_t first_seq = 0;  // current_seq() before the sets
+  std::uint64_t sets = 0;       // acknowledged
+  int close_code = -1;          // 0: close() succeeded
+  char message[200] = {};
+};
+
+// A history too big for the disk: close() cannot save it (the record's log segment passes the file size
+// limit), yet closes the shards, and every acknowledged set is there after the reopen; a watch from a seq
+// of that opening is compacted, as after a crash -- never replayed from a history that was not saved.
+TEST(KvCrashTest, AHistoryTheDiskCannotHoldIsNotSavedAndLosesNothing) {
+  test::temp_dir tmp;
+  const std::string dir = tmp.sub("history-full");
+  // One key rewritten 150 times with 64 KiB values: the tree stays small, the history holds ~9.6 MB.
+  const auto report = test::run_under_file_size_limit<close_report>(rlim_t{8} << 20, [&] {
+    close_report r;
+    auto kv = test::open_kv(durable_two_shards, dir);
+    if (!kv) {
+      std::snprintf(r.message, sizeof r.message, "open: %s", kv.error().to_string().c_str());
+      return r;
+    }
+    r.first_seq = (*kv)->current_seq();
+    for (std::uint64_t i = 1; i <= 150; ++i) {
+      auto v = (*kv)->set("/big", std::string(64 << 10, static_cast<char>('a' + i % 26)));
+      if (!v) {
+        std::snprintf(r.message, sizeof r.message, "set %llu: %s", static_cast<unsigned long long>(i),
+                      v.error().to_string().c_str());
+        return r;
+      }
+      r.sets = i;
+    }
+    auto closed = (*kv)->close();
+    r.close_code = closed ? 0 : static_cast<int>(closed.error().code());
+    if (!closed) std::snprintf(r.message, sizeof r.message, "close: %s", closed.error().to_string().c_str());
+    return r;
+  });
+  ASSERT_TRUE(report.has_value());
+  ASSERT_EQ(report->sets, 150U) << report->message;
+  EXPECT_EQ(report->close_code, 0) << "a history that cannot be saved fails close: " << report->message;
+
+  auto kv = test::open_kv(durable_two_shards, dir);
+  ASSERT_TRUE(kv.has_value()) << kv.error().to_string();
+  auto big = (*kv)->get("/big");
+  ASSERT_TRUE(big.has_value()) << big.error().to_string();
+  EXPECT_EQ(big->version, 150U);
+  EXPECT_EQ(big->value, std::string(64 << 10, static_cast<char>('a' + 150 % 26)));
+  auto w = (*kv)->watch("*", {.from_seq = report->first_seq});
+  ASSERT_FALSE(w.has_value()) << "a history was saved after all: raise the sets or lower the limit";
+  EXPECT_EQ(w.error().code(), errc::compacted);
 }
 
 }  // namespace
