@@ -14,6 +14,7 @@
 #include "log/log_reader.hpp"
 #include "log/segment.hpp"
 #include "store/cross_shard_batch.hpp"
+#include "store/deferred_sync.hpp"
 #include "store/sharded_impl.hpp"
 #include "store/store_impl.hpp"
 
@@ -148,23 +149,25 @@ result<void> publish_written(sharded_impl& impl, const std::vector<batch_part>& 
   return {};
 }
 
-/// One write to one shard: the shard's own log makes it atomic, so no coordinator record is needed.
-result<void> apply_single(sharded_impl& impl, std::uint32_t shard, const write_op& op) {
+/// One write to one shard: the shard's own log makes it atomic, so no coordinator record is needed. The
+/// log sync it owes is left in `owed`, for once the shard's lock is released (deferred_sync.hpp).
+result<void> apply_single(sharded_impl& impl, std::uint32_t shard, const write_op& op, owed_sync& owed) {
   store& s = *impl.shards[shard];
   if (op.erase) {
-    if (auto ok = s.erase(as_bytes(op.key)); !ok) return tl::unexpected(std::move(ok.error()));
-  } else if (auto ok = s.put(as_bytes(op.key), as_bytes(op.value)); !ok) {
+    if (auto ok = erase_owing_sync(s, as_bytes(op.key), owed); !ok) return tl::unexpected(std::move(ok.error()));
+  } else if (auto ok = put_owing_sync(s, as_bytes(op.key), as_bytes(op.value), owed); !ok) {
     return ok;
   }
   if (impl.mode == shard_mode::workers) return s.publish();
   return {};
 }
 
-/// Applies `ops` as one batch; the caller holds the lock of every shard they touch.
-result<void> commit_batch(sharded_impl& impl, const std::vector<write_op>& ops) {
+/// Applies `ops` as one batch; the caller holds the lock of every shard they touch, and pays `owed` once it
+/// has released them (a single write's log sync; a batch's record is synced before its parts apply).
+result<void> commit_batch(sharded_impl& impl, const std::vector<write_op>& ops, owed_sync& owed) {
   if (ops.size() == 1) {  // the common case, with nothing to group
     if (auto ok = check_op(ops.front()); !ok) return ok;
-    return apply_single(impl, impl.router.shard_of(as_bytes(ops.front().key)), ops.front());
+    return apply_single(impl, impl.router.shard_of(as_bytes(ops.front().key)), ops.front(), owed);
   }
   std::vector<batch_part> parts;
   parts.reserve(std::min(ops.size(), impl.shards.size()));
@@ -235,8 +238,14 @@ result<void> sharded_store::write_batch(const std::vector<write_op>& ops) noexce
   try {
     std::vector<bool> held(impl_->shards.size(), false);
     for (const write_op& op : ops) held[shard_of(as_bytes(op.key))] = true;
-    auto locks = detail::lock_shards(*impl_, held);
-    return detail::commit_batch(*impl_, ops);
+    detail::owed_sync owed;
+    result<void> committed;
+    {
+      auto locks = detail::lock_shards(*impl_, held);
+      committed = detail::commit_batch(*impl_, ops, owed);
+    }
+    if (auto paid = owed.pay(); !paid) return paid;
+    return committed;
   } catch (...) {
     return make_error(errc::no_memory, "a cross-shard batch");
   }
@@ -265,9 +274,26 @@ result<void> sharded_store::transact(std::span<const key_view> keys, std::vector
                           "a transaction writes a key whose shard it did not name among its keys");
       }
     }
-    if (auto ok = detail::commit_batch(*impl_, ops); !ok) return ok;
+    // The decision may have read a write whose writer released its shard before its log sync. A single
+    // write is safe in the shard it goes to (that log is a prefix: the write is durable only after what it
+    // read there); anything else -- a coordinator record, another shard's log -- could survive a crash the
+    // write it rests on does not, so the logs of the other shards held are made durable first.
+    if (!ops.empty() && !(one_shard && ops.size() == 1)) {  // the latter: every single-key kv write
+      const bool single = ops.size() == 1;
+      const std::uint32_t written = single ? shard_of(as_bytes(ops.front().key)) : 0;
+      for (std::uint32_t i = 0; i < impl_->shards.size(); ++i) {
+        if (!reader.holds(i) || (single && i == written)) continue;
+        if (auto ok = detail::settle_logged_writes(*impl_->shards[i]); !ok) return ok;
+      }
+    }
+    detail::owed_sync owed;
+    if (auto ok = detail::commit_batch(*impl_, ops, owed); !ok) return ok;
     applied();
-    return {};
+    // The shards go before the log sync: the next writer of a shard appends its record while this sync
+    // runs, and they share the one after (deferred_sync.hpp).
+    if (one_shard) only_lock.unlock();
+    locks.clear();
+    return owed.pay();
   } catch (...) {
     return make_error(errc::no_memory, "a transaction");
   }

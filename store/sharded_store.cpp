@@ -13,6 +13,7 @@
 
 #include "common/errno_error.hpp"
 #include "common/file_io.hpp"
+#include "store/deferred_sync.hpp"
 #include "store/sharded_impl.hpp"
 
 namespace tessel {
@@ -215,15 +216,28 @@ bool sharded_store::contains(key_view key) const noexcept {
 result<void> sharded_store::put(key_view key, value_view value) noexcept {
   if (impl_->mode == shard_mode::workers) return put_async(key, value).get();
   const std::uint32_t i = shard_of(key);
-  std::lock_guard lock(impl_->locks[i]);
-  return impl_->shards[i]->put(key, value);
+  detail::owed_sync owed;
+  result<void> written;
+  {
+    std::lock_guard lock(impl_->locks[i]);
+    written = detail::put_owing_sync(*impl_->shards[i], key, value, owed);
+  }
+  // Outside the shard's lock, so the shard's writers share fdatasyncs (deferred_sync.hpp).
+  if (auto paid = owed.pay(); !paid) return paid;
+  return written;
 }
 
 result<bool> sharded_store::erase(key_view key) noexcept {
   if (impl_->mode == shard_mode::workers) return erase_async(key).get();
   const std::uint32_t i = shard_of(key);
-  std::lock_guard lock(impl_->locks[i]);
-  return impl_->shards[i]->erase(key);
+  detail::owed_sync owed;
+  result<bool> erased;
+  {
+    std::lock_guard lock(impl_->locks[i]);
+    erased = detail::erase_owing_sync(*impl_->shards[i], key, owed);
+  }
+  if (auto paid = owed.pay(); !paid) return tl::unexpected(std::move(paid.error()));
+  return erased;
 }
 
 std::future<result<void>> sharded_store::put_async(key_view key, value_view value) noexcept {

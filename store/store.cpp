@@ -2,8 +2,10 @@
 #include "tessel/store.hpp"
 
 #include <string>
+#include <utility>
 
 #include "store/argument_checks.hpp"
+#include "store/deferred_sync.hpp"
 #include "store/store_impl.hpp"
 
 namespace tessel {
@@ -34,6 +36,41 @@ result<std::unique_ptr<store>> store::open(const options& opts) noexcept {
 
 namespace {
 
+/// The durability of writes that name none: the store's (durable stores), none (dram).
+durability own_durability(const detail::store_impl& impl) noexcept {
+  const detail::durable_state* d = impl.durable();
+  return d != nullptr ? d->opts.durability : durability::none;
+}
+
+/// store::put, leaving the log sync it owes in `sync_left` when that is set (store_impl::durable_write).
+result<void> put_in(detail::store_impl& impl, key_view key, value_view value, durability level,
+                    std::uint64_t* sync_left) noexcept {
+  if (auto ok = check_entry(key, value); !ok) return ok;
+  auto apply = [&]() -> result<void> {
+    auto r = impl.tree().upsert(key, value);
+    if (!r) return tl::unexpected(std::move(r.error()));
+    return {};
+  };
+  if (impl.durable() == nullptr) {
+    auto r = apply();
+    impl.maybe_reclaim();
+    return r;
+  }
+  return impl.durable_write(level, {oplog::op_kind::put, key, value}, apply, sync_left);
+}
+
+/// store::erase, likewise.
+result<bool> erase_in(detail::store_impl& impl, key_view key, durability level, std::uint64_t* sync_left) noexcept {
+  if (auto ok = check_key(key); !ok) return tl::unexpected(std::move(ok.error()));
+  if (impl.durable() == nullptr) {
+    auto r = impl.tree().erase(key);
+    impl.maybe_reclaim();
+    return r;
+  }
+  return impl.durable_write(
+      level, {oplog::op_kind::erase, key, {}}, [&] { return impl.tree().erase(key); }, sync_left);
+}
+
 /// get's answer, from what the tree found for `key`.
 result<value_view> answer_get(const detail::store_impl& impl, key_view key, std::optional<value_view> v) noexcept {
   if (!v) return tl::unexpected(error(errc::not_found));
@@ -61,38 +98,45 @@ bool store::contains(key_view key) const noexcept {
 }
 
 result<void> store::put(key_view key, value_view value) noexcept {
-  const detail::durable_state* d = impl_->durable();
-  return put(key, value, d != nullptr ? d->opts.durability : durability::none);
+  return put_in(*impl_, key, value, own_durability(*impl_), nullptr);
 }
 
 result<void> store::put(key_view key, value_view value, durability level) noexcept {
-  if (auto ok = check_entry(key, value); !ok) return ok;
-  auto apply = [&]() -> result<void> {
-    auto r = impl_->tree().upsert(key, value);
-    if (!r) return tl::unexpected(std::move(r.error()));
-    return {};
-  };
-  if (impl_->durable() == nullptr) {
-    auto r = apply();
-    impl_->maybe_reclaim();
-    return r;
-  }
-  return impl_->durable_write(level, {oplog::op_kind::put, key, value}, apply);
+  return put_in(*impl_, key, value, level, nullptr);
 }
 
-result<bool> store::erase(key_view key) noexcept {
-  const detail::durable_state* d = impl_->durable();
-  return erase(key, d != nullptr ? d->opts.durability : durability::none);
+result<bool> store::erase(key_view key) noexcept { return erase_in(*impl_, key, own_durability(*impl_), nullptr); }
+
+result<bool> store::erase(key_view key, durability level) noexcept { return erase_in(*impl_, key, level, nullptr); }
+
+result<void> detail::put_owing_sync(store& s, key_view key, value_view value, owed_sync& owed) noexcept {
+  store_impl& impl = store_access::impl(s);
+  auto r = put_in(impl, key, value, own_durability(impl), &owed.seq_);
+  if (owed.seq_ != 0) owed.owner_ = &impl;
+  return r;
 }
 
-result<bool> store::erase(key_view key, durability level) noexcept {
-  if (auto ok = check_key(key); !ok) return tl::unexpected(std::move(ok.error()));
-  if (impl_->durable() == nullptr) {
-    auto r = impl_->tree().erase(key);
-    impl_->maybe_reclaim();
-    return r;
-  }
-  return impl_->durable_write(level, {oplog::op_kind::erase, key, {}}, [&] { return impl_->tree().erase(key); });
+result<bool> detail::erase_owing_sync(store& s, key_view key, owed_sync& owed) noexcept {
+  store_impl& impl = store_access::impl(s);
+  auto r = erase_in(impl, key, own_durability(impl), &owed.seq_);
+  if (owed.seq_ != 0) owed.owner_ = &impl;
+  return r;
+}
+
+result<void> detail::settle_logged_writes(store& s) noexcept {
+  store_impl& impl = store_access::impl(s);
+  const durable_state* d = impl.durable();
+  if (d == nullptr || d->log == nullptr || d->opts.durability != durability::log) return {};
+  const std::uint64_t last = d->log->last_seq();
+  if (last <= d->log->durable_seq()) return {};
+  return impl.sync_log(last);
+}
+
+result<void> detail::owed_sync::pay() noexcept {
+  if (owner_ == nullptr) return {};
+  store_impl& impl = *owner_;
+  owner_ = nullptr;
+  return impl.sync_log(std::exchange(seq_, 0));
 }
 
 result<value_view> store::get_or_insert(key_view key, value_view default_value) noexcept {

@@ -111,8 +111,12 @@ class store_impl {
   /// changes nothing. When T is bool, false means the write changed nothing (erasing a missing key): it is
   /// neither logged nor waited for. Entry's views may point into the region (a value read from the store):
   /// they are copied first, since the write may free what they point at before the record is appended.
+  /// `sync_left`: when set, a wait for the log's fdatasync that durability log asks for is not made but
+  /// left there (the record's seq; 0 when nothing is owed), for sync_log() once the caller has released
+  /// its own locks (deferred_sync.hpp).
   template <class Apply>
-  auto durable_write(durability d, const log_entry& entry, Apply&& apply) noexcept -> decltype(apply());
+  auto durable_write(durability d, const log_entry& entry, Apply&& apply, std::uint64_t* sync_left = nullptr) noexcept
+      -> decltype(apply());
 
   /// Receives the entries of a sorted load, in strictly ascending key order.
   using sorted_sink = function_ref<result<void>(key_view, value_view)>;
@@ -234,7 +238,8 @@ class store_impl {
 };
 
 template <class Apply>
-auto store_impl::durable_write(durability d, const log_entry& given, Apply&& apply) noexcept -> decltype(apply()) {
+auto store_impl::durable_write(durability d, const log_entry& given, Apply&& apply, std::uint64_t* sync_left) noexcept
+    -> decltype(apply()) {
   log_entry entry = given;
   std::string owned_key;
   std::string owned_value;
@@ -287,6 +292,10 @@ auto store_impl::durable_write(durability d, const log_entry& given, Apply&& app
   }();
   // A pmem store's record is durable already (append_locked); a file log's waits for its fdatasync.
   if (!r || d != durability::log || seq == 0 || pool_) return r;
+  if (sync_left != nullptr) {
+    *sync_left = seq;
+    return r;
+  }
   // Outside the mutex, so concurrent writers share one fdatasync (group commit).
   if (auto ok = sync_log(seq); !ok) return tl::unexpected(std::move(ok.error()));
   return r;
@@ -333,8 +342,11 @@ struct store_access {
   [[nodiscard]] static const store_impl& impl(const store& s) noexcept { return *s.impl_; }
   /// Tests: drops a durable store as a crash would -- no commit, no clean close. Only what was made durable
   /// stays (with options.simulate_power_loss, exactly that; otherwise the page cache may add more).
-  static void abandon(std::unique_ptr<store> s) noexcept {
-    if (durable_state* d = s->impl_->durable()) {
+  static void abandon(std::unique_ptr<store> s) noexcept { abandon_owned(*s); }
+  /// Tests: abandon() of a store something else owns (a sharded store's shard); its owner's close then
+  /// leaves it as the crash did.
+  static void abandon_owned(store& s) noexcept {
+    if (durable_state* d = s.impl_->durable()) {
       std::lock_guard lock(d->mutex);
       d->closed = true;
     }

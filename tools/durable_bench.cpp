@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include "tessel/kv_store.hpp"
 #include "tessel/store.hpp"
 
 #include "bench/support/latency_recorder.hpp"
@@ -139,6 +140,28 @@ put_fn tessel_put(store& s) {
   return [&s](const std::string& k, const std::string& v) { return s.put(as_bytes(k), as_bytes(v)); };
 }
 
+/// A versioned kv store of one shard at durability log (byte keys: the keys are random bytes). One shard,
+/// so its writers share one log: what the group-commit figure is about.
+result<std::unique_ptr<kv_store>> open_kv(const std::filesystem::path& dir) {
+  options o;
+  o.backend = backend::mmap;
+  o.durability = durability::log;
+  o.mode = open_mode::create_new;
+  shard_options s;
+  s.shards = 1;
+  kv_options k;
+  k.keys = key_rules::bytes;
+  return kv_store::open(dir.string(), o, s, k);
+}
+
+put_fn kv_set(kv_store& kv) {
+  return [&kv](const std::string& k, const std::string& v) -> result<void> {
+    auto version = kv.set(k, v);
+    if (!version) return tl::unexpected(std::move(version.error()));
+    return {};
+  };
+}
+
 /// Runs every part, appending rows. Subdirectories of `root` are created fresh per subject.
 result<void> run_parts(const durable_bench_config& c, const std::filesystem::path& root, const bench::tsc_clock& clock,
                        std::vector<row>& rows) {
@@ -153,6 +176,13 @@ result<void> run_parts(const durable_bench_config& c, const std::filesystem::pat
     auto s = open_tessel(root / name, level, b);
     if (!s) return tl::unexpected(s.error());
     auto r = put_phase(name, put_keys, value, tessel_put(**s), clock);
+    if (!r) return tl::unexpected(r.error());
+    rows.push_back(*r);
+  }
+  {
+    auto kv = open_kv(root / "kv log");
+    if (!kv) return tl::unexpected(kv.error());
+    auto r = put_phase("kv log", put_keys, value, kv_set(**kv), clock);
     if (!r) return tl::unexpected(r.error());
     rows.push_back(*r);
   }
@@ -173,6 +203,13 @@ result<void> run_parts(const durable_bench_config& c, const std::filesystem::pat
     auto s = open_tessel(root / "tessel log 2t", durability::log);
     if (!s) return tl::unexpected(s.error());
     auto r = group_phase("tessel log", put_keys, value, tessel_put(**s));
+    if (!r) return tl::unexpected(r.error());
+    rows.push_back(*r);
+  }
+  {
+    auto kv = open_kv(root / "kv log 2t");
+    if (!kv) return tl::unexpected(kv.error());
+    auto r = group_phase("kv log", put_keys, value, kv_set(**kv));
     if (!r) return tl::unexpected(r.error());
     rows.push_back(*r);
   }

@@ -1,0 +1,48 @@
+// Durable writes that leave their wait for the log's fdatasync to the caller (docs/design.md §Durable
+// stores, "Group commit under a sharded store"). A sharded store writes a shard under the shard's lock;
+// waiting there for a durability-log write's fdatasync would keep every other writer of the shard from
+// even appending its record until the sync ends -- one record per sync, no group commit. So the write
+// leaves the sync it owes, the caller releases its locks, then pays, and writers that append meanwhile
+// share the sync.
+//
+// Thread safety: the writes as store::put and erase; pay() from any thread, holding no lock of the store's.
+#pragma once
+
+#include <cstdint>
+
+#include "tessel/bytes.hpp"
+#include "tessel/error.hpp"
+#include "tessel/store.hpp"
+
+namespace tessel::detail {
+
+class store_impl;
+
+/// The fdatasync a write owes: its record's seq in one store's log. Empty when nothing is owed (a dram or
+/// pmem store, durability none or sync, a write that changed nothing).
+class owed_sync {
+ public:
+  [[nodiscard]] bool empty() const noexcept { return owner_ == nullptr; }
+  /// Waits until the record is durable (with every record before it), and is empty after. Errors: those of
+  /// store::put's sync (io_error, fatal: the store then refuses writes until reopened).
+  [[nodiscard]] result<void> pay() noexcept;
+
+ private:
+  friend result<void> put_owing_sync(store& s, key_view key, value_view value, owed_sync& owed) noexcept;
+  friend result<bool> erase_owing_sync(store& s, key_view key, owed_sync& owed) noexcept;
+  store_impl* owner_ = nullptr;
+  std::uint64_t seq_ = 0;
+};
+
+/// store::put at the store's own durability, except that the fdatasync durability log waits for is left
+/// in `owed`. REQUIRES: `owed` empty. Errors: as store::put, but for the sync's.
+[[nodiscard]] result<void> put_owing_sync(store& s, key_view key, value_view value, owed_sync& owed) noexcept;
+/// store::erase likewise.
+[[nodiscard]] result<bool> erase_owing_sync(store& s, key_view key, owed_sync& owed) noexcept;
+
+/// Makes durable every write `s` has logged, when its writes wait for its log (a file store at durability
+/// log); returns at once when they are already. For a reader holding the shard, where a writer may have
+/// released it still owing its sync. Errors: as owed_sync::pay().
+[[nodiscard]] result<void> settle_logged_writes(store& s) noexcept;
+
+}  // namespace tessel::detail
