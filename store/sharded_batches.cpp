@@ -149,17 +149,25 @@ result<void> publish_written(sharded_impl& impl, const std::vector<batch_part>& 
   return {};
 }
 
-/// One write to one shard: the shard's own log makes it atomic, so no coordinator record is needed. The
-/// log sync it owes is left in `owed`, for once the shard's lock is released (deferred_sync.hpp).
+/// One write to one shard: the shard's own log makes it atomic, so no coordinator record is needed. Inline
+/// mode leaves the log sync it owes in `owed`, for once the shard's lock is released (deferred_sync.hpp).
+/// Worker mode syncs first: it publishes the write, and a published version holds only durable writes,
+/// as the worker's own batches do.
 result<void> apply_single(sharded_impl& impl, std::uint32_t shard, const write_op& op, owed_sync& owed) {
   store& s = *impl.shards[shard];
+  if (impl.mode == shard_mode::workers) {
+    if (op.erase) {
+      if (auto ok = s.erase(as_bytes(op.key)); !ok) return tl::unexpected(std::move(ok.error()));
+    } else if (auto ok = s.put(as_bytes(op.key), as_bytes(op.value)); !ok) {
+      return ok;
+    }
+    return s.publish();
+  }
   if (op.erase) {
     if (auto ok = erase_owing_sync(s, as_bytes(op.key), owed); !ok) return tl::unexpected(std::move(ok.error()));
-  } else if (auto ok = put_owing_sync(s, as_bytes(op.key), as_bytes(op.value), owed); !ok) {
-    return ok;
+    return {};
   }
-  if (impl.mode == shard_mode::workers) return s.publish();
-  return {};
+  return put_owing_sync(s, as_bytes(op.key), as_bytes(op.value), owed);
 }
 
 /// Applies `ops` as one batch; the caller holds the lock of every shard they touch, and pays `owed` once it
