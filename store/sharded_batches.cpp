@@ -286,7 +286,8 @@ result<void> sharded_store::transact(std::span<const key_view> keys, std::vector
     // write is safe in the shard it goes to (that log is a prefix: the write is durable only after what it
     // read there); anything else -- a coordinator record, another shard's log -- could survive a crash the
     // write it rests on does not, so the logs of the other shards held are made durable first.
-    if (!ops.empty() && !(one_shard && ops.size() == 1)) {  // the latter: every single-key kv write
+    // Only durability log defers syncs (none makes nothing durable per write; sync commits under the lock).
+    if (impl_->level == durability::log && !ops.empty() && !(one_shard && ops.size() == 1)) {
       const bool single = ops.size() == 1;
       const std::uint32_t written = single ? shard_of(as_bytes(ops.front().key)) : 0;
       for (std::uint32_t i = 0; i < impl_->shards.size(); ++i) {
