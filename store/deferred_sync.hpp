@@ -27,9 +27,11 @@ class owed_sync {
   /// store::put's sync (io_error, fatal: the store then refuses writes until reopened).
   [[nodiscard]] result<void> pay() noexcept;
 
+  owed_sync() noexcept = default;
+  /// What a write to `owner`'s log, record `seq`, leaves to sync.
+  owed_sync(store_impl& owner, std::uint64_t seq) noexcept : owner_(&owner), seq_(seq) {}
+
  private:
-  friend result<void> put_owing_sync(store& s, key_view key, value_view value, owed_sync& owed) noexcept;
-  friend result<bool> erase_owing_sync(store& s, key_view key, owed_sync& owed) noexcept;
   store_impl* owner_ = nullptr;
   std::uint64_t seq_ = 0;
 };
@@ -40,9 +42,10 @@ class owed_sync {
 /// store::erase likewise.
 [[nodiscard]] result<bool> erase_owing_sync(store& s, key_view key, owed_sync& owed) noexcept;
 
-/// Makes durable every write `s` has logged, when its writes wait for its log (a file store at durability
-/// log); returns at once when they are already. For a reader holding the shard, where a writer may have
-/// released it still owing its sync. Errors: as owed_sync::pay().
+/// Makes durable every write of `s` whose sync is still owed (put_owing_sync, erase_owing_sync), when its
+/// writes wait for its log (a file store at durability log); returns at once when none is. For a reader
+/// holding the shard, where a writer may have released it still owing its sync. Errors: as
+/// owed_sync::pay().
 [[nodiscard]] result<void> settle_logged_writes(store& s) noexcept;
 
 }  // namespace tessel::detail

@@ -109,17 +109,33 @@ result<bool> store::erase(key_view key) noexcept { return erase_in(*impl_, key, 
 
 result<bool> store::erase(key_view key, durability level) noexcept { return erase_in(*impl_, key, level, nullptr); }
 
+namespace {
+
+/// Records a write's unpaid sync in `owed` and in the store's owed_through, for settle_logged_writes.
+void owe(detail::store_impl& impl, detail::owed_sync& owed, std::uint64_t seq) noexcept {
+  if (seq == 0) return;
+  std::atomic<std::uint64_t>& through = impl.durable()->owed_through;
+  std::uint64_t before = through.load(std::memory_order_relaxed);
+  while (before < seq && !through.compare_exchange_weak(before, seq, std::memory_order_relaxed)) {
+  }
+  owed = detail::owed_sync(impl, seq);
+}
+
+}  // namespace
+
 result<void> detail::put_owing_sync(store& s, key_view key, value_view value, owed_sync& owed) noexcept {
   store_impl& impl = store_access::impl(s);
-  auto r = put_in(impl, key, value, own_durability(impl), &owed.seq_);
-  if (owed.seq_ != 0) owed.owner_ = &impl;
+  std::uint64_t seq = 0;
+  auto r = put_in(impl, key, value, own_durability(impl), &seq);
+  owe(impl, owed, seq);
   return r;
 }
 
 result<bool> detail::erase_owing_sync(store& s, key_view key, owed_sync& owed) noexcept {
   store_impl& impl = store_access::impl(s);
-  auto r = erase_in(impl, key, own_durability(impl), &owed.seq_);
-  if (owed.seq_ != 0) owed.owner_ = &impl;
+  std::uint64_t seq = 0;
+  auto r = erase_in(impl, key, own_durability(impl), &seq);
+  owe(impl, owed, seq);
   return r;
 }
 
@@ -127,9 +143,12 @@ result<void> detail::settle_logged_writes(store& s) noexcept {
   store_impl& impl = store_access::impl(s);
   const durable_state* d = impl.durable();
   if (d == nullptr || d->log == nullptr || d->opts.durability != durability::log) return {};
-  const std::uint64_t last = d->log->last_seq();
-  if (last <= d->log->durable_seq()) return {};
-  return impl.sync_log(last);
+  // Only what a writer still owes: a cross-shard part's records need no sync (its coordinator record is
+  // durable and recovery re-applies it), and syncing them would cost each transaction one more fdatasync
+  // per shard it holds.
+  const std::uint64_t owed = d->owed_through.load(std::memory_order_relaxed);
+  if (owed <= d->log->durable_seq()) return {};
+  return impl.sync_log(owed);
 }
 
 result<void> detail::owed_sync::pay() noexcept {

@@ -6,6 +6,7 @@
 // store's writes serialise on durable_state::mutex, which also guards commits.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -52,12 +53,15 @@ struct durable_state {
 
   std::optional<tree_committer> committer;  ///< mmap
   options opts;
-  recovered_tree recovery;                              ///< mmap: what open found in the data file
-  tessel::detail::pool_recovery pool_recovery;          ///< pmem: what open found in the pool
-  std::unique_ptr<pmem::pool_log> pool_log;             ///< pmem: the log area; null when read-only
-  commit_hook pool_hook;                                ///< pmem: crash injection for tests (tree_commit.hpp)
-  std::uint64_t replayed_records = 0;                   ///< log records open applied on top of it
-  std::unique_ptr<oplog::log_writer> log;               ///< mmap: null when read-only
+  recovered_tree recovery;                      ///< mmap: what open found in the data file
+  tessel::detail::pool_recovery pool_recovery;  ///< pmem: what open found in the pool
+  std::unique_ptr<pmem::pool_log> pool_log;     ///< pmem: the log area; null when read-only
+  commit_hook pool_hook;                        ///< pmem: crash injection for tests (tree_commit.hpp)
+  std::uint64_t replayed_records = 0;           ///< log records open applied on top of it
+  std::unique_ptr<oplog::log_writer> log;       ///< mmap: null when read-only
+  /// mmap: the last log seq a write left for its caller to sync (deferred_sync.hpp). Records after it that
+  /// nobody owes (a cross-shard part, covered by its durable coordinator record) need no settling.
+  std::atomic<std::uint64_t> owed_through{0};
   std::mutex mutex;                                     ///< one writer or committer at a time
   bool dirty = false;                                   ///< writes since the last durable commit
   std::uint64_t log_bytes_at_commit = 0;                ///< log->retained_bytes() right after the last commit
