@@ -162,6 +162,18 @@ put_fn kv_set(kv_store& kv) {
   };
 }
 
+/// A two-key transaction per call: `k` and its sibling (`k` with its last byte flipped), set together. The
+/// store has one shard, so both keys are in it: what a durable single-shard transaction costs.
+put_fn kv_transfer(kv_store& kv) {
+  return [&kv](const std::string& k, const std::string& v) -> result<void> {
+    std::string sibling = k;
+    sibling.back() = static_cast<char>(~sibling.back());
+    auto done = kv.transaction({kv_op::set(k, v), kv_op::set(std::move(sibling), v)});
+    if (!done) return tl::unexpected(std::move(done.error()));
+    return {};
+  };
+}
+
 /// Runs every part, appending rows. Subdirectories of `root` are created fresh per subject.
 result<void> run_parts(const durable_bench_config& c, const std::filesystem::path& root, const bench::tsc_clock& clock,
                        std::vector<row>& rows) {
@@ -183,6 +195,13 @@ result<void> run_parts(const durable_bench_config& c, const std::filesystem::pat
     auto kv = open_kv(root / "kv log");
     if (!kv) return tl::unexpected(kv.error());
     auto r = put_phase("kv log", put_keys, value, kv_set(**kv), clock);
+    if (!r) return tl::unexpected(r.error());
+    rows.push_back(*r);
+  }
+  {
+    auto kv = open_kv(root / "kv txn log");
+    if (!kv) return tl::unexpected(kv.error());
+    auto r = put_phase("kv txn log", put_keys, value, kv_transfer(**kv), clock);
     if (!r) return tl::unexpected(r.error());
     rows.push_back(*r);
   }
@@ -210,6 +229,13 @@ result<void> run_parts(const durable_bench_config& c, const std::filesystem::pat
     auto kv = open_kv(root / "kv log 2t");
     if (!kv) return tl::unexpected(kv.error());
     auto r = group_phase("kv log", put_keys, value, kv_set(**kv));
+    if (!r) return tl::unexpected(r.error());
+    rows.push_back(*r);
+  }
+  {
+    auto kv = open_kv(root / "kv txn log 2t");
+    if (!kv) return tl::unexpected(kv.error());
+    auto r = group_phase("kv txn log", put_keys, value, kv_transfer(**kv));
     if (!r) return tl::unexpected(r.error());
     rows.push_back(*r);
   }
