@@ -22,8 +22,7 @@ constexpr std::size_t key_at = 24;
 static_assert(key_at == record_min_bytes);
 
 [[nodiscard]] bool known_kind(std::uint8_t k) noexcept {
-  return k == static_cast<std::uint8_t>(op_kind::put) || k == static_cast<std::uint8_t>(op_kind::erase) ||
-         k == static_cast<std::uint8_t>(op_kind::clear);
+  return k >= static_cast<std::uint8_t>(op_kind::put) && k <= static_cast<std::uint8_t>(op_kind::batch);
 }
 
 }  // namespace

@@ -4,7 +4,7 @@
 //   u32 checksum     checksum32 (low half of XXH3-64) of every byte after this field
 //   u32 body_length  bytes after this 8-byte head: 16 + key length + value length
 //   u64 seq          the record's sequence number
-//   u8  kind         op_kind
+//   u8  kind         op_kind (1 put, 2 erase, 3 clear, 4 batch)
 //   u8[3]            zero
 //   u32 key_length
 //   key bytes, then value bytes (value length = body_length - 16 - key_length)
@@ -23,8 +23,10 @@
 
 namespace tessel::oplog {
 
-/// What a record does. Values are stored on disk: never renumber.
-enum class op_kind : std::uint8_t { put = 1, erase = 2, clear = 3 };
+/// What a record does. Values are stored on disk: never renumber. A batch (key empty, the value its ops as
+/// store/batch_ops.hpp encodes them) is applied whole or not at all; it appears only in segments of format
+/// version 2 and in pools with the batch-record feature, which older builds refuse to open.
+enum class op_kind : std::uint8_t { put = 1, erase = 2, clear = 3, batch = 4 };
 
 /// One decoded record. key and value borrow the bytes it was decoded from (or the caller's, when encoding).
 struct record_view {

@@ -84,7 +84,7 @@ result<std::uint64_t> check_segment_header(std::span<const std::byte, segment_he
                                                   std::to_string(segment_format_version) + ")");
   }
   if (!checksum_ok) return make_error(errc::corruption, name + ": log segment header checksum mismatch");
-  if (version != segment_format_version) {
+  if (version < oldest_segment_format_version) {
     return make_error(errc::corruption,
                       name + ": log segment format version " + std::to_string(version) + " does not exist");
   }

@@ -9,7 +9,7 @@
 //
 // Header (docs/format.md, "Operation log"):
 //   0  u8[8]  magic "TSLOG\0\r\n"   (the NUL and CR LF catch text-mode and string-copy damage, as PNG's do)
-//   8  u32    format version (1)
+//   8  u32    format version (2; 1 is read too)
 //   12 u32    header length (64)
 //   16 u8[16] store id
 //   32 u64    first_seq
@@ -39,7 +39,10 @@ namespace tessel::oplog {
 using store_id = std::array<std::uint8_t, 16>;
 
 inline constexpr std::size_t segment_header_bytes = 64;
-inline constexpr std::uint32_t segment_format_version = 1;
+/// The version new segments get. 2: records may be batches (oplog::op_kind::batch); a version-1 segment
+/// (older builds) holds none, and is read the same way.
+inline constexpr std::uint32_t segment_format_version = 2;
+inline constexpr std::uint32_t oldest_segment_format_version = 1;
 inline constexpr std::array<std::byte, 8> segment_magic = {std::byte{'T'},  std::byte{'S'}, std::byte{'L'},
                                                            std::byte{'O'},  std::byte{'G'}, std::byte{0},
                                                            std::byte{'\r'}, std::byte{'\n'}};

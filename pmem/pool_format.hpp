@@ -26,8 +26,11 @@ inline constexpr std::array<char, 8> pool_magic = {'T', 'E', 'S', 'S', 'P', 'O',
 /// Incompatible features: a reader that does not know a set bit refuses the pool.
 enum pool_feature : std::uint32_t {
   pool_block_checksums = 1,  ///< every tree block has an 8-byte header {u32 size, u32 checksum32}
+  /// The log area may hold batch records (oplog::op_kind::batch). A pool made before them lacks the bit;
+  /// its batches are made durable by a commit instead of a record, so builds without it can still open it.
+  pool_batch_records = 2,
 };
-inline constexpr std::uint32_t known_pool_features = pool_block_checksums;
+inline constexpr std::uint32_t known_pool_features = pool_block_checksums | pool_batch_records;
 
 enum pool_flag : std::uint64_t {
   pool_clean_close = 1,  ///< set by close(); a writable open clears it before writing anything

@@ -18,6 +18,8 @@
 
 #include "tessel/error.hpp"
 
+#include "store/batch_ops.hpp"
+
 namespace tessel::detail {
 
 /// Keys of the cross-shard machinery; users' batches may not write under it.
@@ -26,21 +28,12 @@ inline constexpr std::string_view batch_reserved_prefix{"\xFF\xFFtessel/txn/", 1
 /// endian).
 inline constexpr std::string_view batch_marker_key{"\xFF\xFFtessel/txn/applied", 20};
 
-/// Views into what the batch was built from (the caller's write_ops) or decoded from (the record): a
-/// batch is applied while those live, so it copies no key or value.
-struct batch_op {
-  bool erase = false;
-  std::string_view key;
-  std::string_view value;
-};
-
 struct batch_part {
   std::uint32_t shard = 0;
   std::vector<batch_op> ops;
 };
 
-/// {u32 parts; per part: u32 shard, u32 ops; per op: u8 kind (0 put, 1 erase), u32 key length, u32 value
-/// length, key, value}, little endian.
+/// {u32 parts; per part: u32 shard, then its ops as store/batch_ops.hpp encodes them}, little endian.
 [[nodiscard]] std::string encode_batch(const std::vector<batch_part>& parts);
 /// The ops are views into `encoded`. Errors: corruption naming what does not parse.
 [[nodiscard]] result<std::vector<batch_part>> decode_batch(std::string_view encoded) noexcept;

@@ -14,6 +14,8 @@
 #include "tessel/error.hpp"
 #include "tessel/store.hpp"
 
+#include "store/batch_ops.hpp"
+
 namespace tessel::detail {
 
 class store_impl;
@@ -41,6 +43,14 @@ class owed_sync {
 [[nodiscard]] result<void> put_owing_sync(store& s, key_view key, value_view value, owed_sync& owed) noexcept;
 /// store::erase likewise.
 [[nodiscard]] result<bool> erase_owing_sync(store& s, key_view key, owed_sync& owed) noexcept;
+/// Applies `ops` to `s`, in order, as one write: a durable store logs them as one batch record
+/// (oplog::op_kind::batch), so a crash keeps all of them or none; a pmem pool made before batch records
+/// commits instead. The sync is left in `owed` as put_owing_sync leaves it. REQUIRES: `owed` empty; no op
+/// points into `s`. Errors: invalid_argument (a key or value past the limits, a batch past the largest log
+/// record), and as store::put; fatal when an op fails after earlier ones changed the tree -- a durable
+/// store then refuses writes until reopened, which recovers it from before the batch, and a dram store's
+/// owner must treat it as broken.
+[[nodiscard]] result<void> write_batch_owing_sync(store& s, std::span<const batch_op> ops, owed_sync& owed) noexcept;
 
 /// Makes durable every write of `s` whose sync is still owed (put_owing_sync, erase_owing_sync), when its
 /// writes wait for its log (a file store at durability log); returns at once when none is. For a reader

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "log/log_reader.hpp"
+#include "store/batch_ops.hpp"
 
 namespace tessel::detail {
 
@@ -16,6 +17,25 @@ result<void> apply_log_record(store_tree& tree, const oplog::record_view& r) noe
       if (auto ok = tree.erase(r.key); !ok) return tl::unexpected(std::move(ok.error()));
       break;
     case oplog::op_kind::clear: tree.clear(); break;
+    case oplog::op_kind::batch: {
+      auto ops = decode_ops(as_string_view(r.value));
+      if (!ops) {
+        return make_error(ops.error().code(),
+                          "log record " + std::to_string(r.seq) + ": " + std::string(ops.error().message()));
+      }
+      return apply_ops(tree, *ops);
+    }
+  }
+  return {};
+}
+
+result<void> apply_ops(store_tree& tree, std::span<const batch_op> ops) noexcept {
+  for (const batch_op& op : ops) {
+    if (op.erase) {
+      if (auto ok = tree.erase(as_bytes(op.key)); !ok) return tl::unexpected(std::move(ok.error()));
+    } else if (auto ok = tree.upsert(as_bytes(op.key), as_bytes(op.value)); !ok) {
+      return tl::unexpected(std::move(ok.error()));
+    }
   }
   return {};
 }

@@ -9,6 +9,7 @@
 
 #include "tessel/error.hpp"
 
+#include "store/batch_ops.hpp"
 #include "store/store_impl.hpp"
 
 namespace tessel::detail {
@@ -21,6 +22,10 @@ namespace tessel::detail {
 /// Applies one replayed log record to `tree` (an mmap store's log and a pool's log area alike).
 /// Errors: the tree's (no_space, no_memory).
 [[nodiscard]] result<void> apply_log_record(store_tree& tree, const oplog::record_view& r) noexcept;
+
+/// Applies a batch's ops to `tree` in order. Errors: the tree's (no_space, no_memory), the ops before the
+/// failing one applied.
+[[nodiscard]] result<void> apply_ops(store_tree& tree, std::span<const batch_op> ops) noexcept;
 
 /// Replays and (unless read-only) cuts the tail and opens `impl.durable()->log`.
 /// Errors: corruption / version_mismatch from the scan; what applying a record returns (no_space);

@@ -170,8 +170,25 @@ result<void> apply_single(sharded_impl& impl, std::uint32_t shard, const write_o
   return put_owing_sync(s, as_bytes(op.key), as_bytes(op.value), owed);
 }
 
+/// A batch whose writes all go to one shard: one batch record of the shard's own log makes it atomic and
+/// durable, with no coordinator record to sync under the shard's lock, so inline mode leaves its log sync
+/// in `owed` as a single write does. Worker mode syncs before it publishes (apply_single).
+result<void> apply_local_batch(sharded_impl& impl, const batch_part& part, owed_sync& owed) {
+  store& s = *impl.shards[part.shard];
+  if (auto ok = write_batch_owing_sync(s, part.ops, owed); !ok) {
+    // Failed halfway: the shard holds part of the batch until it is reopened (a durable shard refuses
+    // writes until then; a dram one cannot go back), so no batch may build on it.
+    if (ok.error().code() == errc::fatal) return tl::unexpected(fail_store(impl, ok.error(), "a batch"));
+    return ok;
+  }
+  if (impl.mode != shard_mode::workers) return {};
+  if (auto paid = owed.pay(); !paid) return paid;
+  return s.publish();
+}
+
 /// Applies `ops` as one batch; the caller holds the lock of every shard they touch, and pays `owed` once it
-/// has released them (a single write's log sync; a batch's record is synced before its parts apply).
+/// has released them (the log sync of a single write, or of a batch of one shard; a cross-shard batch's
+/// record is synced before its parts apply).
 result<void> commit_batch(sharded_impl& impl, const std::vector<write_op>& ops, owed_sync& owed) {
   if (ops.size() == 1) {  // the common case, with nothing to group
     if (auto ok = check_op(ops.front()); !ok) return ok;
@@ -192,6 +209,7 @@ result<void> commit_batch(sharded_impl& impl, const std::vector<write_op>& ops, 
     parts[static_cast<std::size_t>(part_of[home])].ops.push_back({op.erase, op.key, op.value});
   }
   if (parts.empty()) return {};
+  if (parts.size() == 1) return apply_local_batch(impl, parts.front(), owed);
   std::sort(parts.begin(), parts.end(), [](const auto& a, const auto& b) { return a.shard < b.shard; });
   std::uint64_t id = 0;
   if (impl.coordinator) {
@@ -276,22 +294,25 @@ result<void> sharded_store::transact(std::span<const key_view> keys, std::vector
     }
     const batch_reader reader = one_shard ? batch_reader(*impl_, only) : batch_reader(*impl_, held);
     if (auto ok = decide(reader, ops); !ok) return ok;
-    for (const write_op& op : ops) {
-      if (!reader.holds(shard_of(as_bytes(op.key)))) {
+    constexpr std::uint32_t no_shard = UINT32_MAX;
+    std::uint32_t written = no_shard;  // the one shard every write goes to; no_shard when they go to several
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+      const std::uint32_t home = shard_of(as_bytes(ops[i].key));
+      if (!reader.holds(home)) {
         return make_error(errc::invalid_argument,
                           "a transaction writes a key whose shard it did not name among its keys");
       }
+      written = i == 0 || home == written ? home : no_shard;
     }
-    // The decision may have read a write whose writer released its shard before its log sync. A single
-    // write is safe in the shard it goes to (that log is a prefix: the write is durable only after what it
-    // read there); anything else -- a coordinator record, another shard's log -- could survive a crash the
-    // write it rests on does not, so the logs of the other shards held are made durable first.
-    // Only durability log defers syncs (none makes nothing durable per write; sync commits under the lock).
-    if (impl_->level == durability::log && !ops.empty() && !(one_shard && ops.size() == 1)) {
-      const bool single = ops.size() == 1;
-      const std::uint32_t written = single ? shard_of(as_bytes(ops.front().key)) : 0;
+    // The decision may have read a write whose writer released its shard before its log sync. Writes that
+    // all go to one shard are safe there (they are one record of that shard's log, a prefix: durable only
+    // after what they read there); anything else -- a coordinator record, another shard's log -- could
+    // survive a crash the write it rests on does not, so the logs of the other shards held are made durable
+    // first. Only durability log defers syncs (none makes nothing durable per write; sync commits under the
+    // lock).
+    if (impl_->level == durability::log && !ops.empty() && !one_shard) {
       for (std::uint32_t i = 0; i < impl_->shards.size(); ++i) {
-        if (!reader.holds(i) || (single && i == written)) continue;
+        if (!reader.holds(i) || i == written) continue;
         if (auto ok = detail::settle_logged_writes(*impl_->shards[i]); !ok) return ok;
       }
     }

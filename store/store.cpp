@@ -6,6 +6,7 @@
 
 #include "store/argument_checks.hpp"
 #include "store/deferred_sync.hpp"
+#include "store/log_recovery.hpp"
 #include "store/store_impl.hpp"
 
 namespace tessel {
@@ -69,6 +70,55 @@ result<bool> erase_in(detail::store_impl& impl, key_view key, durability level, 
   }
   return impl.durable_write(
       level, {oplog::op_kind::erase, key, {}}, [&] { return impl.tree().erase(key); }, sync_left);
+}
+
+/// Applies `ops` to the tree in order, making the store refuse writes when one fails after others changed
+/// it: those changes are in no log record, and a reopen must go back to before them. REQUIRES: the
+/// writer's exclusion (a durable store's mutex).
+result<void> apply_batch(detail::store_impl& impl, std::span<const detail::batch_op> ops) noexcept {
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    const detail::batch_op& op = ops[i];
+    result<void> done;
+    if (op.erase) {
+      if (auto r = impl.tree().erase(as_bytes(op.key)); !r) done = tl::unexpected(std::move(r.error()));
+    } else if (auto r = impl.tree().upsert(as_bytes(op.key), as_bytes(op.value)); !r) {
+      done = tl::unexpected(std::move(r.error()));
+    }
+    if (done) continue;
+    if (i == 0) return done;  // nothing changed: the batch simply failed
+    error halfway(errc::fatal, "a batch failed after " + std::to_string(i) + " of its " + std::to_string(ops.size()) +
+                                   " writes (" + done.error().to_string() + ")");
+    if (detail::durable_state* d = impl.durable()) d->failed = halfway;
+    return tl::unexpected(std::move(halfway));
+  }
+  return {};
+}
+
+/// The batch write behind write_batch_owing_sync: the ops as one record of kind batch.
+result<void> batch_in(detail::store_impl& impl, std::span<const detail::batch_op> ops, durability level,
+                      std::uint64_t* sync_left) noexcept {
+  for (const detail::batch_op& op : ops) {
+    if (auto ok = check_entry(as_bytes(op.key), as_bytes(op.value)); !ok) return ok;
+  }
+  if (ops.empty()) return {};
+  if (impl.durable() == nullptr) {
+    auto r = apply_batch(impl, ops);
+    impl.maybe_reclaim();
+    return r;
+  }
+  std::string record;
+  try {
+    record.reserve(detail::encoded_ops_size(ops));
+    detail::encode_ops(ops, record);
+  } catch (...) {
+    return make_error(errc::no_memory, "encoding a batch of " + std::to_string(ops.size()) + " writes");
+  }
+  if (oplog::encoded_size(0, record.size()) > oplog::record_max_bytes) {
+    return make_error(errc::invalid_argument,
+                      "a batch of " + std::to_string(record.size()) + " bytes exceeds the largest log record");
+  }
+  return impl.durable_write(
+      level, {oplog::op_kind::batch, {}, as_bytes(record)}, [&] { return apply_batch(impl, ops); }, sync_left);
 }
 
 /// get's answer, from what the tree found for `key`.
@@ -135,6 +185,14 @@ result<bool> detail::erase_owing_sync(store& s, key_view key, owed_sync& owed) n
   store_impl& impl = store_access::impl(s);
   std::uint64_t seq = 0;
   auto r = erase_in(impl, key, own_durability(impl), &seq);
+  owe(impl, owed, seq);
+  return r;
+}
+
+result<void> detail::write_batch_owing_sync(store& s, std::span<const batch_op> ops, owed_sync& owed) noexcept {
+  store_impl& impl = store_access::impl(s);
+  std::uint64_t seq = 0;
+  auto r = batch_in(impl, ops, own_durability(impl), &seq);
   owe(impl, owed, seq);
   return r;
 }

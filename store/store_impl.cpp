@@ -75,7 +75,9 @@ bool store_impl::checkpoint_due_locked() const noexcept {
 result<void> store_impl::make_room_locked(const log_entry& entry, bool& commit_instead) noexcept {
   if (!pool_) return durable_->log->reserve(oplog::encoded_size(entry.key.size(), entry.value.size()));
   const std::size_t footprint = pmem::pool_log::footprint(entry.key.size(), entry.value.size());
-  if (!durable_->pool_log->ever_fits(footprint)) {
+  const bool unloggable_batch =
+      entry.kind == oplog::op_kind::batch && (pool_->root().incompat_features & pmem::pool_batch_records) == 0;
+  if (unloggable_batch || !durable_->pool_log->ever_fits(footprint)) {
     commit_instead = true;
     return {};
   }

@@ -199,7 +199,8 @@ class store_impl {
   [[nodiscard]] bool checkpoint_due_locked() const noexcept;
   /// Makes room in the log for `entry` before the tree changes. A pmem store whose log area is full
   /// commits first (the commit empties the area). Sets `commit_instead` when the record cannot fit even in
-  /// an empty area: the write is then made durable by a commit right after it, without a record.
+  /// an empty area, or when it is a batch and the pool predates batch records (pmem::pool_batch_records):
+  /// the write is then made durable by a commit right after it, without a record.
   [[nodiscard]] result<void> make_room_locked(const log_entry& entry, bool& commit_instead) noexcept;
   /// Logs `entry` and returns its seq; a pmem store persists the record here when `d` asks for it.
   [[nodiscard]] result<std::uint64_t> append_locked(const log_entry& entry, durability d, bool commit_instead) noexcept;
@@ -272,7 +273,8 @@ auto store_impl::durable_write(durability d, const log_entry& given, Apply&& app
         if (auto ok = commit_locked(0); !ok) return tl::unexpected(std::move(ok.error()));
         applied = apply();
       }
-      if (!applied && applied.error().code() == errc::no_space && entry.kind != oplog::op_kind::put) {
+      const bool deletes = entry.kind == oplog::op_kind::erase || entry.kind == oplog::op_kind::clear;
+      if (!applied && applied.error().code() == errc::no_space && deletes) {
         pool_->release_spare();
         used_spare = true;
         applied = apply();

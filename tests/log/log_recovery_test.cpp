@@ -412,7 +412,7 @@ class LogHeader : public ::testing::Test {
 TEST_F(LogHeader, LayoutIsAsDocumented) {
   ASSERT_GE(bytes_.size(), segment_header_bytes);
   EXPECT_EQ(std::memcmp(bytes_.data(), "TSLOG\0\r\n", 8), 0);
-  EXPECT_EQ(load_le<std::uint32_t>(bytes_.data() + 8), 1U);
+  EXPECT_EQ(load_le<std::uint32_t>(bytes_.data() + 8), 2U);
   EXPECT_EQ(load_le<std::uint32_t>(bytes_.data() + 12), 64U);
   EXPECT_EQ(std::memcmp(bytes_.data() + 16, test_store_id.data(), 16), 0);
   EXPECT_EQ(load_le<std::uint64_t>(bytes_.data() + 32), 1U);
@@ -446,11 +446,28 @@ TEST_F(LogHeader, BadMagicIsCorruption) {
 }
 
 TEST_F(LogHeader, NewerVersionIsAVersionMismatch) {
-  store_le<std::uint32_t>(bytes_.data() + 8, 2);
+  store_le<std::uint32_t>(bytes_.data() + 8, 3);
   write(true);
   EXPECT_EQ(scan_error().code(), errc::version_mismatch);
   write(false);  // whatever a newer format does with the checksum
   EXPECT_EQ(scan_error().code(), errc::version_mismatch);
+}
+
+TEST_F(LogHeader, VersionOneSegmentsOfOlderBuildsAreStillRead) {
+  store_le<std::uint32_t>(bytes_.data() + 8, 1);
+  write(true);
+  std::vector<owned_record> got;
+  auto r = scan_into(tmp_.log(), got, 0, test_store_id);
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_EQ(got.size(), 1U);
+}
+
+TEST_F(LogHeader, VersionZeroIsCorruption) {
+  store_le<std::uint32_t>(bytes_.data() + 8, 0);
+  write(true);
+  const error e = scan_error();
+  EXPECT_EQ(e.code(), errc::corruption);
+  EXPECT_NE(e.message().find("version 0 does not exist"), std::string_view::npos);
 }
 
 TEST_F(LogHeader, FirstSeqMustMatchTheName) {

@@ -36,6 +36,7 @@ TEST(Record, RoundTrips) {
   expect_round_trip(UINT64_MAX, op_kind::put, "", "");
   expect_round_trip(7, op_kind::erase, "only-key", "");
   expect_round_trip(8, op_kind::clear, "", "");
+  expect_round_trip(12, op_kind::batch, "", std::string("\x01\0\0\0\0\x01\0\0\0\x01\0\0\0kv", 15));
   expect_round_trip(9, op_kind::put, "", "value-with-empty-key");
   expect_round_trip(10, op_kind::put, std::string("\0a\0", 3), std::string(5, '\0'));
   expect_round_trip(11, op_kind::put, std::string(16 * 1024, 'k'), std::string(3U << 20, '\xff'));
@@ -102,7 +103,7 @@ std::vector<std::byte> reseal(std::vector<std::byte> buf) {
 TEST(Record, RejectsBadFieldsUnderAValidChecksum) {
   const auto good = encode(5, op_kind::put, "key", "value");
   auto kind = good;
-  kind.at(16) = std::byte{9};
+  kind.at(16) = std::byte{5};  // the first after batch
   auto d = decode_record(reseal(kind));
   ASSERT_FALSE(d);
   EXPECT_NE(d.error().message().find("unknown kind"), std::string_view::npos);

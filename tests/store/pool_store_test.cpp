@@ -1,9 +1,11 @@
 // pmem stores across reopen and failure: what each durability level keeps after a close and after a crash,
 // the operation log area filling up, records larger than the area, a full pool (no_space, nothing lost,
 // usable again after deletes), a crash before each step of a commit, leaked objects found and freed, open
-// modes and the pool lock, read-only opens, and damaged pools (root object, format version, truncation).
+// modes and the pool lock, read-only opens, damaged pools (root object, format version, truncation), and
+// atomic batches (one log record; a commit in a pool made before batch records).
 // Runs with PMEM_IS_PMEM_FORCE=1 (flush-based persistence); kill_crash_test covers the msync path.
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -17,6 +19,7 @@
 #include "tessel/store.hpp"
 
 #include "pmem/pool_format.hpp"
+#include "store/deferred_sync.hpp"
 #include "store/pool_open.hpp"
 #include "store/store_impl.hpp"
 #include "tests/store/durable_test_support.hpp"
@@ -148,6 +151,66 @@ TEST_F(PoolStoreTest, ARecordLargerThanTheLogAreaIsCommittedInstead) {
   auto s = must_open(dir_, o);
   ASSERT_TRUE(s);
   expect_contents(*s, {{"after", "2"}, {"big", big}, {"small", "1"}});
+}
+
+// ---- Atomic batches ----
+
+const std::vector<detail::batch_op> pool_batch{{false, "a", "x"}, {false, "b", "y"}, {true, "goes", ""}};
+const model after_pool_batch{{"a", "x"}, {"b", "y"}, {"stays", "1"}};
+
+/// Writes "stays" and "goes", then pool_batch; returns the root's generation before the batch.
+std::uint64_t write_pool_batch(store& s) {
+  EXPECT_TRUE(s.put_string("stays", "1"));
+  EXPECT_TRUE(s.put_string("goes", "2"));
+  const std::uint64_t generation = store_access::impl(s).pool()->root().meta.generation;
+  detail::owed_sync owed;
+  auto ok = detail::write_batch_owing_sync(s, pool_batch, owed);
+  EXPECT_TRUE(ok) << ok.error().to_string();
+  EXPECT_TRUE(owed.empty()) << "a pool's record is durable before the write returns";
+  return generation;
+}
+
+TEST_F(PoolStoreTest, ABatchIsOneLogRecordAndSurvivesACrashWhole) {
+  {
+    auto s = must_open(dir_, pool_options(durability::log));
+    ASSERT_TRUE(s);
+    EXPECT_NE(store_access::impl(*s).pool()->root().incompat_features & pmem::pool_batch_records, 0U);
+    const pmem::pool_log& log = *store_access::impl(*s).durable()->pool_log;
+    const std::uint64_t before = log.last_seq() + 2;  // after the two puts
+    write_pool_batch(*s);
+    EXPECT_EQ(log.last_seq(), before + 1) << "three writes took more than one record";
+    crash(std::move(s));
+  }
+  auto s = must_open(dir_, pool_options(durability::log));
+  ASSERT_TRUE(s);
+  expect_contents(*s, after_pool_batch);
+}
+
+// A pool made before batch records (its root lacks the feature bit) must stay readable by the builds that
+// made it: its batches are made durable by a commit, with no record, and the bit is never set.
+TEST_F(PoolStoreTest, APoolFromBeforeBatchRecordsCommitsItsBatchesInstead) {
+  model m;
+  make_store(m, 0);
+  const std::uint64_t root = root_offset();
+  auto bytes = test::read_bytes(pool_file(), root, sizeof(pmem::pool_root));
+  ASSERT_EQ(bytes.size(), sizeof(pmem::pool_root));
+  pmem::pool_root r{};
+  std::memcpy(&r, bytes.data(), sizeof r);
+  r.incompat_features &= ~std::uint32_t{pmem::pool_batch_records};
+  r.checksum = pmem::root_checksum(r);
+  std::memcpy(bytes.data(), &r, sizeof r);
+  test::write_bytes(pool_file(), root, bytes);
+  {
+    auto s = must_open(dir_, pool_options(durability::log));
+    ASSERT_TRUE(s);
+    const std::uint64_t generation = write_pool_batch(*s);
+    EXPECT_GT(store_access::impl(*s).pool()->root().meta.generation, generation) << "the batch did not commit";
+    EXPECT_EQ(store_access::impl(*s).pool()->root().incompat_features & pmem::pool_batch_records, 0U);
+    crash(std::move(s));
+  }
+  auto s = must_open(dir_, pool_options(durability::log));
+  ASSERT_TRUE(s);
+  expect_contents(*s, after_pool_batch);
 }
 
 TEST_F(PoolStoreTest, RandomWorkloadMatchesTheModelAcrossCheckpointsCrashesAndReopens) {

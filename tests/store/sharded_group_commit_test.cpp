@@ -1,8 +1,8 @@
 // A sharded store's writes wait for their log sync after releasing the shard's lock (store/deferred_sync.hpp),
-// so writers of one shard share fdatasyncs, through put and through transact; and a transaction that read
-// a write still owing its sync makes it durable before its own commit point -- a write to another shard,
-// or several through the coordinator log -- so a crash never keeps the transaction without the write it
-// rests on. Label concurrency.
+// so writers of one shard share fdatasyncs, through put and through transact, single writes and batches of
+// one shard (one record of its log) alike; and a transaction that read a write still owing its sync makes
+// it durable before its own commit point -- writes to another shard, or to several through the coordinator
+// log -- so a crash never keeps the transaction without the write it rests on. Label concurrency.
 #include <atomic>
 #include <iostream>
 #include <string>
@@ -13,6 +13,7 @@
 
 #include "tessel/sharded_store.hpp"
 
+#include "store/cross_shard_batch.hpp"
 #include "store/deferred_sync.hpp"
 #include "store/store_impl.hpp"
 #include "tests/store/durable_test_support.hpp"
@@ -154,23 +155,58 @@ TEST(ShardedGroupCommitTest, ATransactionMakesTheWritesItReadDurableBeforeItComm
   expect_both_after_the_crash(dir, read_key, written_key);
 }
 
-// Several writes go through the coordinator log even when they all land on the shard the decision read:
-// its record could then be replayed after a crash that lost the write the decision saw, so that shard's log
-// is made durable first too.
+/// A key other than `key` on `key`'s shard.
+std::string other_key_on_the_shard_of(const sharded_store& s, const std::string& key) {
+  for (int i = 1;; ++i) {
+    std::string k = key + "/" + std::to_string(i);
+    if (s.shard_of(as_bytes(k)) == s.shard_of(as_bytes(key))) return k;
+  }
+}
+
+// Writes to several shards go through the coordinator log, even when one of them lands on the shard the
+// decision read: its record could then be replayed after a crash that lost the write the decision saw, so
+// that shard's log is made durable first too.
 TEST(ShardedGroupCommitTest, ACoordinatedTransactionMakesTheWritesItReadDurableFirst) {
   test::temp_dir tmp;
   const std::string dir = tmp.sub("coordinated");
   auto s = open_sharded(dir, 2, true);
   ASSERT_TRUE(s);
-  const std::string read_key = "k/0";
+  const auto [read_key, elsewhere] = keys_on_two_shards(*s);
+  const std::string written_key = other_key_on_the_shard_of(*s, read_key);
   const std::uint32_t shard = s->shard_of(as_bytes(read_key));
-  std::string written_key;
-  for (int i = 1; written_key.empty(); ++i) {
-    const std::string k = "k/" + std::to_string(i);
-    if (s->shard_of(as_bytes(k)) == shard) written_key = k;
-  }
   detail::owed_sync owed;
   ASSERT_TRUE(detail::put_owing_sync(s->shard(shard), as_bytes(read_key), as_bytes("seen"), owed));
+  const std::vector<key_view> keys{as_bytes(read_key), as_bytes(written_key), as_bytes(elsewhere)};
+  std::vector<write_op> ops;
+  auto committed = s->transact(
+      keys, ops,
+      [&](const batch_reader& r, std::vector<write_op>& w) -> result<void> {
+        auto v = r.get(as_bytes(read_key));
+        if (!v) return tl::unexpected(v.error());
+        w = {{false, written_key, "saw " + to_string(*v)}, {false, elsewhere, "too"}};
+        return {};
+      },
+      [] {});
+  ASSERT_TRUE(committed) << committed.error().to_string();
+  crash(std::move(s));  // the first write's sync is never paid
+  expect_both_after_the_crash(dir, read_key, written_key);
+}
+
+// Writes that all go to one shard are one batch record of its own log: no coordinator record, no marker,
+// and -- the shard's log being a prefix -- nothing to settle first, even when the decision read a write
+// still owing its sync. The record's sync is left to after the lock, as a single write's is.
+TEST(ShardedGroupCommitTest, WritesOfOneShardAreOneRecordOfItsLog) {
+  test::temp_dir tmp;
+  const std::string dir = tmp.sub("local");
+  auto s = open_sharded(dir, 2, true);
+  ASSERT_TRUE(s);
+  const std::string read_key = "k/0";
+  const std::string written_key = other_key_on_the_shard_of(*s, read_key);
+  const std::uint32_t shard = s->shard_of(as_bytes(read_key));
+  oplog::log_writer& log = shard_log(*s, shard);
+  detail::owed_sync owed;
+  ASSERT_TRUE(detail::put_owing_sync(s->shard(shard), as_bytes(read_key), as_bytes("seen"), owed));
+  const std::uint64_t seq_before = log.last_seq();
   const std::vector<key_view> both{as_bytes(read_key), as_bytes(written_key)};
   std::vector<write_op> ops;
   auto committed = s->transact(
@@ -183,8 +219,52 @@ TEST(ShardedGroupCommitTest, ACoordinatedTransactionMakesTheWritesItReadDurableF
       },
       [] {});
   ASSERT_TRUE(committed) << committed.error().to_string();
-  crash(std::move(s));  // the first write's sync is never paid
+  EXPECT_EQ(log.last_seq(), seq_before + 1) << "two writes of one shard took more than one record";
+  EXPECT_FALSE(s->shard(shard).contains(as_bytes(detail::batch_marker_key)))
+      << "a batch of one shard went through the coordinator";
+  crash(std::move(s));
   expect_both_after_the_crash(dir, read_key, written_key);
+}
+
+// Transactions of several writes to one shard, from two threads, share the shard log's fdatasyncs as single
+// writes do. Before, each synced its coordinator record under the shard's lock.
+TEST(ShardedGroupCommitTest, MultiWriteTransactionsOfOneShardShareItsFdatasyncs) {
+  test::temp_dir tmp;
+  if (!test::syncs_reach_a_disk(tmp.path().string())) GTEST_SKIP() << "fdatasync writes nothing here (tmpfs)";
+  auto s = open_sharded(tmp.sub("one"), 1, false);
+  ASSERT_TRUE(s);
+  oplog::log_writer& log = shard_log(*s, 0);
+  const std::uint64_t syncs_before = log.sync_count();
+  const std::uint64_t seq_before = log.last_seq();
+  std::atomic<bool> failed{false};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < writers; ++t) {
+    pool.emplace_back([&, t] {
+      std::vector<write_op> ops;
+      for (int i = 0; i < writes_per_writer && !failed; ++i) {
+        const std::string from = "from/" + std::to_string(t) + "/" + std::to_string(i);
+        const std::string to = "to/" + std::to_string(t) + "/" + std::to_string(i);
+        const std::vector<key_view> keys{as_bytes(from), as_bytes(to)};
+        auto ok = s->transact(
+            keys, ops,
+            [&](const batch_reader&, std::vector<write_op>& w) -> result<void> {
+              w = {{false, from, "1"}, {false, to, "1"}};
+              return {};
+            },
+            [] {});
+        if (!ok) failed = true;
+      }
+    });
+  }
+  for (std::thread& th : pool) th.join();
+  ASSERT_FALSE(failed.load());
+  const std::uint64_t transactions = writers * writes_per_writer;
+  const std::uint64_t syncs = log.sync_count() - syncs_before;
+  std::cout << transactions << " durable 2-write transactions from " << writers << " threads took " << syncs
+            << " fdatasyncs\n";
+  EXPECT_EQ(log.last_seq() - seq_before, transactions) << "a transaction took more than one record";
+  EXPECT_LT(syncs, transactions) << "every transaction paid for an fdatasync of its own";
+  EXPECT_EQ(log.durable_seq(), log.last_seq()) << "a transaction returned before it was durable";
 }
 
 // A cross-shard part's records are owed by nobody: the batch's coordinator record is durable and recovery
