@@ -48,10 +48,12 @@ for name in "mmap get p50 <= 1.2x dram get p50" "pmem get p50 <= 1.2x dram get p
 done
 grep -A3 '"goal": "durable put (log), 2 threads' "$work/durable.json" | grep -Eq '"met": (true|false)' ||
   fail "the group commit goal has no verdict"
-# The kv store's durable sets, one thread and two: a row each, with a throughput.
-for part in "put" "put 2 threads"; do
-  grep -B7 '"subject": "kv log"' "$work/durable.json" | grep -A6 '"ops_per_s": [1-9]' | grep -q "\"part\": \"$part\"" ||
-    fail "no '$part' row with a throughput for the kv store"
+# The kv store's durable sets and two-key transactions, one thread and two: a row each, with a throughput.
+for subject in "kv log" "kv txn log"; do
+  for part in "put" "put 2 threads"; do
+    grep -B7 "\"subject\": \"$subject\"" "$work/durable.json" | grep -A6 '"ops_per_s": [1-9]' |
+      grep -q "\"part\": \"$part\"" || fail "no '$part' row with a throughput for '$subject'"
+  done
 done
 "$tessel" bench --durable --puts 50 --keys 2000 --no-peers --dir "$work/durable" | grep -q '^  info mmap get p50' ||
   fail "the durable table shows no info row for gets below 10M keys"
