@@ -4,6 +4,7 @@
 // it durable before its own commit point -- writes to another shard, or to several through the coordinator
 // log -- so a crash never keeps the transaction without the write it rests on. Label concurrency.
 #include <atomic>
+#include <functional>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -53,6 +54,23 @@ std::pair<std::string, std::string> keys_on_two_shards(const sharded_store& s) {
   }
 }
 
+/// Runs `write(thread, i, ops)` for i < writes_per_writer on each of `writers` threads (`ops` is the thread's
+/// own, for transact); false once one of them returned false.
+bool run_writers(const std::function<bool(int, int, std::vector<write_op>&)>& write) {
+  std::atomic<bool> failed{false};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < writers; ++t) {
+    pool.emplace_back([&, t] {
+      std::vector<write_op> ops;
+      for (int i = 0; i < writes_per_writer && !failed; ++i) {
+        if (!write(t, i, ops)) failed = true;
+      }
+    });
+  }
+  for (std::thread& th : pool) th.join();
+  return !failed;
+}
+
 /// After the crash: the transaction's write ("saw seen") is there, and so is the write it read ("seen").
 void expect_both_after_the_crash(const std::string& dir, const std::string& read_key, const std::string& written_key) {
   auto s = open_sharded(dir, 2, true);
@@ -70,29 +88,21 @@ TEST(ShardedGroupCommitTest, WritersOfOneShardShareItsFdatasyncs) {
   auto s = open_sharded(tmp.sub("one"), 1, false);
   ASSERT_TRUE(s);
   const std::uint64_t syncs_before = shard_log(*s, 0).sync_count();
-  std::atomic<bool> failed{false};
-  std::vector<std::thread> pool;
-  for (int t = 0; t < writers; ++t) {
-    pool.emplace_back([&, t] {
-      std::vector<write_op> ops;
-      for (int i = 0; i < writes_per_writer && !failed; ++i) {
-        const std::string key = "w" + std::to_string(t) + "/" + std::to_string(i);
-        // Half the writes are puts, half single-key read-modify-writes: both leave their sync to after the lock.
-        const bool ok = i % 2 == 0 ? s->put(as_bytes(key), as_bytes(key)).has_value()
-                                   : s->transact(
-                                          std::vector<key_view>{as_bytes(key)}, ops,
-                                          [&](const batch_reader&, std::vector<write_op>& w) -> result<void> {
-                                            w = {{false, key, key}};
-                                            return {};
-                                          },
-                                          [] {})
-                                         .has_value();
-        if (!ok) failed = true;
-      }
-    });
-  }
-  for (std::thread& th : pool) th.join();
-  ASSERT_FALSE(failed.load());
+  const bool all_written = run_writers([&](int t, int i, std::vector<write_op>& ops) {
+    const std::string key = "w" + std::to_string(t) + "/" + std::to_string(i);
+    // Half the writes are puts, half single-key read-modify-writes: both leave their sync to after the lock.
+    if (i % 2 == 0) return s->put(as_bytes(key), as_bytes(key)).has_value();
+    return s
+        ->transact(
+            std::vector<key_view>{as_bytes(key)}, ops,
+            [&](const batch_reader&, std::vector<write_op>& w) -> result<void> {
+              w = {{false, key, key}};
+              return {};
+            },
+            [] {})
+        .has_value();
+  });
+  ASSERT_TRUE(all_written);
   const std::uint64_t writes = writers * writes_per_writer;
   const std::uint64_t syncs = shard_log(*s, 0).sync_count() - syncs_before;
   std::cout << writes << " durable writes from " << writers << " threads took " << syncs << " fdatasyncs\n";
@@ -236,28 +246,21 @@ TEST(ShardedGroupCommitTest, MultiWriteTransactionsOfOneShardShareItsFdatasyncs)
   oplog::log_writer& log = shard_log(*s, 0);
   const std::uint64_t syncs_before = log.sync_count();
   const std::uint64_t seq_before = log.last_seq();
-  std::atomic<bool> failed{false};
-  std::vector<std::thread> pool;
-  for (int t = 0; t < writers; ++t) {
-    pool.emplace_back([&, t] {
-      std::vector<write_op> ops;
-      for (int i = 0; i < writes_per_writer && !failed; ++i) {
-        const std::string from = "from/" + std::to_string(t) + "/" + std::to_string(i);
-        const std::string to = "to/" + std::to_string(t) + "/" + std::to_string(i);
-        const std::vector<key_view> keys{as_bytes(from), as_bytes(to)};
-        auto ok = s->transact(
+  const bool all_written = run_writers([&](int t, int i, std::vector<write_op>& ops) {
+    const std::string from = "from/" + std::to_string(t) + "/" + std::to_string(i);
+    const std::string to = "to/" + std::to_string(t) + "/" + std::to_string(i);
+    const std::vector<key_view> keys{as_bytes(from), as_bytes(to)};
+    return s
+        ->transact(
             keys, ops,
             [&](const batch_reader&, std::vector<write_op>& w) -> result<void> {
               w = {{false, from, "1"}, {false, to, "1"}};
               return {};
             },
-            [] {});
-        if (!ok) failed = true;
-      }
-    });
-  }
-  for (std::thread& th : pool) th.join();
-  ASSERT_FALSE(failed.load());
+            [] {})
+        .has_value();
+  });
+  ASSERT_TRUE(all_written);
   const std::uint64_t transactions = writers * writes_per_writer;
   const std::uint64_t syncs = log.sync_count() - syncs_before;
   std::cout << transactions << " durable 2-write transactions from " << writers << " threads took " << syncs
