@@ -23,14 +23,16 @@ result<void> apply_log_record(store_tree& tree, const oplog::record_view& r) noe
         return make_error(ops.error().code(),
                           "log record " + std::to_string(r.seq) + ": " + std::string(ops.error().message()));
       }
-      return apply_ops(tree, *ops);
+      std::size_t applied = 0;
+      return apply_ops(tree, *ops, applied);
     }
   }
   return {};
 }
 
-result<void> apply_ops(store_tree& tree, std::span<const batch_op> ops) noexcept {
-  for (const batch_op& op : ops) {
+result<void> apply_ops(store_tree& tree, std::span<const batch_op> ops, std::size_t& applied) noexcept {
+  for (applied = 0; applied < ops.size(); ++applied) {
+    const batch_op& op = ops[applied];
     if (op.erase) {
       if (auto ok = tree.erase(as_bytes(op.key)); !ok) return tl::unexpected(std::move(ok.error()));
     } else if (auto ok = tree.upsert(as_bytes(op.key), as_bytes(op.value)); !ok) {

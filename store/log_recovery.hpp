@@ -23,9 +23,9 @@ namespace tessel::detail {
 /// Errors: the tree's (no_space, no_memory).
 [[nodiscard]] result<void> apply_log_record(store_tree& tree, const oplog::record_view& r) noexcept;
 
-/// Applies a batch's ops to `tree` in order. Errors: the tree's (no_space, no_memory), the ops before the
-/// failing one applied.
-[[nodiscard]] result<void> apply_ops(store_tree& tree, std::span<const batch_op> ops) noexcept;
+/// Applies a batch's ops to `tree` in order; `applied` says how many changed it. Errors: the tree's
+/// (no_space, no_memory), with the `applied` ops before the failing one applied.
+[[nodiscard]] result<void> apply_ops(store_tree& tree, std::span<const batch_op> ops, std::size_t& applied) noexcept;
 
 /// Replays and (unless read-only) cuts the tail and opens `impl.durable()->log`.
 /// Errors: corruption / version_mismatch from the scan; what applying a record returns (no_space);

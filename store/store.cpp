@@ -76,22 +76,13 @@ result<bool> erase_in(detail::store_impl& impl, key_view key, durability level, 
 /// it: those changes are in no log record, and a reopen must go back to before them. REQUIRES: the
 /// writer's exclusion (a durable store's mutex).
 result<void> apply_batch(detail::store_impl& impl, std::span<const detail::batch_op> ops) noexcept {
-  for (std::size_t i = 0; i < ops.size(); ++i) {
-    const detail::batch_op& op = ops[i];
-    result<void> done;
-    if (op.erase) {
-      if (auto r = impl.tree().erase(as_bytes(op.key)); !r) done = tl::unexpected(std::move(r.error()));
-    } else if (auto r = impl.tree().upsert(as_bytes(op.key), as_bytes(op.value)); !r) {
-      done = tl::unexpected(std::move(r.error()));
-    }
-    if (done) continue;
-    if (i == 0) return done;  // nothing changed: the batch simply failed
-    error halfway(errc::fatal, "a batch failed after " + std::to_string(i) + " of its " + std::to_string(ops.size()) +
-                                   " writes (" + done.error().to_string() + ")");
-    if (detail::durable_state* d = impl.durable()) d->failed = halfway;
-    return tl::unexpected(std::move(halfway));
-  }
-  return {};
+  std::size_t applied = 0;
+  auto done = detail::apply_ops(impl.tree(), ops, applied);
+  if (done || applied == 0) return done;  // whole, or nothing changed: the batch simply failed
+  error halfway(errc::fatal, "a batch failed after " + std::to_string(applied) + " of its " +
+                                 std::to_string(ops.size()) + " writes (" + done.error().to_string() + ")");
+  if (detail::durable_state* d = impl.durable()) d->failed = halfway;
+  return tl::unexpected(std::move(halfway));
 }
 
 /// The batch write behind write_batch_owing_sync: the ops as one record of kind batch.
