@@ -173,18 +173,20 @@ class sharded_store {
   [[nodiscard]] std::future<result<void>> put_async(key_view key, value_view value) noexcept;
   [[nodiscard]] std::future<result<bool>> erase_async(key_view key) noexcept;
   /// Applies `ops` in order as one write, atomic across shards: a cut or a crash shows all of it or none
-  /// (docs/concurrency.md §Cross-shard commits). A durable store syncs the batch's record in its
-  /// coordinator log before applying it, so it is durable when the call returns (written to the operating
-  /// system only, when the store's durability is none: atomic across a killed process, not a power loss).
-  /// Worker mode: applied under the shards' locks, between their workers' batches, then published.
-  /// Errors: invalid_argument (a key or value over its limit, or a key under tessel's reserved prefix
-  /// "\xFF\xFFtessel/txn/"), io_error / no_space (the record could not be
-  /// written: nothing applied), fatal (a failure after the record was durable: reopen to recover the batch).
+  /// (docs/concurrency.md §Cross-shard commits). Writes that all go to one shard are one record of that
+  /// shard's log, durable as a single write is; writes to several shards are a record in the coordinator
+  /// log, synced before they are applied. Either way the batch is durable when the call returns (written
+  /// to the operating system only, when the store's durability is none: atomic across a killed process, not
+  /// a power loss). Worker mode: applied under the shards' locks, between their workers' batches, then
+  /// published. Errors: invalid_argument (a key or value over its limit, or a key under tessel's reserved
+  /// prefix "\xFF\xFFtessel/txn/"), io_error / no_space (the record could not be written: nothing applied),
+  /// fatal (a failure after the coordinator record was durable: reopen to recover the batch; or a shard
+  /// that failed halfway through a batch of its own: reopen to go back to before it).
   [[nodiscard]] result<void> write_batch(const std::vector<write_op>& ops) noexcept;
   /// A read-modify-write, atomic across shards: holds the shards of `keys` (their locks, in shard order;
   /// a worker takes its shard's lock to apply, so worker mode waits for the batch in progress), calls
   /// `decide` with a reader of those shards' live entries, and applies what it leaves in `ops` as
-  /// write_batch does (a single write goes straight to its shard's log). `applied` then runs, still holding
+  /// write_batch does (writes of one shard go straight to its log). `applied` then runs, still holding
   /// the shards, so whatever it records about the writes (events, say) is in the shards' write order. A
   /// decision that returns an error writes nothing, and transact returns that error. `ops` reaches the
   /// decision as the caller passed it (reuse one vector, and its strings' memory, across calls). Worker mode publishes
