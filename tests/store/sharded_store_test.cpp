@@ -377,12 +377,27 @@ TEST(ShardedBatchTest, WorkerModeAppliesAndPublishesBatches) {
   for (const std::string& k : keys) EXPECT_EQ((*s)->get_string(as_bytes(k)).value_or("?"), "7") << k;
   ASSERT_TRUE((*s)->write_batch({{true, keys[0], ""}}));
   EXPECT_FALSE((*s)->contains(as_bytes(keys[0])));
+  // Two writes of one shard: one record of its log, durable and published when the call returns.
+  const std::uint32_t shard = (*s)->shard_of(as_bytes(keys[1]));
+  std::string sibling;
+  for (int i = 0; sibling.empty(); ++i) {
+    const std::string k = keys[1] + "/" + std::to_string(i);
+    if ((*s)->shard_of(as_bytes(k)) == shard) sibling = k;
+  }
+  const oplog::log_writer& log = *detail::store_access::impl((*s)->shard(shard)).durable()->log;
+  const std::uint64_t seq_before = log.last_seq();
+  ASSERT_TRUE((*s)->write_batch({{false, keys[1], "8"}, {false, sibling, "8"}}));
+  EXPECT_EQ(log.last_seq(), seq_before + 1);
+  EXPECT_EQ(log.durable_seq(), log.last_seq()) << "published before it was durable";
+  EXPECT_EQ(to_string((*s)->published().get(as_bytes(sibling)).value_or(as_bytes("?"))), "8");
+  EXPECT_EQ(to_string((*s)->published().get(as_bytes(keys[1])).value_or(as_bytes("?"))), "8");
   ASSERT_TRUE((*s)->close());
   s->reset();  // releases the store's lock
   auto again = sharded_store::open(tmp.sub("sharded"), test::durable_options(durability::log), w);
   ASSERT_TRUE(again.has_value()) << again.error().to_string();
   EXPECT_FALSE((*again)->contains(as_bytes(keys[0])));
-  EXPECT_EQ((*again)->get_string(as_bytes(keys[1])).value_or("?"), "7");
+  EXPECT_EQ((*again)->get_string(as_bytes(keys[1])).value_or("?"), "8");
+  EXPECT_EQ((*again)->get_string(as_bytes(sibling)).value_or("?"), "8");
 }
 
 // An mmap shard's file grows by new mappings; each is bound as it is mapped.
