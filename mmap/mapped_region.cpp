@@ -179,6 +179,19 @@ std::uint64_t mapped_region::grow_file(std::uint64_t end) noexcept {
   return 0;
 }
 
+result<void> mapped_region::ensure_room(std::uint64_t bytes) noexcept {
+  const std::uint64_t end = allocator_.frontier() + bytes;
+  if (end <= committed_) return {};
+  if (end <= reserved_ && grow(end) >= end) return {};
+  if (allocator_.free_bytes() / 4 >= bytes) return {};
+  if (end > reserved_) {
+    return make_error(errc::no_space, "region reservation of " + std::to_string(reserved_ >> 20) +
+                                          " MiB has no room for " + std::to_string(bytes) +
+                                          " more bytes; raise options.reserve_bytes");
+  }
+  return tl::unexpected(last_error_);
+}
+
 void mapped_region::note_allocation_failure(std::size_t size) noexcept {
   if (allocator_.frontier() + block_allocator::rounded_size(size + header_bytes_) > reserved_) {
     last_error_ = error(errc::no_space, "region reservation of " + std::to_string(reserved_ >> 20) +

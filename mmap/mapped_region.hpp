@@ -85,6 +85,12 @@ class mapped_region {
     return payload_of(allocator_.allocate_at_frontier(size + header_bytes_), size);
   }
 
+  /// Makes room, before a run of allocations `bytes` long in all, so that they need not grow the region
+  /// halfway through (a batch of writes, store/batch_ops.hpp): grows it now when the committed space past
+  /// the frontier holds less. A region that cannot grow still answers yes when its free blocks hold four
+  /// times `bytes` (they probably serve; nothing promises their sizes fit). Errors: no_space (the
+  /// reservation, the disk or a file size limit is full), io_error.
+  [[nodiscard]] result<void> ensure_room(std::uint64_t bytes) noexcept;
   /// Forgets every block; the memory stays committed for reuse.
   void reset() noexcept { allocator_.reset(); }
   [[nodiscard]] bool file_backed() const noexcept { return fd_ >= 0; }

@@ -62,6 +62,13 @@ class field_reader {
   bool bad_ = false;
 };
 
+/// A bound on the tree bytes applying `ops` allocates, for making room first (mapped_region::ensure_room):
+/// per put its leaf, and per op the nodes it adds or grows and a copy of each node on its path
+/// (copy-on-write after a commit), counting up to eight path nodes of the largest kind and 16 MiB of nodes
+/// in all. A deeper path, or a batch large enough to reach that cap, could still need more: it then fails
+/// halfway, as without the bound.
+[[nodiscard]] std::uint64_t room_for_ops(std::span<const batch_op> ops) noexcept;
+
 /// Bytes encode_ops appends for `ops`.
 [[nodiscard]] std::size_t encoded_ops_size(std::span<const batch_op> ops) noexcept;
 /// Appends the encoding of `ops` to `out`. Throws std::bad_alloc.

@@ -47,10 +47,16 @@ class owed_sync {
 /// (oplog::op_kind::batch), so a crash keeps all of them or none; a pmem pool made before batch records
 /// commits instead. The sync is left in `owed` as put_owing_sync leaves it. REQUIRES: `owed` empty; no op
 /// points into `s`. Errors: invalid_argument (a key or value past the limits, a batch past the largest log
-/// record), and as store::put; fatal when an op fails after earlier ones changed the tree -- a durable
+/// record), no_space (no room for the batch: nothing written), and as store::put; fatal when an op fails
+/// after earlier ones changed the tree (room_for_ops fell short) -- a durable
 /// store then refuses writes until reopened, which recovers it from before the batch, and a dram store's
 /// owner must treat it as broken.
 [[nodiscard]] result<void> write_batch_owing_sync(store& s, std::span<const batch_op> ops, owed_sync& owed) noexcept;
+/// Makes room in `s` for `bytes` of tree blocks (room_for_ops; write_batch_owing_sync does it itself), for
+/// a cross-shard batch's part before the batch's commit point: a full disk is then a no_space that changed
+/// nothing rather than a part that cannot be applied after the batch was decided. Errors: no_space,
+/// io_error.
+[[nodiscard]] result<void> reserve_room(store& s, std::uint64_t bytes) noexcept;
 
 /// Makes durable every write of `s` whose sync is still owed (put_owing_sync, erase_owing_sync), when its
 /// writes wait for its log (a file store at durability log); returns at once when none is. For a reader

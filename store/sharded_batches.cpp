@@ -211,6 +211,13 @@ result<void> commit_batch(sharded_impl& impl, const std::vector<write_op>& ops, 
   if (parts.empty()) return {};
   if (parts.size() == 1) return apply_local_batch(impl, parts.front(), owed);
   std::sort(parts.begin(), parts.end(), [](const auto& a, const auto& b) { return a.shard < b.shard; });
+  // Room in every shard for its part (and its marker) before the commit point: after it, a part that
+  // cannot be applied makes the store fatal until a reopen finishes the batch.
+  const batch_op marker{false, batch_marker_key, std::string_view("\0\0\0\0\0\0\0\0", sizeof(std::uint64_t))};
+  const std::uint64_t marker_room = impl.coordinator ? room_for_ops({&marker, 1}) : 0;
+  for (const batch_part& p : parts) {
+    if (auto ok = reserve_room(*impl.shards[p.shard], room_for_ops(p.ops) + marker_room); !ok) return ok;
+  }
   std::uint64_t id = 0;
   if (impl.coordinator) {
     {

@@ -92,7 +92,11 @@ result<void> batch_in(detail::store_impl& impl, std::span<const detail::batch_op
     if (auto ok = check_entry(as_bytes(op.key), as_bytes(op.value)); !ok) return ok;
   }
   if (ops.empty()) return {};
+  // Room first, so that a full disk or reservation is a plain no_space before any write, not a halfway
+  // failure.
+  const std::uint64_t room = detail::room_for_ops(ops);
   if (impl.durable() == nullptr) {
+    if (auto ok = impl.ensure_room(room); !ok) return ok;
     auto r = apply_batch(impl, ops);
     impl.maybe_reclaim();
     return r;
@@ -109,7 +113,12 @@ result<void> batch_in(detail::store_impl& impl, std::span<const detail::batch_op
                       "a batch of " + std::to_string(record.size()) + " bytes exceeds the largest log record");
   }
   return impl.durable_write(
-      level, {oplog::op_kind::batch, {}, as_bytes(record)}, [&] { return apply_batch(impl, ops); }, sync_left);
+      level, {oplog::op_kind::batch, {}, as_bytes(record)},
+      [&]() -> result<void> {
+        if (auto ok = impl.ensure_room(room); !ok) return ok;
+        return apply_batch(impl, ops);
+      },
+      sync_left);
 }
 
 /// get's answer, from what the tree found for `key`.
@@ -186,6 +195,15 @@ result<void> detail::write_batch_owing_sync(store& s, std::span<const batch_op> 
   auto r = batch_in(impl, ops, own_durability(impl), &seq);
   owe(impl, owed, seq);
   return r;
+}
+
+result<void> detail::reserve_room(store& s, std::uint64_t bytes) noexcept {
+  store_impl& impl = store_access::impl(s);
+  if (durable_state* d = impl.durable()) {
+    std::lock_guard lock(d->mutex);
+    return impl.ensure_room(bytes);
+  }
+  return impl.ensure_room(bytes);
 }
 
 result<void> detail::settle_logged_writes(store& s) noexcept {

@@ -107,6 +107,8 @@ class store_impl {
   /// Checks the committed leaf holding `value` (found under `key`) against its block header.
   /// Errors: corruption naming the leaf's offset.
   [[nodiscard]] result<void> verify_leaf(key_view key, value_view value) const noexcept;
+  /// tree_region::ensure_room. REQUIRES: the writer's exclusion.
+  [[nodiscard]] result<void> ensure_room(std::uint64_t bytes) noexcept { return region_.ensure_room(bytes); }
   [[nodiscard]] durable_state* durable() noexcept { return durable_.get(); }
   [[nodiscard]] const durable_state* durable() const noexcept { return durable_.get(); }
 

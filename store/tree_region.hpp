@@ -49,6 +49,11 @@ class tree_region {
     return mapped_ ? mapped_->contains(p) : pool_->contains(p);
   }
 
+  /// mapped_region::ensure_room. A pool answers yes: libpmemobj places every block, and a pool store's
+  /// batch that runs out halfway makes the store refuse writes until reopened (store/deferred_sync.hpp).
+  [[nodiscard]] result<void> ensure_room(std::uint64_t bytes) noexcept {
+    return mapped_ != nullptr ? mapped_->ensure_room(bytes) : result<void>{};
+  }
   /// The mapped region, or null in a pmem store.
   [[nodiscard]] mmap::mapped_region* mapped() const noexcept { return mapped_; }
   /// The pool, or null in a dram or mmap store.
