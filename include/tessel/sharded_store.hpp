@@ -179,9 +179,9 @@ class sharded_store {
   /// to the operating system only, when the store's durability is none: atomic across a killed process, not
   /// a power loss). Worker mode: applied under the shards' locks, between their workers' batches, then
   /// published. Errors: invalid_argument (a key or value over its limit, or a key under tessel's reserved
-  /// prefix "\xFF\xFFtessel/txn/"), io_error / no_space (the record could not be written: nothing applied),
-  /// fatal (a failure after the coordinator record was durable: reopen to recover the batch; or a shard
-  /// that failed halfway through a batch of its own: reopen to go back to before it).
+  /// prefix "\xFF\xFFtessel/txn/"), io_error / no_space (no room for the record or for a shard's writes: nothing
+  /// applied), fatal (a failure after the coordinator record was durable: reopen to recover the batch; or a shard that
+  /// failed halfway through a batch of its own: reopen to go back to before it).
   [[nodiscard]] result<void> write_batch(const std::vector<write_op>& ops) noexcept;
   /// A read-modify-write, atomic across shards: holds the shards of `keys` (their locks, in shard order;
   /// a worker takes its shard's lock to apply, so worker mode waits for the batch in progress), calls
