@@ -14,6 +14,7 @@
 #include "log/segment.hpp"
 #include "store/deferred_sync.hpp"
 #include "store/log_recovery.hpp"
+#include "store/store_check.hpp"
 #include "store/store_impl.hpp"
 #include "tests/store/durable_test_support.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -65,6 +66,11 @@ TEST_F(StoreBatchTest, ABatchIsOneLogRecordAndSurvivesAPowerLossWhole) {
     expect_contents(*s, after_batch_);
     crash(std::move(s));
   }
+  // `tessel check` reads the batch record as one valid record to replay.
+  auto report = check_store(dir_);
+  ASSERT_TRUE(report) << report.error().to_string();
+  EXPECT_TRUE(report->problems.empty()) << report->problems.front();
+  EXPECT_EQ(report->log_records_to_replay, 3U) << "two puts and the batch";
   auto s = must_open(dir_, test::durable_options(durability::log, true));
   ASSERT_TRUE(s);
   expect_contents(*s, after_batch_);
