@@ -3,7 +3,9 @@
 // waiting there for a durability-log write's fdatasync would keep every other writer of the shard from
 // even appending its record until the sync ends -- one record per sync, no group commit. So the write
 // leaves the sync it owes, the caller releases its locks, then pays, and writers that append meanwhile
-// share the sync.
+// share the sync. The writes: put, erase, and an atomic batch of them (one record of kind batch, "Batch
+// records" in the same section); reserve_room makes a cross-shard batch's room in a shard the same way a
+// batch makes its own.
 //
 // Thread safety: the writes as store::put and erase; pay() from any thread, holding no lock of the store's.
 #pragma once
