@@ -323,6 +323,30 @@ TEST(ShardedBatchTest, DurableBatchesSurviveReopenAndBadBatchesChangeNothing) {
   EXPECT_EQ((*s)->get_string(as_bytes(keys[2])).value_or("?"), "50");
 }
 
+// Every involved shard makes room for its part before anything is applied (before the commit point, in a
+// durable store): a batch one shard has no room for is no_space, and no shard took any of it.
+TEST(ShardedBatchTest, ABatchAShardHasNoRoomForIsNoSpaceEverywhere) {
+  options o;
+  o.reserve_bytes = 4u << 20;  // each dram shard's region
+  auto s = sharded_store::open(o, {3, routing::whole_key, 1});
+  ASSERT_TRUE(s.has_value()) << s.error().to_string();
+  const std::vector<std::string> keys = keys_on_distinct_shards(**s, 3);
+  ASSERT_TRUE((*s)->write_batch(set_all(keys, 1)));
+  std::vector<write_op> too_big = set_all(keys, 2);
+  for (int i = 0; too_big.size() < 3 + 24; ++i) {
+    std::string k = keys[2] + "/" + std::to_string(i);
+    if ((*s)->shard_of(as_bytes(k)) == (*s)->shard_of(as_bytes(keys[2]))) {
+      too_big.push_back({false, std::move(k), std::string(256 * 1024, 'v')});
+    }
+  }
+  auto failed = (*s)->write_batch(too_big);
+  ASSERT_FALSE(failed) << "24 values of 256 KiB fit a 4 MiB shard";
+  EXPECT_EQ(failed.error().code(), errc::no_space) << failed.error().to_string();
+  for (const std::string& k : keys) EXPECT_EQ((*s)->get_string(as_bytes(k)).value_or("?"), "1") << k;
+  EXPECT_EQ((*s)->len(), 3U);
+  ASSERT_TRUE((*s)->write_batch(set_all(keys, 3))) << "the store refused batches after a no_space";
+}
+
 // transact holds only the shards of the keys it names: reading or writing a key of another shard is
 // invalid_argument, and nothing is written; a decision's own error is returned as it is.
 TEST(ShardedBatchTest, TransactStaysInTheShardsItNamed) {
