@@ -155,6 +155,30 @@ result<void> store::put(key_view key, value_view value, durability level) noexce
   return put_in(*impl_, key, value, level, nullptr);
 }
 
+namespace {
+
+/// store::write_batch: the ops as views, for batch_in.
+result<void> write_batch_in(detail::store_impl& impl, std::span<const write_op> ops, durability level) noexcept {
+  try {
+    std::vector<detail::batch_op> views;
+    views.reserve(ops.size());
+    for (const write_op& op : ops) views.push_back({op.erase, op.key, op.value});
+    return batch_in(impl, views, level, nullptr);
+  } catch (...) {
+    return make_error(errc::no_memory, "a batch of " + std::to_string(ops.size()) + " writes");
+  }
+}
+
+}  // namespace
+
+result<void> store::write_batch(std::span<const write_op> ops) noexcept {
+  return write_batch_in(*impl_, ops, own_durability(*impl_));
+}
+
+result<void> store::write_batch(std::span<const write_op> ops, durability level) noexcept {
+  return write_batch_in(*impl_, ops, level);
+}
+
 result<bool> store::erase(key_view key) noexcept { return erase_in(*impl_, key, own_durability(*impl_), nullptr); }
 
 result<bool> store::erase(key_view key, durability level) noexcept { return erase_in(*impl_, key, level, nullptr); }

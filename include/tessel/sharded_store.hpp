@@ -109,13 +109,6 @@ class sharded_snapshot {
   std::vector<snapshot> shards_;
 };
 
-/// One write of a cross-shard batch (sharded_store::write_batch).
-struct write_op {
-  bool erase = false;
-  std::string key;
-  std::string value;  ///< a put's value
-};
-
 /// What a transaction's decision reads (sharded_store::transact): the live entries of the shards the
 /// transaction holds, as no other writer can change them until it ends.
 class batch_reader {

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -36,6 +37,13 @@ struct memory_usage {
   std::size_t leaf_bytes = 0;       ///< the part of live_bytes held by leaves
   std::size_t free_bytes = 0;       ///< freed blocks kept for reuse
   std::size_t committed_bytes = 0;  ///< region memory touched so far (live + free + never-used tail)
+};
+
+/// One write of a batch (store::write_batch, sharded_store::write_batch).
+struct write_op {
+  bool erase = false;
+  std::string key;
+  std::string value;  ///< a put's value
 };
 
 /// An ordered key-value store over one adaptive radix tree.
@@ -74,6 +82,15 @@ class store {
   /// Removes `key`; true when it was present. Removing a missing key is not an error.
   [[nodiscard]] result<bool> erase(key_view key) noexcept;
   [[nodiscard]] result<bool> erase(key_view key, durability d) noexcept;
+  /// Applies `ops` in order as one write, durable as options.durability says: a crash keeps all of them or
+  /// none (one batch record in the operation log), and room for all of them is made before the first, so
+  /// a full region or disk is a no_space that changed nothing. Errors: those of put, and invalid_argument
+  /// for a batch larger than a log record can hold (4 GiB); fatal when a write still fails after earlier
+  /// ones were applied (the room made first leaves that to pathological trees) -- a durable store then
+  /// refuses writes until a reopen takes it back to before the batch; a dram store keeps those writes.
+  [[nodiscard]] result<void> write_batch(std::span<const write_op> ops) noexcept;
+  /// write_batch with its own durability (ignored by dram stores).
+  [[nodiscard]] result<void> write_batch(std::span<const write_op> ops, durability d) noexcept;
   /// The value of `key`, first storing `default_value` under it when absent.
   [[nodiscard]] result<value_view> get_or_insert(key_view key, value_view default_value) noexcept;
 

@@ -190,6 +190,57 @@ TEST_F(StoreBatchTest, KeysAndValuesPastTheLimitsAreRefusedBeforeAnyWrite) {
   EXPECT_TRUE(s->put_string("first", "1")) << "a refused batch broke the store";
 }
 
+// ---- The public store::write_batch ----
+
+const std::vector<write_op> public_batch{{false, "a", "x"}, {false, "b", "y"}, {true, "goes", ""}, {false, "a", "z"}};
+
+TEST_F(StoreBatchTest, WriteBatchIsOneRecordDurableWhenItReturns) {
+  {
+    auto s = open_before_batch(true);
+    ASSERT_TRUE(s);
+    const std::uint64_t before = last_seq(*s);
+    auto ok = s->write_batch(public_batch);
+    ASSERT_TRUE(ok) << ok.error().to_string();
+    EXPECT_EQ(last_seq(*s), before + 1);
+    const oplog::log_writer& log = *store_access::impl(*s).durable()->log;
+    EXPECT_EQ(log.durable_seq(), log.last_seq()) << "write_batch returned before its record was durable";
+    expect_contents(*s, after_batch_);
+    crash(std::move(s));
+  }
+  auto s = must_open(dir_, test::durable_options(durability::log, true));
+  ASSERT_TRUE(s);
+  expect_contents(*s, after_batch_);
+}
+
+TEST_F(StoreBatchTest, WriteBatchAtDurabilityNoneIsNotSyncedAndAPowerLossTakesItWhole) {
+  {
+    auto s = open_before_batch(true);
+    ASSERT_TRUE(s);
+    ASSERT_TRUE(s->write_batch(public_batch, durability::none));
+    const oplog::log_writer& log = *store_access::impl(*s).durable()->log;
+    EXPECT_LT(log.durable_seq(), log.last_seq()) << "durability none waited for a sync";
+    expect_contents(*s, after_batch_);
+    crash(std::move(s));
+  }
+  auto s = must_open(dir_, test::durable_options(durability::log, true));
+  ASSERT_TRUE(s);
+  expect_contents(*s, before_batch_);
+}
+
+TEST(StoreWriteBatchDramTest, AppliesInOrderAndRefusesBadBatchesWhole) {
+  auto s = store::open(options{});
+  ASSERT_TRUE(s);
+  ASSERT_TRUE((*s)->put_string("goes", "2"));
+  ASSERT_TRUE((*s)->write_batch(public_batch));
+  expect_contents(**s, {{"a", "z"}, {"b", "y"}});
+  ASSERT_TRUE((*s)->write_batch(std::vector<write_op>{})) << "an empty batch is nothing to do";
+  const std::vector<write_op> bad{{false, "c", "1"}, {false, std::string(max_key_size + 1, 'k'), "2"}};
+  auto refused = (*s)->write_batch(bad);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), errc::invalid_argument);
+  expect_contents(**s, {{"a", "z"}, {"b", "y"}});
+}
+
 TEST(StoreBatchDramTest, ABatchWithoutRoomIsNoSpace) {
   options o;
   o.reserve_bytes = 2u << 20;
