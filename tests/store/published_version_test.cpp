@@ -63,18 +63,24 @@ TEST(PublishedVersionTest, ReadersNeverSeeAFreedOrOlderVersion) {
   std::atomic<bool> done{false};
   std::vector<std::thread> readers;
   std::atomic<std::uint64_t> loads{0};
-  for (int t = 0; t < 4; ++t) {
+  constexpr int reader_count = 4;
+  std::atomic<int> reading{0};  // readers past their first load
+  for (int t = 0; t < reader_count; ++t) {
     readers.emplace_back([&] {
       std::uint64_t last = 0;
-      while (!done.load(std::memory_order_acquire)) {
+      for (bool first = true; first || !done.load(std::memory_order_acquire); first = false) {
         const auto v = p.load();
+        loads.fetch_add(1, std::memory_order_relaxed);
+        if (first) reading.fetch_add(1);  // before the checks: a failing one must not leave the writer waiting
         ASSERT_NE(v, nullptr);
         ASSERT_GE(v->at_seq, last) << "a version older than one already seen";
         last = v->at_seq;
-        loads.fetch_add(1, std::memory_order_relaxed);
       }
     });
   }
+  // Publishing starts once every reader runs: on a busy machine the publishes could otherwise all be over
+  // before a reader was scheduled, and the test would check nothing.
+  while (reading.load() < reader_count) std::this_thread::yield();
   std::vector<std::weak_ptr<snapshot_state>> old;
   for (std::uint64_t i = 2; i <= publishes; ++i) {
     auto v = version(i);
