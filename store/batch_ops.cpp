@@ -4,6 +4,7 @@
 
 #include "common/block_allocator.hpp"
 #include "index/node_layout.hpp"
+#include "mmap/mapped_region.hpp"
 
 namespace tessel::detail {
 
@@ -12,9 +13,10 @@ namespace {
 /// u8 kind, u32 key length, u32 value length.
 constexpr std::size_t op_head_bytes = 1 + 4 + 4;
 
-/// What a block of `size` takes in a file region: its 8-byte header (mapped_region::file_block_header),
-/// rounded as the allocator rounds.
-constexpr std::uint64_t block_bytes(std::size_t size) noexcept { return block_allocator::rounded_size(size + 8); }
+/// What a block of `size` takes in a file region: its header, rounded as the allocator rounds.
+constexpr std::uint64_t block_bytes(std::size_t size) noexcept {
+  return block_allocator::rounded_size(size + mmap::mapped_region::file_block_header);
+}
 /// The largest inner node.
 constexpr std::uint64_t largest_node_bytes = block_bytes(sizeof(index::node256));
 /// Nodes on a path that room_for_ops counts: a key's path in a tree of a billion random keys has about four.

@@ -2,6 +2,7 @@
 #include "tools/durable_bench.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -174,6 +175,10 @@ put_fn kv_transfer(kv_store& kv) {
   };
 }
 
+/// The kv store's subjects: its sets, and its two-key transactions.
+constexpr std::array<std::pair<const char*, put_fn (*)(kv_store&)>, 2> kv_writers{
+    {{"kv log", &kv_set}, {"kv txn log", &kv_transfer}}};
+
 /// Runs every part, appending rows. Subdirectories of `root` are created fresh per subject.
 result<void> run_parts(const durable_bench_config& c, const std::filesystem::path& root, const bench::tsc_clock& clock,
                        std::vector<row>& rows) {
@@ -191,17 +196,10 @@ result<void> run_parts(const durable_bench_config& c, const std::filesystem::pat
     if (!r) return tl::unexpected(r.error());
     rows.push_back(*r);
   }
-  {
-    auto kv = open_kv(root / "kv log");
+  for (const auto& [name, writes] : kv_writers) {
+    auto kv = open_kv(root / name);
     if (!kv) return tl::unexpected(kv.error());
-    auto r = put_phase("kv log", put_keys, value, kv_set(**kv), clock);
-    if (!r) return tl::unexpected(r.error());
-    rows.push_back(*r);
-  }
-  {
-    auto kv = open_kv(root / "kv txn log");
-    if (!kv) return tl::unexpected(kv.error());
-    auto r = put_phase("kv txn log", put_keys, value, kv_transfer(**kv), clock);
+    auto r = put_phase(name, put_keys, value, writes(**kv), clock);
     if (!r) return tl::unexpected(r.error());
     rows.push_back(*r);
   }
@@ -225,17 +223,10 @@ result<void> run_parts(const durable_bench_config& c, const std::filesystem::pat
     if (!r) return tl::unexpected(r.error());
     rows.push_back(*r);
   }
-  {
-    auto kv = open_kv(root / "kv log 2t");
+  for (const auto& [name, writes] : kv_writers) {
+    auto kv = open_kv(root / (std::string(name) + " 2t"));
     if (!kv) return tl::unexpected(kv.error());
-    auto r = group_phase("kv log", put_keys, value, kv_set(**kv));
-    if (!r) return tl::unexpected(r.error());
-    rows.push_back(*r);
-  }
-  {
-    auto kv = open_kv(root / "kv txn log 2t");
-    if (!kv) return tl::unexpected(kv.error());
-    auto r = group_phase("kv txn log", put_keys, value, kv_transfer(**kv));
+    auto r = group_phase(name, put_keys, value, writes(**kv));
     if (!r) return tl::unexpected(r.error());
     rows.push_back(*r);
   }

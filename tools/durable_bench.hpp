@@ -1,10 +1,10 @@
 // `tessel bench --durable`: what durability costs, next to LMDB and RocksDB in the same run, on the same
 // disk. Three parts:
 //   - durable single-key puts, one thread: tessel mmap and pmem stores at durability log and sync, a
-//     one-shard kv store's sets at log, LMDB (a synced commit per put), RocksDB (sync = true); each put timed
-//     alone;
+//     one-shard kv store's sets and two-key transactions at log, LMDB (a synced commit per put), RocksDB
+//     (sync = true); each put timed alone;
 //   - group commit: the same puts from 2 threads, total throughput, for tessel (log), the kv store's sets
-//     and RocksDB;
+//     and transactions, and RocksDB;
 //   - warm gets: the same keys loaded into a tessel mmap, pmem and dram store and LMDB; each get timed alone
 //     with the fenced cycle counter (LMDB reads inside one long read transaction, its best case); then
 //     durable puts into the loaded pmem store.
