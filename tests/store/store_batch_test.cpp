@@ -47,6 +47,12 @@ class StoreBatchTest : public ::testing::Test {
     EXPECT_TRUE(s->put_string("goes", "2"));
     return s;
   }
+  /// Reopens the store a test crashed (with simulate_power_loss) and checks it holds exactly `m`.
+  void expect_after_power_loss(const test::model& m) {
+    auto s = must_open(dir_, test::durable_options(durability::log, true));
+    ASSERT_TRUE(s);
+    expect_contents(*s, m);
+  }
   const std::vector<batch_op> batch_{{false, "a", "x"}, {false, "b", "y"}, {true, "goes", ""}, {false, "a", "z"}};
   const test::model after_batch_{{"a", "z"}, {"b", "y"}, {"stays", "1"}};
   const test::model before_batch_{{"goes", "2"}, {"stays", "1"}};
@@ -71,9 +77,7 @@ TEST_F(StoreBatchTest, ABatchIsOneLogRecordAndSurvivesAPowerLossWhole) {
   ASSERT_TRUE(report) << report.error().to_string();
   EXPECT_TRUE(report->problems.empty()) << report->problems.front();
   EXPECT_EQ(report->log_records_to_replay, 3U) << "two puts and the batch";
-  auto s = must_open(dir_, test::durable_options(durability::log, true));
-  ASSERT_TRUE(s);
-  expect_contents(*s, after_batch_);
+  expect_after_power_loss(after_batch_);
 }
 
 TEST_F(StoreBatchTest, ABatchWhoseSyncWasNotPaidIsLostWhole) {
@@ -85,9 +89,7 @@ TEST_F(StoreBatchTest, ABatchWhoseSyncWasNotPaidIsLostWhole) {
     ASSERT_FALSE(owed.empty()) << "durability log leaves the batch's sync to its caller";
     crash(std::move(s));
   }
-  auto s = must_open(dir_, test::durable_options(durability::log, true));
-  ASSERT_TRUE(s);
-  expect_contents(*s, before_batch_);
+  expect_after_power_loss(before_batch_);
 }
 
 // A crash in the middle of writing the record: recovery finds it torn and cuts it, so none of its writes
@@ -207,9 +209,7 @@ TEST_F(StoreBatchTest, WriteBatchIsOneRecordDurableWhenItReturns) {
     expect_contents(*s, after_batch_);
     crash(std::move(s));
   }
-  auto s = must_open(dir_, test::durable_options(durability::log, true));
-  ASSERT_TRUE(s);
-  expect_contents(*s, after_batch_);
+  expect_after_power_loss(after_batch_);
 }
 
 TEST_F(StoreBatchTest, WriteBatchAtDurabilityNoneIsNotSyncedAndAPowerLossTakesItWhole) {
@@ -222,9 +222,7 @@ TEST_F(StoreBatchTest, WriteBatchAtDurabilityNoneIsNotSyncedAndAPowerLossTakesIt
     expect_contents(*s, after_batch_);
     crash(std::move(s));
   }
-  auto s = must_open(dir_, test::durable_options(durability::log, true));
-  ASSERT_TRUE(s);
-  expect_contents(*s, before_batch_);
+  expect_after_power_loss(before_batch_);
 }
 
 TEST(StoreWriteBatchDramTest, AppliesInOrderAndRefusesBadBatchesWhole) {
