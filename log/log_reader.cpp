@@ -66,6 +66,16 @@ constexpr std::size_t io_chunk = 1U << 20;
   return all_zero(std::span<const std::byte>(data).subspan(segment_header_bytes));
 }
 
+/// Whether `listed[from]` and every segment after it hold no record.
+[[nodiscard]] result<bool> empty_segments_from(const std::vector<segment_entry>& listed, std::size_t from,
+                                               const store_id& id, std::vector<std::byte>& data) noexcept {
+  for (std::size_t j = from; j < listed.size(); ++j) {
+    auto empty = segment_is_empty(listed[j], id, data);
+    if (!empty || !*empty) return empty;
+  }
+  return true;
+}
+
 }  // namespace
 
 result<log_scan_report> scan_log(const std::filesystem::path& dir, const store_id& id, std::uint64_t after_seq,
@@ -93,8 +103,24 @@ result<log_scan_report> scan_log(const std::filesystem::path& dir, const store_i
                                                 ", which the previous segment already holds (up to " +
                                                 std::to_string(expected - 1) + ")");
       } else if (*first > expected && *first - 1 > after_seq) {
-        return make_error(errc::corruption, s.path.string() + ": starts at seq " + std::to_string(*first) +
-                                                " but the previous segment ends at " + std::to_string(expected - 1));
+        // Empty from here on: a rollover created these segments while the records before them were still
+        // buffered, and a kill lost the buffer (durability none). The log ends where its records do.
+        auto rest = empty_segments_from(*listed, i, id, data);
+        if (!rest) return tl::unexpected(std::move(rest.error()));
+        if (!*rest) {
+          return make_error(errc::corruption, s.path.string() + ": starts at seq " + std::to_string(*first) +
+                                                  " but the previous segment ends at " + std::to_string(expected - 1));
+        }
+        const segment_summary& previous = report.files.back();
+        report.damage = tail_damage{
+            previous.path,
+            segment_header_bytes + previous.record_bytes,
+            "records " + std::to_string(expected) + " to " + std::to_string(*first - 1) + " were never written",
+            0,
+            {}};
+        for (std::size_t j = i; j < listed->size(); ++j) report.damage->later_segments.push_back((*listed)[j].path);
+        report.segments += listed->size() - i;
+        break;
       }
       ++report.segments;
       report.file_bytes += data.size();

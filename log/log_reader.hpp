@@ -14,7 +14,9 @@
 //   - Damage followed by a segment holding records is corruption (errc::corruption naming file and offset).
 //   - Segments must follow on: each starts at the previous one's end seq. A gap is allowed only where every
 //     missing seq is <= after_seq (checkpointed; its segments may have been dropped), and the same holds
-//     before the first segment.
+//     before the first segment. A gap followed only by empty segments is a torn tail: the records were
+//     still in the writer's buffer when rollovers created those segments (durability none), and a kill
+//     lost them.
 //
 // Thread safety: stateless; scan the directory only while no writer writes to it (recovery, or a tool on a
 // closed store).

@@ -319,6 +319,54 @@ TEST(LogRecovery, DamageFollowedOnlyByEmptySegmentsIsATornTail) {
   EXPECT_FALSE(std::filesystem::exists(later));
 }
 
+// Durability none: records still buffered when rollovers created the next segments. A kill loses the
+// buffer, leaving empty segments whose names skip the lost seqs. That is a torn tail (the log ends after
+// the written records), not a gap: a store at durability none used to fail to open after such a kill.
+TEST(LogRecovery, RecordsLostFromTheBufferAcrossRolloversAreATornTail) {
+  temp_dir tmp;
+  auto w = open_writer(tmp.log(), 1, sim_options(4096));
+  for (int i = 0; i < 5; ++i) append_next(*w);
+  ASSERT_TRUE(w->sync_through(5));
+  while (w->segment_count() < 3) append_next(*w);  // two rollovers, nothing written
+  w->abandon(0);
+  w.reset();
+  std::vector<owned_record> got;
+  auto report = scan_into(tmp.log(), got);
+  ASSERT_TRUE(report) << report.error().to_string();
+  expect_records(got, 1, 5);
+  ASSERT_TRUE(report->damage);
+  EXPECT_EQ(report->damage->segment.filename(), segment_file_name(1));
+  EXPECT_NE(report->damage->reason.find("never written"), std::string::npos) << report->damage->reason;
+  ASSERT_EQ(report->damage->later_segments.size(), 2U);
+  EXPECT_EQ(report->segments, 3U);
+  const auto later = report->damage->later_segments;
+  cut_and_continue(tmp.log(), *report, 5);
+  for (const auto& path : later) EXPECT_FALSE(std::filesystem::exists(path)) << path;
+}
+
+// The same gap before a segment that holds records cannot come from a crash of this writer: corruption.
+TEST(LogRecovery, AGapBeforeASegmentWithRecordsIsCorruption) {
+  temp_dir tmp;
+  {
+    auto w = open_writer(tmp.log(), 1, sim_options(4096));
+    for (int i = 0; i < 5; ++i) append_next(*w);
+    ASSERT_TRUE(w->sync_through(5));
+    while (w->segment_count() < 2) append_next(*w);
+    w->abandon(0);
+  }
+  // A later segment with records, as a copy from elsewhere would put there.
+  auto w = open_writer(tmp.log(), 100, sim_options(4096));
+  append_next(*w);
+  ASSERT_TRUE(w->sync_through(100));
+  w.reset();
+  std::vector<owned_record> got;
+  auto report = scan_into(tmp.log(), got);
+  ASSERT_FALSE(report);
+  EXPECT_EQ(report.error().code(), errc::corruption);
+  EXPECT_NE(report.error().message().find("previous segment ends at 5"), std::string_view::npos)
+      << report.error().to_string();
+}
+
 // The writer fdatasyncs a segment before writing into the next, so a power loss can never leave the next
 // one with records while the previous one is torn.
 TEST(LogRecovery, ASegmentIsDurableBeforeItsSuccessorGetsAByte) {
