@@ -1,8 +1,15 @@
 #include "store/cross_shard_batch.hpp"
 
 #include "common/le_codec.hpp"
+#include "log/segment.hpp"
 
 namespace tessel::detail {
+
+result<std::uint64_t> coordinator_scan_start(const std::filesystem::path& log_dir) noexcept {
+  auto segments = oplog::list_segments(log_dir);
+  if (!segments) return tl::unexpected(std::move(segments.error()));
+  return segments->empty() ? 0 : segments->front().first_seq - 1;
+}
 
 std::string encode_batch(const std::vector<batch_part>& parts) {
   std::string out;

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +33,11 @@ struct batch_part {
   std::uint32_t shard = 0;
   std::vector<batch_op> ops;
 };
+
+/// The seq a scan of the coordinator log in `log_dir` starts after: the one before its first segment's.
+/// Checkpoints and trims delete segments from the front only once every shard holds their batches
+/// durably, so nothing before it is needed. 0 for an empty or missing log. Errors: io_error, no_memory.
+[[nodiscard]] result<std::uint64_t> coordinator_scan_start(const std::filesystem::path& log_dir) noexcept;
 
 /// {u32 parts; per part: u32 shard, then its ops as store/batch_ops.hpp encodes them}, little endian.
 [[nodiscard]] std::string encode_batch(const std::vector<batch_part>& parts);

@@ -56,11 +56,9 @@ result<void> recover_batches(sharded_impl& impl, const std::filesystem::path& di
       markers.push_back(applied_batch(*s));
       newest_marker = std::max(newest_marker, markers.back());
     }
-    // Checkpoints delete the segments whose batches every shard holds: the log starts where they stopped.
-    auto segments = oplog::list_segments(log_dir);
-    if (!segments) return tl::unexpected(std::move(segments.error()));
-    const std::uint64_t after = segments->empty() ? 0 : segments->front().first_seq - 1;
-    auto report = oplog::scan_log(log_dir, m.id, after, [&](const oplog::record_view& r) -> result<void> {
+    auto after = coordinator_scan_start(log_dir);
+    if (!after) return tl::unexpected(std::move(after.error()));
+    auto report = oplog::scan_log(log_dir, m.id, *after, [&](const oplog::record_view& r) -> result<void> {
       auto parts = decode_batch(as_string_view(r.value));
       if (!parts) return tl::unexpected(std::move(parts.error()));
       for (const batch_part& part : *parts) {
@@ -235,6 +233,9 @@ result<void> commit_batch(sharded_impl& impl, const std::vector<write_op>& ops, 
       if (auto ok = impl.coordinator->reserve(oplog::encoded_size(0, record.size())); !ok) return ok;
       id = impl.coordinator->append(oplog::op_kind::put, {}, as_bytes(record));
       if (impl.level == durability::none) made_durable = impl.coordinator->write_buffered();
+      if (impl.coordinator->segment_count() > coordinator_segments_kept) {
+        impl.trim_due.store(true, std::memory_order_relaxed);
+      }
     }
     if (impl.level != durability::none) made_durable = impl.coordinator->sync_through(id);
     if (!made_durable) {
@@ -252,6 +253,28 @@ result<void> commit_batch(sharded_impl& impl, const std::vector<write_op>& ops, 
 }
 
 }  // namespace
+
+std::uint64_t batches_applied_through(sharded_impl& impl) {
+  const auto locks = lock_shards(impl, std::vector<bool>(impl.shards.size(), true));
+  return impl.coordinator->last_seq();
+}
+
+void trim_coordinator_if_due(sharded_impl& impl) noexcept {
+  if (!impl.trim_due.load(std::memory_order_relaxed)) return;
+  const std::unique_lock trimming(impl.trim_mutex, std::try_to_lock);
+  if (!trimming.owns_lock() || !impl.trim_due.exchange(false, std::memory_order_relaxed)) return;
+  try {
+    const std::uint64_t through = batches_applied_through(impl);
+    // Each part was applied at durability none, its marker last: once a shard's log is durable through
+    // what it holds now, recovery finds the part there and never needs the batch's record again.
+    for (const auto& s : impl.shards) {
+      if (!s->flush()) return;
+    }
+    (void)impl.coordinator->drop_through(through);
+  } catch (...) {
+    // Out of memory locking the shards: the next checkpoint or close drops the segments.
+  }
+}
 
 }  // namespace tessel::detail
 
@@ -277,7 +300,9 @@ result<void> sharded_store::write_batch(const std::vector<write_op>& ops) noexce
       auto locks = detail::lock_shards(*impl_, held);
       committed = detail::commit_batch(*impl_, ops, owed);
     }
-    if (auto paid = owed.pay(); !paid) return paid;
+    auto paid = owed.pay();
+    detail::trim_coordinator_if_due(*impl_);
+    if (!paid) return paid;
     return committed;
   } catch (...) {
     return make_error(errc::no_memory, "a cross-shard batch");
@@ -330,7 +355,9 @@ result<void> sharded_store::transact(std::span<const key_view> keys, std::vector
     // runs, and they share the one after (deferred_sync.hpp).
     if (one_shard) only_lock.unlock();
     locks.clear();
-    return owed.pay();
+    auto paid = owed.pay();
+    detail::trim_coordinator_if_due(*impl_);
+    return paid;
   } catch (...) {
     return make_error(errc::no_memory, "a transaction");
   }

@@ -5,6 +5,7 @@
 // Thread safety: as sharded_store.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -38,6 +39,10 @@ struct sharded_impl {
   // Batches on disjoint shards commit concurrently: their reserve + append pairs take turns on this (the
   // log writer's rule); their syncs share fsyncs outside it (group commit).
   std::mutex coordinator_mutex;
+  // The coordinator log has gone past coordinator_segments_kept segments: the next batch to release its
+  // shards drops the records every shard holds durably (trim_coordinator). One trims at a time.
+  std::atomic<bool> trim_due{false};
+  std::mutex trim_mutex;
   std::optional<error> failed;  // a batch failed after its commit point: batches refused until reopened
   std::mutex failed_mutex;
   // Declared after the shards they write, so they stop first.
@@ -54,5 +59,20 @@ struct sharded_impl {
 /// not_supported (sharded_batches.cpp). Errors: corruption, io_error, no_memory, the shards' write errors.
 [[nodiscard]] result<void> recover_batches(sharded_impl& impl, const std::filesystem::path& dir,
                                            const shard_manifest& m, const options& opts) noexcept;
+
+/// Segments the coordinator log may hold before a batch trims it: the current one, and the one before it
+/// whose last batches may still be applying.
+inline constexpr std::size_t coordinator_segments_kept = 2;
+
+/// The id of the last batch in the coordinator log once it is applied in full: taken under every shard's
+/// lock, since a batch holds its shards from before its commit point until its parts are applied.
+/// REQUIRES: a coordinator; the caller holds no shard's lock.
+[[nodiscard]] std::uint64_t batches_applied_through(sharded_impl& impl);
+
+/// When a batch marked trim_due: makes every shard's log durable, then deletes the coordinator segments
+/// whose batches were all applied before (their parts are then in the shards' own logs or trees). Best
+/// effort: a failure leaves the segments for the next trim or checkpoint. REQUIRES: the caller holds no
+/// shard's lock.
+void trim_coordinator_if_due(sharded_impl& impl) noexcept;
 
 }  // namespace tessel::detail

@@ -320,10 +320,17 @@ result<void> sharded_store::flush() noexcept {
 }
 
 result<void> sharded_store::checkpoint() noexcept {
-  auto ok = on_every_shard(*impl_, [](store& s) { return s.checkpoint(); });
-  // Every shard's tree now holds its parts and markers: the batch records before this point are not needed.
-  if (ok && impl_->coordinator) (void)impl_->coordinator->drop_through(impl_->coordinator->last_seq());
-  return ok;
+  try {
+    // The batches applied before the shards commit, not the coordinator's last record after: a batch that
+    // commits meanwhile may have parts that no shard's commit holds yet.
+    const std::uint64_t through = impl_->coordinator ? detail::batches_applied_through(*impl_) : 0;
+    auto ok = on_every_shard(*impl_, [](store& s) { return s.checkpoint(); });
+    // Every shard's tree now holds its parts and markers: the batch records through `through` are not needed.
+    if (ok && impl_->coordinator) (void)impl_->coordinator->drop_through(through);
+    return ok;
+  } catch (...) {
+    return make_error(errc::no_memory, "a checkpoint of a sharded store");
+  }
 }
 
 result<void> sharded_store::compact() noexcept {

@@ -17,12 +17,13 @@ namespace tessel::tools {
 
 namespace {
 
-/// The coordinator log of cross-shard batches (`DIR/txn/`): its records are the batches not yet
-/// checkpointed; each must decode.
+/// The coordinator log of cross-shard batches (`DIR/txn/`): its records are the batches a shard may still
+/// need (older ones were deleted with their segments, from the front); each must decode.
 nlohmann::json coordinator_facts(const std::filesystem::path& dir, const detail::shard_manifest& m) {
   std::uint64_t records = 0;
-  std::string problem;
-  auto scan = oplog::scan_log(dir / "txn", m.id, 0, [&](const oplog::record_view& r) -> result<void> {
+  auto after = detail::coordinator_scan_start(dir / "txn");
+  if (!after) return {{"records", records}, {"problem", after.error().to_string()}};
+  auto scan = oplog::scan_log(dir / "txn", m.id, *after, [&](const oplog::record_view& r) -> result<void> {
     ++records;
     auto parts = detail::decode_batch(as_string_view(r.value));
     if (!parts)
@@ -65,8 +66,7 @@ std::optional<int> run_over_shards(std::string_view command, const std::string& 
   if (!json) {
     std::cout << "sharded store    " << path << ": " << m.shards << " shards routed by " << detail::to_string(m.rule)
               << ", id " << j["store_id"].get<std::string>() << '\n'
-              << "coordinator log  " << coordinator["records"].get<std::uint64_t>()
-              << " cross-shard batches since the last checkpoint";
+              << "coordinator log  " << coordinator["records"].get<std::uint64_t>() << " cross-shard batches kept";
     if (coordinator.contains("torn_tail")) std::cout << ", torn tail (the next open cuts it)";
     std::cout << '\n';
     if (coordinator.contains("problem")) {

@@ -33,6 +33,7 @@ namespace tessel {
 
 namespace detail {
 struct sharded_impl;
+struct sharded_access;
 }  // namespace detail
 
 /// Which part of a key chooses its shard.
@@ -212,6 +213,7 @@ class sharded_store {
   [[nodiscard]] result<void> compact() noexcept;
 
  private:
+  friend struct detail::sharded_access;
   explicit sharded_store(std::shared_ptr<detail::sharded_impl> impl) noexcept;
   std::shared_ptr<detail::sharded_impl> impl_;
 };

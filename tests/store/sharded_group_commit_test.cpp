@@ -16,6 +16,7 @@
 
 #include "store/cross_shard_batch.hpp"
 #include "store/deferred_sync.hpp"
+#include "store/sharded_access.hpp"
 #include "store/store_impl.hpp"
 #include "tests/store/durable_test_support.hpp"
 #include "tests/support/slow_syncs.hpp"
@@ -37,12 +38,6 @@ std::unique_ptr<sharded_store> open_sharded(const std::string& dir, std::uint32_
   auto s = sharded_store::open(dir, test::durable_options(durability::log, power_loss), {shards});
   EXPECT_TRUE(s.has_value()) << s.error().to_string();
   return s ? std::move(*s) : nullptr;
-}
-
-/// A crash of the whole store: with simulate_power_loss, only what was made durable is left.
-void crash(std::unique_ptr<sharded_store> s) {
-  for (std::uint32_t i = 0; i < s->shards(); ++i) store_access::abandon_owned(s->shard(i));
-  s.reset();
 }
 
 /// Two keys on different shards of `s`.
@@ -130,7 +125,7 @@ TEST(ShardedGroupCommitTest, ATransactionMakesTheWritesItReadDurableBeforeItComm
     detail::owed_sync owed;
     ASSERT_TRUE(detail::put_owing_sync(s->shard(read_shard), as_bytes(read_key), as_bytes("lost"), owed));
     ASSERT_FALSE(owed.empty());
-    crash(std::move(s));
+    detail::sharded_access::abandon(std::move(s));
   }
   s = open_sharded(dir, 2, true);
   ASSERT_TRUE(s);
@@ -161,7 +156,7 @@ TEST(ShardedGroupCommitTest, ATransactionMakesTheWritesItReadDurableBeforeItComm
       [] {});
   ASSERT_TRUE(committed) << committed.error().to_string();
   EXPECT_EQ(log.durable_seq(), log.last_seq());
-  crash(std::move(s));  // the first write's sync is never paid
+  detail::sharded_access::abandon(std::move(s));  // the first write's sync is never paid
   expect_both_after_the_crash(dir, read_key, written_key);
 }
 
@@ -198,7 +193,7 @@ TEST(ShardedGroupCommitTest, ACoordinatedTransactionMakesTheWritesItReadDurableF
       },
       [] {});
   ASSERT_TRUE(committed) << committed.error().to_string();
-  crash(std::move(s));  // the first write's sync is never paid
+  detail::sharded_access::abandon(std::move(s));  // the first write's sync is never paid
   expect_both_after_the_crash(dir, read_key, written_key);
 }
 
@@ -232,7 +227,7 @@ TEST(ShardedGroupCommitTest, WritesOfOneShardAreOneRecordOfItsLog) {
   EXPECT_EQ(log.last_seq(), seq_before + 1) << "two writes of one shard took more than one record";
   EXPECT_FALSE(s->shard(shard).contains(as_bytes(detail::batch_marker_key)))
       << "a batch of one shard went through the coordinator";
-  crash(std::move(s));
+  detail::sharded_access::abandon(std::move(s));
   expect_both_after_the_crash(dir, read_key, written_key);
 }
 

@@ -1,0 +1,27 @@
+// Tests' access to a sharded store's internals (include/tessel/sharded_store.hpp names it a friend), as
+// store_access (store/store_impl.hpp) is to a store's.
+//
+// Thread safety: call while no other thread uses the store.
+#pragma once
+
+#include <memory>
+
+#include "tessel/sharded_store.hpp"
+
+#include "store/sharded_impl.hpp"
+#include "store/store_impl.hpp"
+
+namespace tessel::detail {
+
+struct sharded_access {
+  /// Drops a durable sharded store as a crash would: every shard abandoned (store_access::abandon), and
+  /// the coordinator log closed without writing, syncing or deleting anything, so that destroying the
+  /// store (whose close would otherwise delete the coordinator's segments) leaves what a crash leaves --
+  /// with options.simulate_power_loss, exactly what was made durable.
+  static void abandon(std::unique_ptr<sharded_store> s) noexcept {
+    for (const auto& shard : s->impl_->shards) store_access::abandon_owned(*shard);
+    s->impl_->coordinator.reset();
+  }
+};
+
+}  // namespace tessel::detail
