@@ -118,7 +118,12 @@ result<log_scan_report> scan_log(const std::filesystem::path& dir, const store_i
             "records " + std::to_string(expected) + " to " + std::to_string(*first - 1) + " were never written",
             0,
             {}};
-        for (std::size_t j = i; j < listed->size(); ++j) report.damage->later_segments.push_back((*listed)[j].path);
+        for (std::size_t j = i; j < listed->size(); ++j) {
+          report.damage->later_segments.push_back((*listed)[j].path);
+          std::error_code unknown_size;  // they were just read; a size that vanished since counts as none
+          const std::uintmax_t bytes = std::filesystem::file_size((*listed)[j].path, unknown_size);
+          if (!unknown_size) report.file_bytes += bytes;
+        }
         report.segments += listed->size() - i;
         break;
       }

@@ -339,6 +339,9 @@ TEST(LogRecovery, RecordsLostFromTheBufferAcrossRolloversAreATornTail) {
   EXPECT_NE(report->damage->reason.find("never written"), std::string::npos) << report->damage->reason;
   ASSERT_EQ(report->damage->later_segments.size(), 2U);
   EXPECT_EQ(report->segments, 3U);
+  std::uintmax_t on_disk = 0;
+  for (const auto& e : std::filesystem::directory_iterator(tmp.log())) on_disk += e.file_size();
+  EXPECT_EQ(report->file_bytes, on_disk);
   const auto later = report->damage->later_segments;
   cut_and_continue(tmp.log(), *report, 5);
   for (const auto& path : later) EXPECT_FALSE(std::filesystem::exists(path)) << path;

@@ -2,7 +2,8 @@
 // each acknowledged write to the parent through a pipe; after the kill the parent reopens the store and
 // checks that every acknowledged write is there with its value and nothing is half-applied: the store
 // equals the model after the acknowledged writes, or after one more (the write in flight when the kill
-// came). Then `check` must find the store healthy. Label crash; hundreds of kills per run. With named
+// came). Then `check` must find the store healthy. At durability none it must open and hold a prefix of
+// the writes. Label crash; hundreds of kills per run. With named
 // snapshots the child also names a snapshot every few hundred writes and drops old ones; after each kill
 // every named snapshot must hold exactly the state it named.
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -144,6 +146,33 @@ void expect_named_snapshots(store& s, const std::map<std::uint64_t, std::map<std
   }
 }
 
+/// Durability none: a kill keeps the writes up to some op, each whole -- the state after k ops for some k in
+/// [`ops`, `most`]. Advances `model` (the state after `ops` ops) to the first such k equal to `got`, keeping
+/// the set of keys that differ as each op changes one; false when none is.
+bool advance_to_prefix(std::map<std::string, std::string>& model, std::uint64_t& ops, std::uint64_t most,
+                       const std::map<std::string, std::string>& got) {
+  std::set<std::string> differing;
+  auto recheck = [&](const std::string& key) {
+    const auto m = model.find(key);
+    const auto g = got.find(key);
+    const bool same = m == model.end() ? g == got.end() : g != got.end() && g->second == m->second;
+    if (same) {
+      differing.erase(key);
+    } else {
+      differing.insert(key);
+    }
+  };
+  for (const auto& [key, value] : model) recheck(key);
+  for (const auto& [key, value] : got) recheck(key);
+  while (!differing.empty() && ops < most) {
+    const op o = op_at(ops);
+    apply_op(model, o);
+    ++ops;
+    recheck(o.key);
+  }
+  return differing.empty();
+}
+
 void kill_repeatedly(backend b, durability level, std::uint64_t seed, bool named = false, int kills = kills_per_level) {
   const options opts = store_options(b, level);
   test::temp_dir tmp;
@@ -165,17 +194,23 @@ void kill_repeatedly(backend b, durability level, std::uint64_t seed, bool named
 
     auto s = store::open(dir, opts);
     ASSERT_TRUE(s.has_value()) << "round " << round << ": " << s.error().to_string();
-    while (applied < acked) advance(model, applied);
     const auto got = contents(**s);
-    if (got != model) {
-      // The write in flight at the kill may have landed too -- whole.
-      auto one_more = model;
-      std::uint64_t ops = applied;
-      advance(one_more, ops);
-      ASSERT_EQ(got, one_more) << "round " << round << ": the store is neither the acknowledged state nor one "
-                               << "write past it (" << acked << " writes acknowledged)";
-      model = std::move(one_more);
-      applied = ops;
+    if (level == durability::none) {
+      ASSERT_TRUE(advance_to_prefix(model, applied, acked + 1, got))
+          << "round " << round << ": the store holds no prefix of the writes (" << acked << " acknowledged, " << applied
+          << " durable before)";
+    } else {
+      while (applied < acked) advance(model, applied);
+      if (got != model) {
+        // The write in flight at the kill may have landed too -- whole.
+        auto one_more = model;
+        std::uint64_t ops = applied;
+        advance(one_more, ops);
+        ASSERT_EQ(got, one_more) << "round " << round << ": the store is neither the acknowledged state nor one "
+                                 << "write past it (" << acked << " writes acknowledged)";
+        model = std::move(one_more);
+        applied = ops;
+      }
     }
     if (named) {
       // The write in flight may be in a named state even when the store cannot show it (an erase of a
@@ -205,6 +240,13 @@ void kill_repeatedly(backend b, durability level, std::uint64_t seed, bool named
 }
 
 TEST(KillCrashTest, AcknowledgedLogWritesSurviveKill9) { kill_repeatedly(backend::mmap, durability::log, 1); }
+
+// Durability none promises nothing across a kill but a store that opens and holds a prefix of the writes.
+// With 256 KiB segments and a 1 MiB log buffer, most kills land after a rollover whose segment got no
+// byte yet: such a store used to fail to open (log/log_reader.hpp, a gap before empty segments).
+TEST(KillCrashTest, AKillAtDurabilityNoneLeavesAPrefixOfTheWrites) {
+  kill_repeatedly(backend::mmap, durability::none, 8, false, kills_per_level / 2);
+}
 
 TEST(KillCrashTest, AcknowledgedSyncWritesSurviveKill9) { kill_repeatedly(backend::mmap, durability::sync, 2); }
 
