@@ -255,6 +255,11 @@ TEST(KillCrashTest, AcknowledgedPmemLogWritesSurviveKill9) {
   kill_repeatedly(backend::pmem, durability::log, 3);
 }
 
+TEST(KillCrashTest, AKillOfAPoolAtDurabilityNoneLeavesAPrefixOfTheWrites) {
+  test::force_pmem_flush();
+  kill_repeatedly(backend::pmem, durability::none, 9, false, kills_per_level / 2);
+}
+
 TEST(KillCrashTest, AcknowledgedPmemSyncWritesSurviveKill9) {
   test::force_pmem_flush();
   kill_repeatedly(backend::pmem, durability::sync, 4);

@@ -4,7 +4,7 @@
 // lost. The shards run with durability none, so their own logs usually lose the last parts and recovery
 // has to re-apply them from the coordinator log. Then the same for batches whose keys are all on one shard,
 // at durability log: each is one batch record of that shard's log, whole or cut; and cross-shard batches
-// again while the coordinator log is trimmed every few dozen batches. Label crash.
+// again while the coordinator log is trimmed every few dozen batches, and in worker mode. Label crash.
 #include <cstdint>
 #include <random>
 #include <set>
@@ -66,6 +66,7 @@ struct batch_plan {
   /// Each batch n also writes keys of its own (history_key(n, i)), so that losing a batch shows even when
   /// a later one overwrote its counters.
   bool history = false;
+  shard_options shards = three_shards;
 };
 
 std::string history_key(std::uint64_t n, std::size_t i) { return "h/" + std::to_string(n) + "/" + std::to_string(i); }
@@ -74,7 +75,7 @@ std::string history_key(std::uint64_t n, std::size_t i) { return "h/" + std::to_
 std::string counter_of(const std::string& value) { return value.substr(0, value.find(' ')); }
 
 [[noreturn]] void write_batches(const std::string& dir, const batch_plan& plan, std::uint64_t from, int ack_fd) {
-  auto s = sharded_store::open(dir, plan.opts, three_shards);
+  auto s = sharded_store::open(dir, plan.opts, plan.shards);
   if (!s) _exit(10);
   if (::write(ack_fd, &test::opened_marker, sizeof test::opened_marker) != sizeof test::opened_marker) _exit(12);
   const std::vector<std::string> keys = plan.keys(**s);
@@ -107,7 +108,7 @@ void expect_batches_all_or_nothing_across_kill9(const batch_plan& plan, int kill
     {
       options ro = plan.opts;
       ro.read_only = true;
-      auto r = sharded_store::open(dir, ro, three_shards);
+      auto r = sharded_store::open(dir, ro, plan.shards);
       if (r) {
         std::set<std::string> seen;
         for (const std::string& k : plan.keys(**r))
@@ -122,7 +123,7 @@ void expect_batches_all_or_nothing_across_kill9(const batch_plan& plan, int kill
     }
     // The child's shard options: a child killed before its creation finished leaves no store, and this
     // open creates it.
-    auto s = sharded_store::open(dir, plan.opts, three_shards);
+    auto s = sharded_store::open(dir, plan.opts, plan.shards);
     ASSERT_TRUE(s.has_value()) << "round " << round << ": " << s.error().to_string();
     std::set<std::string> values;
     for (const std::string& k : plan.keys(**s)) values.insert(counter_of((*s)->get_string(as_bytes(k)).value_or("0")));
@@ -159,6 +160,15 @@ TEST(ShardedCrashTest, CrossShardBatchesStayWholeWhileTheCoordinatorLogIsTrimmed
   options o = shard_store_options();
   o.log_segment_bytes = 16 << 10;
   expect_batches_all_or_nothing_across_kill9({o, &keys_on_distinct_shards, 200, true}, kill_rounds / 2);
+}
+
+// Worker mode: each shard's worker applies its own writes; a cross-shard batch applies its parts on the
+// caller's thread under the same locks and publishes every shard it wrote.
+TEST(ShardedCrashTest, CrossShardBatchesInWorkerModeAreAllOrNothingAcrossKill9) {
+  batch_plan plan{shard_store_options(), &keys_on_distinct_shards, 0, true};
+  plan.shards.mode = shard_mode::workers;
+  plan.shards.pin_workers = false;
+  expect_batches_all_or_nothing_across_kill9(plan, kill_rounds / 2);
 }
 
 TEST(ShardedCrashTest, BatchesOfOneShardAreAllOrNothingAcrossKill9) {
