@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "tessel/kv_store.hpp"
+#include "tessel/sharded_store.hpp"
 #include "tessel/store.hpp"
 
 #include "bench/support/latency_recorder.hpp"
@@ -141,15 +142,15 @@ put_fn tessel_put(store& s) {
   return [&s](const std::string& k, const std::string& v) { return s.put(as_bytes(k), as_bytes(v)); };
 }
 
-/// A versioned kv store of one shard at durability log (byte keys: the keys are random bytes). One shard,
-/// so its writers share one log: what the group-commit figure is about.
-result<std::unique_ptr<kv_store>> open_kv(const std::filesystem::path& dir) {
+/// A versioned kv store of `shards` shards at durability log (byte keys: the keys are random bytes). With
+/// one shard its writers share one log: what the group-commit figure is about.
+result<std::unique_ptr<kv_store>> open_kv(const std::filesystem::path& dir, std::uint32_t shards) {
   options o;
   o.backend = backend::mmap;
   o.durability = durability::log;
   o.mode = open_mode::create_new;
   shard_options s;
-  s.shards = 1;
+  s.shards = shards;
   kv_options k;
   k.keys = key_rules::bytes;
   return kv_store::open(dir.string(), o, s, k);
@@ -175,9 +176,30 @@ put_fn kv_transfer(kv_store& kv) {
   };
 }
 
-/// The kv store's subjects: its sets, and its two-key transactions.
-constexpr std::array<std::pair<const char*, put_fn (*)(kv_store&)>, 2> kv_writers{
-    {{"kv log", &kv_set}, {"kv txn log", &kv_transfer}}};
+/// A two-key transaction per call across two shards: `k` and the first of `k/0`, `k/1`, ... that routes to
+/// the other shard. What a durable cross-shard transaction costs: a coordinator record synced, then each
+/// shard's part (docs/concurrency.md §Cross-shard commits), and the coordinator log's trims.
+put_fn kv_cross_shard_transfer(kv_store& kv) {
+  return [&kv](const std::string& k, const std::string& v) -> result<void> {
+    const sharded_store& engine = kv.engine();
+    std::string other;
+    for (int i = 0; other.empty() || engine.shard_of(as_bytes(other)) == engine.shard_of(as_bytes(k)); ++i) {
+      other = k + "/" + std::to_string(i);
+    }
+    auto done = kv.transaction({kv_op::set(k, v), kv_op::set(std::move(other), v)});
+    if (!done) return tl::unexpected(std::move(done.error()));
+    return {};
+  };
+}
+
+/// The kv store's subjects: its sets and two-key transactions on one shard, and transactions across two.
+struct kv_subject {
+  const char* name;
+  put_fn (*writes)(kv_store&);
+  std::uint32_t shards;
+};
+constexpr std::array<kv_subject, 3> kv_writers{
+    {{"kv log", &kv_set, 1}, {"kv txn log", &kv_transfer, 1}, {"kv xtxn log", &kv_cross_shard_transfer, 2}}};
 
 /// Runs every part, appending rows. Subdirectories of `root` are created fresh per subject.
 result<void> run_parts(const durable_bench_config& c, const std::filesystem::path& root, const bench::tsc_clock& clock,
@@ -196,8 +218,8 @@ result<void> run_parts(const durable_bench_config& c, const std::filesystem::pat
     if (!r) return tl::unexpected(r.error());
     rows.push_back(*r);
   }
-  for (const auto& [name, writes] : kv_writers) {
-    auto kv = open_kv(root / name);
+  for (const auto& [name, writes, shards] : kv_writers) {
+    auto kv = open_kv(root / name, shards);
     if (!kv) return tl::unexpected(kv.error());
     auto r = put_phase(name, put_keys, value, writes(**kv), clock);
     if (!r) return tl::unexpected(r.error());
@@ -223,8 +245,8 @@ result<void> run_parts(const durable_bench_config& c, const std::filesystem::pat
     if (!r) return tl::unexpected(r.error());
     rows.push_back(*r);
   }
-  for (const auto& [name, writes] : kv_writers) {
-    auto kv = open_kv(root / (std::string(name) + " 2t"));
+  for (const auto& [name, writes, shards] : kv_writers) {
+    auto kv = open_kv(root / (std::string(name) + " 2t"), shards);
     if (!kv) return tl::unexpected(kv.error());
     auto r = group_phase(name, put_keys, value, writes(**kv));
     if (!r) return tl::unexpected(r.error());

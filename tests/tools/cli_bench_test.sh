@@ -48,8 +48,9 @@ for name in "mmap get p50 <= 1.2x dram get p50" "pmem get p50 <= 1.2x dram get p
 done
 grep -A3 '"goal": "durable put (log), 2 threads' "$work/durable.json" | grep -Eq '"met": (true|false)' ||
   fail "the group commit goal has no verdict"
-# The kv store's durable sets and two-key transactions, one thread and two: a row each, with a throughput.
-for subject in "kv log" "kv txn log"; do
+# The kv store's durable sets and two-key transactions (one shard, and across two), one thread and two: a
+# row each, with a throughput.
+for subject in "kv log" "kv txn log" "kv xtxn log"; do
   for part in "put" "put 2 threads"; do
     grep -B7 "\"subject\": \"$subject\"" "$work/durable.json" | grep -A6 '"ops_per_s": [1-9]' |
       grep -q "\"part\": \"$part\"" || fail "no '$part' row with a throughput for '$subject'"
