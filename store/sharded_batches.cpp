@@ -12,7 +12,6 @@
 
 #include "common/le_codec.hpp"
 #include "log/log_reader.hpp"
-#include "log/segment.hpp"
 #include "store/cross_shard_batch.hpp"
 #include "store/deferred_sync.hpp"
 #include "store/sharded_impl.hpp"

@@ -40,7 +40,7 @@ struct sharded_impl {
   // log writer's rule); their syncs share fsyncs outside it (group commit).
   std::mutex coordinator_mutex;
   // The coordinator log has gone past coordinator_segments_kept segments: the next batch to release its
-  // shards drops the records every shard holds durably (trim_coordinator). One trims at a time.
+  // shards drops the records every shard holds durably (trim_coordinator_if_due). One trims at a time.
   std::atomic<bool> trim_due{false};
   std::mutex trim_mutex;
   std::optional<error> failed;  // a batch failed after its commit point: batches refused until reopened

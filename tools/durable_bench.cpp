@@ -178,7 +178,7 @@ put_fn kv_transfer(kv_store& kv) {
 
 /// A two-key transaction per call across two shards: `k` and the first of `k/0`, `k/1`, ... that routes to
 /// the other shard. What a durable cross-shard transaction costs: a coordinator record synced, then each
-/// shard's part (docs/concurrency.md §Cross-shard commits), and the coordinator log's trims.
+/// shard's part (docs/concurrency.md §Cross-shard commits).
 put_fn kv_cross_shard_transfer(kv_store& kv) {
   return [&kv](const std::string& k, const std::string& v) -> result<void> {
     const sharded_store& engine = kv.engine();

@@ -3,9 +3,9 @@
 // checks that every acknowledged write is there with its value and nothing is half-applied: the store
 // equals the model after the acknowledged writes, or after one more (the write in flight when the kill
 // came). Then `check` must find the store healthy. At durability none it must open and hold a prefix of
-// the writes. Label crash; hundreds of kills per run. With named
-// snapshots the child also names a snapshot every few hundred writes and drops old ones; after each kill
-// every named snapshot must hold exactly the state it named.
+// the writes. Label crash; hundreds of kills per run. With named snapshots the child also names a snapshot
+// every few hundred writes and drops old ones; after each kill every named snapshot must hold exactly the
+// state it named.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
