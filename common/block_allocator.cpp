@@ -192,8 +192,8 @@ bool block_allocator::adopt_free(const std::vector<extent>& free, std::uint64_t 
   std::uint64_t cursor = first_offset_;
   std::uint64_t free_total = 0;
   for (const extent& e : free) {
-    if (e.offset < cursor || e.size == 0 || e.size > frontier - e.offset || e.offset % granule != 0 ||
-        e.size % granule != 0) {
+    if (e.offset < cursor || e.offset > frontier || e.size == 0 || e.size > frontier - e.offset ||
+        e.offset % granule != 0 || e.size % granule != 0) {
       return false;
     }
     cursor = e.offset + e.size;

@@ -55,6 +55,11 @@ result<std::vector<block_allocator::extent>> read_free_table(const mmap::mapped_
       ref.offset > frontier || ref.bytes > frontier - ref.offset) {
     return make_error(errc::corruption, what + " lies outside the tree's blocks");
   }
+  // The frontier comes from the meta slot; a file cut short ends before it, and past its end the region is
+  // reserved address space that faults on a read.
+  if (const std::uint64_t mapped = region.file_size(); mapped != 0 && ref.offset + ref.bytes > mapped) {
+    return make_error(errc::corruption, what + " lies past the end of the file (" + std::to_string(mapped) + " bytes)");
+  }
   if (auto problem = block_problem(region.base(), ref.offset, ref.bytes, "free table")) {
     return make_error(errc::corruption, *problem);
   }

@@ -29,6 +29,9 @@ int run(const dump_options& o) {
   options opts;
   opts.backend = backend_of(o.path);
   opts.read_only = true;
+  // After a clean close, open trusts the tree without walking it; dump follows every reference, so a
+  // damaged one must be found by the walk (corruption, exit 3), not by the cursor (a wild read).
+  opts.verify_checksums_on_open = true;
   auto s = store::open(o.path, opts);
   if (!s) return fail("dump", s.error());
   std::FILE* out = stdout;

@@ -131,12 +131,14 @@ int run(const load_options& o) {
     ++entries;
     meter.update(entries, bytes);
   }
+  // An input that failed to read ends like one that ended early, so it is told apart here, before the close
+  // that would commit what was loaded.
+  if (failure && std::ferror(in) != 0) failure = make_error(errc::io_error, "reading the input failed");
   if (!failure) {
     detail::store_access::abandon(std::move(*s));  // drop the store without committing: all or nothing
     return fail("load", failure.error());
   }
   meter.finish();
-  if (std::ferror(in) != 0) return fail("load", error(errc::io_error, "reading the input failed"));
   if (auto ok = (*s)->close(); !ok) return fail("load", ok.error());
   if (o.json) {
     std::cout << nlohmann::json{{"path", o.path}, {"loaded", entries}, {"keys", (*s)->len()}}.dump(2) << '\n';

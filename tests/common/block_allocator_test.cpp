@@ -449,5 +449,23 @@ TEST(BlockAllocatorTest, AdoptRefusesOverlappingOrOutOfRangeExtents) {
   EXPECT_NE(a.alloc().allocate(64), x);
 }
 
+TEST(BlockAllocatorTest, AdoptFreeRefusesExtentsOutsideTheFrontier) {
+  arena a(1 << 20);
+  const std::uint64_t x = a.alloc().allocate(64);
+  using extent = block_allocator::extent;
+  const std::uint64_t frontier = first + 4096;
+  // An extent that starts past the frontier: frontier - offset wraps around, and no size may pass for it.
+  EXPECT_FALSE(a.alloc().adopt_free({extent{frontier + 8, 8}}, frontier, 0)) << "starts past the frontier";
+  EXPECT_FALSE(a.alloc().adopt_free({extent{frontier + 4096, 1u << 30}}, frontier, 0)) << "far past";
+  EXPECT_FALSE(a.alloc().adopt_free({extent{frontier - 8, 16}}, frontier, 0)) << "runs past the frontier";
+  EXPECT_FALSE(a.alloc().adopt_free({{first, 64}, {first + 32, 64}}, frontier, 0)) << "overlap";
+  // Nothing changed: the block allocated before is still live.
+  EXPECT_EQ(a.alloc().live_bytes(), 64u);
+  EXPECT_NE(a.alloc().allocate(64), x);
+  // The same extents inside the frontier are taken.
+  EXPECT_TRUE(a.alloc().adopt_free({extent{frontier - 64, 64}}, frontier, a.committed()));
+  EXPECT_EQ(a.alloc().live_bytes(), frontier - first - 64);
+}
+
 }  // namespace
 }  // namespace tessel

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end test of the store subcommands: load a dump with every byte value, info, check, dump (the round
 # trip is exact), snapshot export/info/import (exact too), named snapshots (create, list, export, drop), then damage a leaf and see check report it with
-# exit 3, and the documented exit codes for a missing store, a bad dump and a damaged checkpoint. Usage: cli_store_test.sh <path to tessel>
+# exit 3 (and dump too), a store file cut short, and the documented exit codes for a missing store, a bad dump
+# and a damaged checkpoint. Usage: cli_store_test.sh <path to tessel>
 set -euo pipefail
 tessel="$1"
 work="$(mktemp -d "${TMPDIR:-/tmp}/tessel-cli-XXXXXX")"
@@ -114,5 +115,17 @@ printf 'X' | dd of="$work/s/data.tessel" bs=1 seek="$offset" conv=notrunc status
 "$tessel" check "$work/s" > "$work/check.txt"; rc=$?
 [[ $rc == 3 ]] || fail "check of a damaged store exits $rc, not 3"
 grep -q "fails its checksum" "$work/check.txt" || fail "check does not name the damaged block"
+# dump walks the tree at open, so the damage is corruption (exit 3) there too, never wrong bytes or a wild read.
+"$tessel" dump "$work/s" > /dev/null 2>&1; rc=$?
+[[ $rc == 3 ]] || fail "dump of a damaged store exits $rc, not 3"
+
+# A store file cut short before the free table its clean close wrote: check and recover say so (exit 3).
+printf 'tessel-dump 1\n' | "$tessel" load "$work/cut" > /dev/null
+truncate -s 12288 "$work/cut/data.tessel"
+"$tessel" check "$work/cut" > "$work/check-cut.txt" 2>&1; rc=$?
+[[ $rc == 3 ]] || fail "check of a truncated store exits $rc, not 3"
+grep -q "truncated" "$work/check-cut.txt" || fail "check does not say the store file is truncated"
+"$tessel" recover "$work/cut" > /dev/null 2>&1; rc=$?
+[[ $rc == 3 ]] || fail "recover of a truncated store exits $rc, not 3"
 set -e
 echo "ok"
