@@ -378,7 +378,9 @@ result<void> kv_store::checkpoint() noexcept {
 
 result<void> kv_store::close() noexcept {
   if (impl_->closed.load(std::memory_order_acquire)) return {};
-  impl_->tasks.reset();  // runs the calls still queued, on the open store
+  // Runs the calls still queued, on the open store. The pool itself stays: a queued call's callback may
+  // post another call, which then runs on its caller.
+  impl_->tasks->stop();
   impl_->closed.store(true, std::memory_order_release);
   impl_->hub->close_all();
   // Best effort: without the record, a watch from this opening's seqs is compacted after the reopen --

@@ -9,23 +9,31 @@ task_pool::task_pool(std::uint32_t threads) {
   for (std::uint32_t i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
 }
 
-task_pool::~task_pool() {
+task_pool::~task_pool() { stop(); }
+
+void task_pool::stop() noexcept {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
   work_.notify_all();
-  for (std::thread& t : threads_) t.join();
+  for (std::thread& t : threads_) {
+    if (t.joinable()) t.join();
+  }
 }
 
 void task_pool::post(std::function<void()> task) {
-  if (threads_.empty()) {
+  bool queued = false;
+  if (!threads_.empty()) {
+    std::lock_guard lock(mutex_);
+    if (!stopping_) {
+      queue_.push_back(std::move(task));
+      queued = true;
+    }
+  }
+  if (!queued) {
     task();
     return;
-  }
-  {
-    std::lock_guard lock(mutex_);
-    queue_.push_back(std::move(task));
   }
   work_.notify_one();
 }

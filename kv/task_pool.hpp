@@ -1,7 +1,8 @@
 // task_pool: the threads that run a kv store's *_async calls. A plain queue of closures: the calls they
 // run take the shards' locks themselves, so any thread may run any call.
 //
-// Thread safety: post from any thread; the destructor runs what is queued, then joins.
+// Thread safety: post from any thread, during stop() too; stop() and the destructor run what is queued,
+// then join.
 #pragma once
 
 #include <condition_variable>
@@ -22,8 +23,12 @@ class task_pool {
   task_pool& operator=(const task_pool&) = delete;
   ~task_pool();
 
-  /// Queues `task`. Throws std::bad_alloc.
+  /// Queues `task`; once stop() has begun, runs it on the caller instead, so a task posted by a task
+  /// still runs before the store closes. Throws std::bad_alloc.
   void post(std::function<void()> task);
+  /// Runs every queued task, then joins the threads; later posts run on their callers. Idempotent.
+  /// REQUIRES: not called from a task (a thread cannot join itself).
+  void stop() noexcept;
 
  private:
   void run();

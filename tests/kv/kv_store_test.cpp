@@ -3,7 +3,10 @@
 // and JSON access, the async facade, and what a reopen keeps.
 #include "tessel/kv_store.hpp"
 
+#include <chrono>
+#include <future>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -260,6 +263,44 @@ TEST_P(KvStoreTest, AsyncCallsCompleteTheirFutures) {
   std::promise<result<std::uint64_t>> called;
   kv_->set_async("/async/c", "v", [&](result<std::uint64_t> r) { called.set_value(std::move(r)); });
   EXPECT_EQ(called.get_future().get(), 1U);
+}
+
+// A queued call whose callback makes another async call while close() drains the pool: the second call
+// runs on its caller, on the still-open store (the pool was once destroyed first, and the post went
+// through a null pointer).
+TEST(KvAsyncCloseTest, ACallbackMayCallAgainWhileTheStoreCloses) {
+  options o;
+  shard_options s;
+  s.shards = 1;
+  kv_options k;
+  k.async_threads = 1;
+  auto kv = kv_store::open(o, s, k);
+  ASSERT_TRUE(kv) << kv.error().to_string();
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::promise<void> first_running;
+  (*kv)->set_async("/a", "1", [&](result<std::uint64_t>) {
+    first_running.set_value();
+    released.wait();
+  });
+  std::future<result<kv_entry>> nested;
+  std::promise<void> second_done;
+  (*kv)->set_async("/b", "2", [&](result<std::uint64_t> r) {
+    EXPECT_EQ(r, 1U);
+    nested = (*kv)->get_async("/a");
+    second_done.set_value();
+  });
+  first_running.get_future().wait();
+  std::thread closer([&] { EXPECT_TRUE((*kv)->close()); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // close() is draining the queue by now
+  release.set_value();
+  closer.join();
+  second_done.get_future().wait();
+  ASSERT_TRUE(nested.valid());
+  const auto got = nested.get();
+  ASSERT_TRUE(got) << got.error().to_string();
+  EXPECT_EQ(got->value, "1");
+  EXPECT_EQ((*kv)->get_async("/a").get().error().code(), errc::not_supported) << "closed now";
 }
 
 TEST_P(KvStoreTest, AClosedStoreRefusesCalls) {
