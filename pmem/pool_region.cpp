@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 #include <utility>
 
 #include <libpmem.h>
@@ -32,7 +33,10 @@ std::size_t class_unit(std::size_t index) noexcept {
   return index < fine_classes ? (index + 1) * fine_step : fine_limit + (index - fine_classes + 1) * coarse_step;
 }
 
-// Turns on copy-on-write mapping for the pools opened while it lives (a global libpmemobj setting).
+// Turns copy-on-write mapping on or off for the pool opened while it lives. The setting is global to
+// libpmemobj, so the scope also holds a process-wide mutex: a read-only open on one thread must not
+// leave a writable open on another with a private mapping (whose writes would never reach the file), nor
+// the other way round.
 class copy_on_write_scope {
  public:
   explicit copy_on_write_scope(bool on) noexcept : on_(on) { set(on_ ? 1 : 0); }
@@ -43,7 +47,12 @@ class copy_on_write_scope {
   copy_on_write_scope& operator=(const copy_on_write_scope&) = delete;
 
  private:
+  static std::mutex& setting_mutex() noexcept {
+    static std::mutex m;
+    return m;
+  }
   static void set(int value) noexcept { (void)pmemobj_ctl_set(nullptr, "copy_on_write.at_open", &value); }
+  const std::lock_guard<std::mutex> hold_{setting_mutex()};  // first: held before the setting changes
   bool on_;
 };
 

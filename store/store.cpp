@@ -321,7 +321,13 @@ result<void> store::flush() noexcept {
   if (d == nullptr) return {};
   if (d->pool_log != nullptr) {
     std::lock_guard lock(d->mutex);
-    return d->pool_log->sync();
+    if (d->failed)
+      return make_error(errc::fatal, "an earlier write failed (" + d->failed->to_string() + "); reopen the store");
+    auto ok = d->pool_log->sync();
+    // As after a failed log sync on a write: the failure may have been reported once for pages that are
+    // now clean, so a retry could report records durable that are not.
+    if (!ok) d->failed = ok.error();
+    return ok;
   }
   if (d->log == nullptr) return {};
   return impl_->sync_log(d->log->last_seq());
