@@ -5,6 +5,7 @@
 #include <string>
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -104,6 +105,17 @@ result<void> make_store_directory(const std::filesystem::path& dir, std::filesys
   } catch (...) {
     return make_error(errc::no_memory, "creating store directory " + dir.string());
   }
+}
+
+result<unique_fd> lock_store_creation(const std::filesystem::path& dir) noexcept {
+  auto fd = open_file(dir, O_RDONLY | O_DIRECTORY);
+  if (!fd) return tl::unexpected(std::move(fd.error()));
+  if (::flock(fd->get(), LOCK_EX | LOCK_NB) != 0) {
+    const int e = errno;
+    if (e == EWOULDBLOCK) return make_error(errc::busy, "another handle is creating a store in " + dir.string());
+    return tl::unexpected(file_errno_error(e, "locking directory " + dir.string() + " to create a store"));
+  }
+  return fd;
 }
 
 result<void> sync_directory(const std::filesystem::path& dir) noexcept {

@@ -76,4 +76,12 @@ class unique_fd {
 /// directory is left as it is. Errors: as errno_error.
 [[nodiscard]] result<void> make_store_directory(const std::filesystem::path& dir, std::filesystem::perms mode) noexcept;
 
+/// Held while a store is created in the existing directory `dir`: an exclusive flock on the directory
+/// itself. Two handles creating a store in one directory at once would otherwise interleave, one renaming
+/// its new file over the other's -- already open, and written to -- or deleting the other's half-made
+/// shards; with it the second gets busy, and each creator checks again, under the lock, whether a store
+/// appeared meanwhile. Opening an existing store takes no such lock. A crash releases it with the process.
+/// Errors: busy (another handle is creating a store there), io_error.
+[[nodiscard]] result<unique_fd> lock_store_creation(const std::filesystem::path& dir) noexcept;
+
 }  // namespace tessel

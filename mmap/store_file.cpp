@@ -43,7 +43,12 @@ result<std::unique_ptr<store_file>> store_file::create(const std::filesystem::pa
                                                        const create_options& opts) noexcept {
   try {
     if (auto ok = make_store_directory(dir, opts.directory_mode); !ok) return tl::unexpected(std::move(ok.error()));
-    if (exists(dir)) return make_error(errc::invalid_argument, "a store already exists in " + dir.string());
+    const auto creating = lock_store_creation(dir);
+    if (!creating) return tl::unexpected(creating.error());
+    if (exists(dir)) {
+      if (opts.open_if_exists) return open(dir, false);
+      return make_error(errc::invalid_argument, "a store already exists in " + dir.string());
+    }
 
     const std::filesystem::path tmp = dir / (std::string(data_file_name) + ".creating");
     const int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, to_mode(opts.file_mode));

@@ -26,12 +26,17 @@ class store_file {
   struct create_options {
     std::filesystem::perms directory_mode = std::filesystem::perms::owner_all;
     std::filesystem::perms file_mode = std::filesystem::perms::owner_read | std::filesystem::perms::owner_write;
+    /// A store that appeared in `dir` since the caller looked (another handle created it) is opened
+    /// instead of refused.
+    bool open_if_exists = false;
   };
 
   /// Creates a new store in `dir` (created when missing; it must not hold a store yet): a data file with a
   /// fresh superblock and meta slot 0 holding generation 1, an empty tree. The file appears under its name
-  /// only when complete (written to a temporary name, synced, renamed, directory synced).
-  /// Errors: invalid_argument (a store exists there), io_error, no_space.
+  /// only when complete (written to a temporary name, synced, renamed, directory synced), all under the
+  /// directory's creation lock (lock_store_creation).
+  /// Errors: invalid_argument (a store exists there), busy (another handle is creating one, or has the
+  /// one that appeared open), io_error, no_space.
   [[nodiscard]] static result<std::unique_ptr<store_file>> create(const std::filesystem::path& dir,
                                                                   const create_options& opts) noexcept;
   /// Opens the store in `dir`. Errors: not_found (no store there), busy (locked by another handle),

@@ -17,10 +17,20 @@ namespace tessel::detail {
 
 namespace {
 
+/// Creates the pool under the directory's creation lock; a pool that another handle created meanwhile is
+/// left to the caller to open (or refused, for create_new).
 [[nodiscard]] result<void> create_pool(const std::filesystem::path& dir, const options& opts) noexcept {
   try {
     if (auto ok = make_store_directory(dir, static_cast<std::filesystem::perms>(opts.directory_mode & 07777)); !ok) {
       return tl::unexpected(std::move(ok.error()));
+    }
+    const auto creating = lock_store_creation(dir);
+    if (!creating) return tl::unexpected(creating.error());
+    if (pool_store_exists(dir)) {
+      if (opts.mode == open_mode::create_new) {
+        return make_error(errc::invalid_argument, "a store already exists in " + dir.string());
+      }
+      return {};
     }
     std::error_code ec;
     // The pool appears under its name only when whole: made under a temporary name, then renamed.

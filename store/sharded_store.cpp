@@ -112,6 +112,20 @@ result<std::unique_ptr<sharded_store>> sharded_store::open(const std::string& pa
     const std::filesystem::path dir(path);
     auto manifest = detail::read_shard_manifest(dir);
     if (!manifest) return tl::unexpected(std::move(manifest.error()));
+    // A creation holds the directory's creation lock until its manifest is written, and looks for a
+    // manifest again under it: another handle may have finished creating the store meanwhile, and two
+    // creations at once would delete each other's shards as leftovers.
+    unique_fd creation_lock;
+    if (!*manifest && opts.mode != open_mode::open_existing && !opts.read_only) {
+      if (auto ok = make_store_directory(dir, static_cast<std::filesystem::perms>(opts.directory_mode & 07777)); !ok) {
+        return tl::unexpected(std::move(ok.error()));
+      }
+      auto locked = lock_store_creation(dir);
+      if (!locked) return tl::unexpected(std::move(locked.error()));
+      creation_lock = std::move(*locked);
+      manifest = detail::read_shard_manifest(dir);
+      if (!manifest) return tl::unexpected(std::move(manifest.error()));
+    }
     options shard_opts = opts;
     bool creating = false;
     detail::shard_manifest m;
@@ -151,9 +165,6 @@ result<std::unique_ptr<sharded_store>> sharded_store::open(const std::string& pa
       m.rule = router->rule();
       if (::getrandom(m.id.data(), m.id.size(), 0) != static_cast<ssize_t>(m.id.size())) {
         return tl::unexpected(errno_error(errno, "drawing a store id"));
-      }
-      if (auto ok = make_store_directory(dir, static_cast<std::filesystem::perms>(opts.directory_mode & 07777)); !ok) {
-        return tl::unexpected(std::move(ok.error()));
       }
       shard_opts.mode = open_mode::create_new;
       creating = true;

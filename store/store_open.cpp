@@ -31,6 +31,7 @@ namespace {
   mmap::store_file::create_options c;
   c.directory_mode = static_cast<std::filesystem::perms>(opts.directory_mode & 07777);
   c.file_mode = static_cast<std::filesystem::perms>(opts.file_mode & 07777);
+  c.open_if_exists = opts.mode != open_mode::create_new;
   return mmap::store_file::create(dir, c);
 }
 
