@@ -385,7 +385,11 @@ result<void> kv_store::close() noexcept {
   impl_->hub->close_all();
   // Best effort: without the record, a watch from this opening's seqs is compacted after the reopen --
   // clear, and never a gap -- while the data itself is whole either way.
-  if (impl_->saves_history) (void)detail::save_history(*impl_->engine, *impl_->hub, impl_->generation);
+  // A transaction that failed past its commit point has no seq and no events, yet the reopen finishes it:
+  // a history saved now would hide its changes from a watch resumed across them.
+  if (impl_->saves_history && !impl_->engine->batch_failed()) {
+    (void)detail::save_history(*impl_->engine, *impl_->hub, impl_->generation);
+  }
   return impl_->engine->close();
 }
 

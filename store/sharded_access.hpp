@@ -22,6 +22,12 @@ struct sharded_access {
     for (const auto& shard : s->impl_->shards) store_access::abandon_owned(*shard);
     s->impl_->coordinator.reset();
   }
+  /// Marks the store as after a cross-shard batch that failed past its commit point (which needs a part
+  /// to run out of room after reserve_room made room: no fault hook reaches it).
+  static void fail_batches(sharded_store& s, const error& cause) {
+    std::lock_guard lock(s.impl_->failed_mutex);
+    s.impl_->failed = cause;
+  }
 };
 
 }  // namespace tessel::detail

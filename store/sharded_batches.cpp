@@ -253,8 +253,13 @@ result<void> commit_batch(sharded_impl& impl, const std::vector<write_op>& ops, 
 
 }  // namespace
 
-std::uint64_t batches_applied_through(sharded_impl& impl) {
+std::optional<std::uint64_t> batches_applied_through(sharded_impl& impl) {
   const auto locks = lock_shards(impl, std::vector<bool>(impl.shards.size(), true));
+  {
+    // Set under the failing batch's shard locks, so seen here if it happened.
+    std::lock_guard lock(impl.failed_mutex);
+    if (impl.failed) return std::nullopt;
+  }
   return impl.coordinator->last_seq();
 }
 
@@ -263,13 +268,14 @@ void trim_coordinator_if_due(sharded_impl& impl) noexcept {
   const std::unique_lock trimming(impl.trim_mutex, std::try_to_lock);
   if (!trimming.owns_lock() || !impl.trim_due.exchange(false, std::memory_order_relaxed)) return;
   try {
-    const std::uint64_t through = batches_applied_through(impl);
+    const std::optional<std::uint64_t> through = batches_applied_through(impl);
+    if (!through) return;
     // Each part was applied at durability none, its marker last: once a shard's log is durable through
     // what it holds now, recovery finds the part there and never needs the batch's record again.
     for (const auto& s : impl.shards) {
       if (!s->flush()) return;
     }
-    (void)impl.coordinator->drop_through(through);
+    (void)impl.coordinator->drop_through(*through);
   } catch (...) {
     // Out of memory locking the shards: the next checkpoint or close drops the segments.
   }

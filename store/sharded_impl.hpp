@@ -66,8 +66,10 @@ inline constexpr std::size_t coordinator_segments_kept = 2;
 
 /// The id of the last batch in the coordinator log once it is applied in full: taken under every shard's
 /// lock, since a batch holds its shards from before its commit point until its parts are applied.
-/// REQUIRES: a coordinator; the caller holds no shard's lock.
-[[nodiscard]] std::uint64_t batches_applied_through(sharded_impl& impl);
+/// nullopt when a batch failed after its commit point: some of its parts may be missing, and only a
+/// reopen finishes it -- from its record, which must stay. REQUIRES: a coordinator; the caller holds no
+/// shard's lock.
+[[nodiscard]] std::optional<std::uint64_t> batches_applied_through(sharded_impl& impl);
 
 /// When a batch marked trim_due: makes every shard's log durable, then deletes the coordinator segments
 /// whose batches were all applied before (their parts are then in the shards' own logs or trees). Best

@@ -199,6 +199,11 @@ result<std::unique_ptr<sharded_store>> sharded_store::open(const std::string& pa
 
 std::uint32_t sharded_store::shards() const noexcept { return impl_->router.shards(); }
 
+bool sharded_store::batch_failed() const noexcept {
+  std::lock_guard lock(impl_->failed_mutex);
+  return impl_->failed.has_value();
+}
+
 std::uint32_t sharded_store::shard_of(key_view key) const noexcept { return impl_->router.shard_of(key); }
 
 store& sharded_store::shard(std::uint32_t i) noexcept { return *impl_->shards[i]; }
@@ -334,10 +339,11 @@ result<void> sharded_store::checkpoint() noexcept {
   try {
     // The batches applied before the shards commit, not the coordinator's last record after: a batch that
     // commits meanwhile may have parts that no shard's commit holds yet.
-    const std::uint64_t through = impl_->coordinator ? detail::batches_applied_through(*impl_) : 0;
+    const std::optional<std::uint64_t> through =
+        impl_->coordinator ? detail::batches_applied_through(*impl_) : std::nullopt;
     auto ok = on_every_shard(*impl_, [](store& s) { return s.checkpoint(); });
     // Every shard's tree now holds its parts and markers: the batch records through `through` are not needed.
-    if (ok && impl_->coordinator) (void)impl_->coordinator->drop_through(through);
+    if (ok && through) (void)impl_->coordinator->drop_through(*through);
     return ok;
   } catch (...) {
     return make_error(errc::no_memory, "a checkpoint of a sharded store");
@@ -360,7 +366,16 @@ result<void> sharded_store::close() noexcept {
   impl_->workers.clear();  // each applies what is queued, then stops
   impl_->mode = shard_mode::inline_calls;
   auto ok = on_every_shard(*impl_, [](store& s) { return s.close(); });
-  if (ok && impl_->coordinator) (void)impl_->coordinator->drop_through(impl_->coordinator->last_seq());
+  if (ok && impl_->coordinator) {
+    try {
+      // After a batch that failed past its commit point, every record stays: the reopen finishes that batch.
+      if (const auto through = detail::batches_applied_through(*impl_)) {
+        (void)impl_->coordinator->drop_through(*through);
+      }
+    } catch (...) {
+      // Out of memory locking the shards: the segments stay, and the next opening drops them.
+    }
+  }
   impl_->coordinator.reset();
   return ok;
 }

@@ -146,6 +146,10 @@ class sharded_store {
   ~sharded_store();
 
   [[nodiscard]] std::uint32_t shards() const noexcept;
+  /// Whether a cross-shard batch failed after its commit point (some of its parts may be missing until a
+  /// reopen finishes it): the store then refuses batches, keeps every coordinator record, and is reported
+  /// fatal by the call that failed.
+  [[nodiscard]] bool batch_failed() const noexcept;
   /// The shard `key` belongs to.
   [[nodiscard]] std::uint32_t shard_of(key_view key) const noexcept;
   /// Shard `i` itself, for its owner thread (inline mode). REQUIRES: i < shards().

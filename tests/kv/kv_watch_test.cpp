@@ -17,6 +17,7 @@
 
 #include "tessel/kv_store.hpp"
 
+#include "store/sharded_access.hpp"
 #include "tests/kv/kv_test_support.hpp"
 
 namespace tessel {
@@ -450,6 +451,28 @@ TEST(KvWatch, AfterAnOpeningThatDidNotCloseEarlierSeqsAreCompacted) {
   ASSERT_FALSE(w.has_value());
   EXPECT_EQ(w.error().code(), errc::compacted);
   EXPECT_NE(w.error().message().find(std::to_string(kv->current_seq())), std::string_view::npos) << w.error().message();
+}
+
+// A transaction that failed past its commit point has no seq and no events, and the reopen finishes it: a
+// history saved at close would hide its changes from a watch resumed across them, so none is saved and
+// earlier seqs are compacted.
+TEST(KvWatch, AfterATransactionFailedPastItsCommitPointEarlierSeqsAreCompacted) {
+  test::temp_dir tmp;
+  const std::string dir = tmp.sub("kv");
+  std::uint64_t before = 0;
+  {
+    auto kv = open_or_fail(durable_two_shards, dir);
+    ASSERT_TRUE(kv->set("/d", "1"));
+    before = kv->current_seq();
+    ASSERT_TRUE(kv->set("/d", "2"));
+    detail::sharded_access::fail_batches(kv->engine(), error(errc::io_error, "a part that could not be applied"));
+    (void)kv->close();
+  }
+  auto kv = open_or_fail(durable_two_shards, dir);
+  EXPECT_EQ(kv->get("/d")->version, 2u);
+  auto w = kv->watch("*", {.from_seq = before});
+  ASSERT_FALSE(w.has_value()) << "resumed from a history that may miss the failed transaction";
+  EXPECT_EQ(w.error().code(), errc::compacted);
 }
 
 }  // namespace

@@ -166,5 +166,40 @@ TEST(ShardedCoordinatorTest, TrimsAndCheckpointsKeepEveryBatchAcrossAPowerLoss) 
   }
 }
 
+// A batch that failed past its commit point may have parts missing until the reopen finishes it from its
+// record: from then on neither checkpoint(), close() nor a trim may delete coordinator segments (close()
+// used to drop every record through the last).
+TEST(ShardedCoordinatorTest, AfterABatchFailsPastItsCommitPointEveryRecordStays) {
+  test::temp_dir tmp;
+  const std::string dir = tmp.sub("sharded");
+  const options o = small_segments(16 << 10, false);
+  std::vector<std::string> keys;
+  int committed = 0;
+  {
+    auto s = sharded_store::open(dir, o, {3, routing::whole_key, 1});
+    ASSERT_TRUE(s.has_value()) << s.error().to_string();
+    keys = keys_on_distinct_shards(**s, "acct/", 3);
+    while (coordinator_segments(dir) < 2 && committed < 100)
+      ASSERT_TRUE((*s)->write_batch(batch(keys, "own/", ++committed)));
+    const std::size_t segments = coordinator_segments(dir);
+    ASSERT_EQ(segments, 2U);
+    detail::sharded_access::fail_batches(**s, error(errc::io_error, "a part that could not be applied"));
+    EXPECT_TRUE((*s)->batch_failed());
+    const auto refused = (*s)->write_batch(batch(keys, "own/", committed + 1));
+    ASSERT_FALSE(refused.has_value());
+    EXPECT_EQ(refused.error().code(), errc::fatal);
+    (void)(*s)->checkpoint();
+    EXPECT_EQ(coordinator_segments(dir), segments) << "checkpoint() dropped records of a store with a failed batch";
+    (void)(*s)->close();
+    EXPECT_EQ(coordinator_segments(dir), segments) << "close() dropped records of a store with a failed batch";
+  }
+  auto s = sharded_store::open(dir, o, {});
+  ASSERT_TRUE(s.has_value()) << s.error().to_string();
+  EXPECT_FALSE((*s)->batch_failed()) << "the reopen finished the batches";
+  for (int n = 1; n <= committed; ++n) {
+    ASSERT_TRUE((*s)->contains(as_bytes("own/" + std::to_string(n)))) << "batch " << n << " is lost";
+  }
+}
+
 }  // namespace
 }  // namespace tessel
