@@ -11,6 +11,13 @@ namespace {
 
 std::string resume_hint(std::uint64_t seq) { return "resume with watch_options::from_seq = " + std::to_string(seq); }
 
+/// start + wait, saturated: nanoseconds::max(), a common way to say "forever", must not wrap into the past.
+std::chrono::steady_clock::time_point deadline(std::chrono::steady_clock::time_point start,
+                                               std::chrono::nanoseconds wait) noexcept {
+  const auto latest = std::chrono::steady_clock::time_point::max();
+  return wait >= latest - start ? latest : start + wait;
+}
+
 }  // namespace
 
 // ---- watcher ----
@@ -18,7 +25,7 @@ std::string resume_hint(std::uint64_t seq) { return "resume with watch_options::
 result<std::optional<kv_event>> watcher::next(std::optional<std::chrono::nanoseconds> timeout) noexcept {
   try {
     const auto start = std::chrono::steady_clock::now();
-    const auto spin_until = start + std::min(spin, timeout.value_or(spin));
+    const auto spin_until = deadline(start, std::min(spin, timeout.value_or(spin)));
     for (unsigned i = 0; queued.load(std::memory_order_acquire) == 0 && !closed.load(std::memory_order_acquire); ++i) {
       cpu_relax();
       if ((i & 63) == 63 && std::chrono::steady_clock::now() >= spin_until) break;
@@ -46,8 +53,8 @@ result<std::optional<kv_event>> watcher::next(std::optional<std::chrono::nanosec
       sleeping = true;
       if (!timeout) {
         ready.wait(lock);
-      } else if (ready.wait_until(lock, start + *timeout) == std::cv_status::timeout && events.empty() && !lagged &&
-                 !closed.load(std::memory_order_relaxed)) {
+      } else if (ready.wait_until(lock, deadline(start, *timeout)) == std::cv_status::timeout && events.empty() &&
+                 !lagged && !closed.load(std::memory_order_relaxed)) {
         sleeping = false;
         return std::optional<kv_event>{};
       }

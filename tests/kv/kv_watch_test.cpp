@@ -282,6 +282,25 @@ TEST(KvWatch, ASlowWatcherLagsWithoutBlockingWriters) {
   EXPECT_EQ(rest.back().seq, kv->current_seq());
 }
 
+// nanoseconds::max() as a timeout or a spin means "forever": start + it used to wrap into the past, so
+// next_for returned nothing at once.
+TEST(KvWatch, AnEndlessTimeoutWaitsForTheEvent) {
+  auto kv = open_or_fail(four_shards, "");
+  watch_options o;
+  o.spin = std::chrono::nanoseconds::max();
+  auto w = kv->watch("/t", o);
+  ASSERT_TRUE(w.has_value()) << w.error().to_string();
+  std::thread writer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    EXPECT_TRUE(kv->set("/t", "v"));
+  });
+  auto e = (*w)->next_for(std::chrono::nanoseconds::max());
+  writer.join();
+  ASSERT_TRUE(e.has_value()) << e.error().to_string();
+  ASSERT_TRUE(e->has_value()) << "next_for(nanoseconds::max()) returned before the event";
+  EXPECT_EQ((*e)->key, "/t");
+}
+
 TEST(KvWatch, ClosingEndsAWaitingConsumer) {
   test::temp_dir tmp;
   auto kv = open_or_fail(four_shards, tmp.sub("kv"));
