@@ -4,8 +4,6 @@
 #include <cstring>
 #include <span>
 
-#include "common/le_codec.hpp"
-
 namespace tessel::pmem {
 
 namespace {
@@ -30,20 +28,12 @@ result<pool_log_scan> scan_area(std::span<const std::byte> area, std::uint64_t a
       bool zero = true;
       for (const std::byte b : head) zero = zero && b == std::byte{0};
       if (zero) break;
-      // The record its length field points past: when that one is the next seq, this one was not the last
-      // append, so it is damage in the middle of the log, not a torn tail.
-      const std::uint64_t claimed = oplog::record_head_bytes + load_le<std::uint32_t>(area.data() + at + 4);
-      const std::uint64_t after = at + ((claimed + 7) & ~std::uint64_t{7});
-      if (after > at && after + oplog::record_min_bytes <= area.size()) {
-        auto next = oplog::decode_record(area.subspan(after));
-        if (next && next->record.seq == scan.next_seq + 1) {
-          return make_error(errc::corruption,
-                            "operation log record seq " + std::to_string(scan.next_seq) + " at area offset " +
-                                std::to_string(at) +
-                                " is damaged and later records follow it: " + std::string(d.error().message()));
-        }
-      }
-      scan.torn = std::string(d.error().message());
+      // Damage, even with valid records after it, is a torn tail: records appended at durability none are
+      // flushed by nobody, and a power loss keeps whichever of their cache lines were evicted -- a later
+      // record whole, an earlier one in part. (A record a sync made durable is damaged only by the media,
+      // which poisons the line rather than changing it.) The file log cuts the same way (log_reader.hpp).
+      scan.torn = "record seq " + std::to_string(scan.next_seq) + " at area offset " + std::to_string(at) + ": " +
+                  std::string(d.error().message());
       break;
     }
     if (apply) {

@@ -135,6 +135,37 @@ TEST_F(StoreRecoverTest, PoolLogRecordsAndATornTailAreReportedThenReplayedAndCut
   expect_model(o);
 }
 
+// At durability none nothing flushes the log's records until a sync, so a power loss can keep a later
+// record whole and an earlier one in part: the pool opens with the records before the damaged one, as a
+// torn tail (it used to fail with corruption, leaving the store unopenable).
+TEST_F(StoreRecoverTest, APoolLogRecordDamagedBeforeWholeOnesIsATornTail) {
+  const options o = pool_options(durability::none);
+  write(o, 0, 200, /*close=*/true);
+  write(o, 200, 260, /*close=*/false);
+  std::uint64_t middle = 0;
+  {
+    auto pool = pmem::pool_region::open(pool_file(), true);
+    ASSERT_TRUE(pool.has_value()) << pool.error().to_string();
+    auto scan = pmem::scan_pool_log(**pool, (*pool)->root().meta.at_seq);
+    ASSERT_TRUE(scan.has_value());
+    ASSERT_EQ(scan->replayed, 60U);
+    middle = (*pool)->root().log_offset + scan->end_offset / 2;
+  }
+  // 8 bytes: more than any padding, so they land in a record's head or body.
+  test::write_bytes(pool_file(), middle, std::vector<std::byte>(8, std::byte{0xAB}));
+  const recover_report look = recover(false);
+  EXPECT_THAT(look.damage, IsEmpty()) << joined(look.damage);
+  EXPECT_THAT(joined(look.repairable), HasSubstr("torn"));
+  auto s = must_open(dir_, o);
+  ASSERT_TRUE(s);
+  for (int i = 0; i < 200; ++i) ASSERT_TRUE(s->contains(as_bytes("key/" + std::to_string(i)))) << "committed key " << i;
+  int kept = 0;
+  while (kept < 60 && s->contains(as_bytes("key/" + std::to_string(200 + kept)))) ++kept;
+  EXPECT_GT(kept, 0) << "the records before the damaged one are replayed";
+  EXPECT_LT(kept, 60) << "the damaged record is not";
+  for (int i = 200 + kept; i < 260; ++i) EXPECT_FALSE(s->contains(as_bytes("key/" + std::to_string(i)))) << i;
+}
+
 TEST_F(StoreRecoverTest, LeakedPoolObjectsAreReportedAndFreed) {
   const options o = pool_options(durability::none);
   write(o, 0, 100, /*close=*/true);
