@@ -4,9 +4,11 @@
 // Allocation is transient until a commit: allocate() reserves an object (pmemobj_xreserve, from an
 // allocation class sized for tree blocks), deallocate() cancels a reservation of this epoch or queues a
 // deferred free of a published object. publish() then makes, in one pmemobj_publish, every reservation,
-// every deferred free and the new meta in the root object durable at once -- so after a crash the pool holds
-// exactly the last published tree: reservations vanish with the process, and libpmemobj's redo log finishes
-// or drops a publish as a whole. The caller flushes the new blocks' bytes before publishing (persist()).
+// the deferred frees (up to a bound) and the new meta in the root object durable at once -- so after a crash
+// the pool holds exactly the last published tree: reservations vanish with the process, and libpmemobj's
+// redo log finishes or drops a publish as a whole. Frees past the bound follow in publishes of their own:
+// the new root no longer reaches those objects, so a crash before them only leaks them until the next
+// open's audit. The caller flushes the new blocks' bytes before publishing (persist()).
 //
 // Each object is an 8-byte block header (as in the mmap backend: size and checksum, sealed at commit) and
 // the block; the offset handed to the tree is the block's, relative to the pool's base address, which is
@@ -107,10 +109,16 @@ class pool_region {
   void flush(const void* p, std::size_t n) const noexcept;
   void drain() const noexcept;
 
-  /// Publishes every reservation and deferred free and `meta` (with a new root checksum) in one
-  /// pmemobj_publish. Errors: no_memory (libpmemobj could not extend its redo log); io_error. After an
-  /// error nothing was published.
+  /// Publishes every reservation, the deferred frees up to frees_with_root and `meta` (with a new root
+  /// checksum) in one pmemobj_publish, then the other frees in batches of free_batch (one that fails stays
+  /// queued for the next publish). Errors: no_memory (libpmemobj could not extend its redo log); io_error.
+  /// After an error nothing was published.
   [[nodiscard]] result<void> publish(const pool_meta& meta) noexcept;
+  /// Deferred frees that go with the root in its publish. A publish's redo log grows with its actions,
+  /// from the heap, which a full pool lacks: clear() of a full 16 MiB pool retires ~80K blocks at once.
+  static constexpr std::size_t frees_with_root = 4096;
+  /// Frees per publish after the root's (and per publish of free_objects).
+  static constexpr std::size_t free_batch = 1024;
 
   /// The spare: heap space held back by a reservation (never published) so that a full pool can still
   /// commit and delete. libpmemobj extends its redo log from the heap when a publish carries many actions,
