@@ -58,6 +58,18 @@ class copy_on_write_scope {
 
 }  // namespace
 
+std::unique_ptr<pool_region> pool_region::adopt_pool(PMEMobjpool* pool, const std::filesystem::path& path,
+                                                     bool read_only) {
+  try {
+    return std::unique_ptr<pool_region>(new pool_region(pool, path, read_only));
+  } catch (...) {
+    // Out of memory before the region owns the pool: closed here, or its lock would answer busy to
+    // every later open of the store in this process.
+    pmemobj_close(pool);
+    throw;
+  }
+}
+
 error pool_error(int err, const std::string& context) {
   const char* detail = pmemobj_errormsg();
   const error e = errno_error(err, context);
@@ -81,7 +93,7 @@ result<std::unique_ptr<pool_region>> pool_region::create(const std::filesystem::
   try {
     PMEMobjpool* pool = pmemobj_create(path.c_str(), pool_layout, opts.pool_bytes, opts.file_mode & 07777);
     if (pool == nullptr) return tl::unexpected(pool_error(errno, "creating pool " + path.string()));
-    std::unique_ptr<pool_region> region(new pool_region(pool, path, false));
+    std::unique_ptr<pool_region> region = adopt_pool(pool, path, false);
     PMEMoid root_oid = pmemobj_root(pool, sizeof(pool_root));
     if (OID_IS_NULL(root_oid))
       return tl::unexpected(pool_error(errno, "allocating the root object of " + path.string()));
@@ -144,7 +156,7 @@ result<std::unique_ptr<pool_region>> pool_region::open(const std::filesystem::pa
       }
       return tl::unexpected(pool_error(err, "opening pool " + path.string()));
     }
-    std::unique_ptr<pool_region> region(new pool_region(pool, path, read_only));
+    std::unique_ptr<pool_region> region = adopt_pool(pool, path, read_only);
     const std::string what = "pool " + path.string();
     if (pmemobj_root_size(pool) < sizeof(pool_root)) {
       return make_error(errc::corruption, what + " has no tessel root object");

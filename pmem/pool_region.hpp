@@ -140,6 +140,9 @@ class pool_region {
 
  private:
   pool_region(PMEMobjpool* pool, std::filesystem::path path, bool read_only) noexcept;
+  /// The region owning `pool`. Throws std::bad_alloc, having closed the pool.
+  [[nodiscard]] static std::unique_ptr<pool_region> adopt_pool(PMEMobjpool* pool, const std::filesystem::path& path,
+                                                               bool read_only);
   [[nodiscard]] result<void> register_classes() noexcept;
   [[nodiscard]] unsigned class_for(std::size_t object_size) const noexcept;
   void note_allocation_failure(std::size_t size) noexcept;
