@@ -9,6 +9,7 @@
 // Thread safety: reads only; run it on a frozen root.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -28,6 +29,9 @@ struct block_bounds {
   std::uint64_t begin;
   std::uint64_t end;
 };
+
+/// The smallest block: a leaf's 8-byte header with an empty key and value.
+inline constexpr std::uint64_t min_block_bytes = 8;
 
 namespace detail {
 
@@ -88,7 +92,12 @@ inline std::size_t checked_block_size(std::byte* base, node_ref r, block_bounds 
 
 /// Calls `visit(ref, size)` for every block under `root` born after epoch `born_after` (0: every block),
 /// parents before children. A `visit` that returns bool prunes: false skips the block's children. Errors: corruption
-/// naming the first bad reference; no_memory.
+/// naming the first bad reference (or a walk that meets more blocks than the range can hold); no_memory.
+///
+/// The walk stays linear in the range's size even on a crafted file: blocks do not overlap, and none is
+/// smaller than min_block_bytes, so a walk that meets more than (end - begin) / min_block_bytes of them
+/// has met one twice -- a damaged reference shared by two parents, whose subtree it would repeat; a chain
+/// of such nodes doubles the work at every level (2^60 visits for 60 nodes). A cycle is the depth check's.
 template <class Visit>
 result<void> walk_blocks(std::byte* base, node_ref root, block_bounds bounds, std::uint64_t born_after,
                          Visit&& visit) noexcept {
@@ -97,11 +106,19 @@ result<void> walk_blocks(std::byte* base, node_ref root, block_bounds bounds, st
     // (reference, inner nodes above it): a path deeper than the longest key means a cycle.
     std::vector<std::pair<node_ref, std::size_t>> pending{{root, 0}};
     std::string problem;
+    const std::uint64_t most_blocks = (bounds.end - std::min(bounds.begin, bounds.end)) / min_block_bytes + 1;
+    std::uint64_t met = 0;
     while (!pending.empty()) {
       const auto [r, depth] = pending.back();
       pending.pop_back();
       const std::size_t size = detail::checked_block_size(base, r, bounds, problem);
       if (size == 0) return make_error(errc::corruption, problem);
+      if (++met > most_blocks) {
+        return make_error(errc::corruption,
+                          "the tree reaches more blocks than its space can hold (a block with two "
+                          "parents?)" +
+                              detail::at_offset(r.offset()));
+      }
       if (birth_epoch(base, r) <= born_after) continue;
       if constexpr (std::is_same_v<std::invoke_result_t<Visit&, node_ref, std::size_t>, bool>) {
         if (!visit(r, size)) continue;
