@@ -32,6 +32,10 @@ result<std::optional<kv_event>> watcher::next(std::optional<std::chrono::nanosec
     }
     std::unique_lock lock(mutex);
     while (true) {
+      // Closed by its consumer: before the events still buffered, as documented, so that a subscription's
+      // close() waits only for the callback in progress, not for the whole buffer (up to `capacity`
+      // events, or a replay).
+      if (stopped) return make_error(errc::aborted, "the watch is closed");
       if (!events.empty()) {
         kv_event e = std::move(events.front());
         events.pop_front();
@@ -65,9 +69,10 @@ result<std::optional<kv_event>> watcher::next(std::optional<std::chrono::nanosec
   }
 }
 
-void watcher::close() noexcept {
+void watcher::close(bool drain) noexcept {
   std::lock_guard lock(mutex);
   closed.store(true, std::memory_order_release);
+  if (!drain) stopped = true;
   ready.notify_all();
 }
 
@@ -229,7 +234,7 @@ bool watch_hub::restore(std::uint64_t complete_after, std::uint64_t last_seq,
 
 void watch_hub::close_all() noexcept {
   std::lock_guard lock(mutex_);
-  for (const auto& w : watchers_) w->close();
+  for (const auto& w : watchers_) w->close(/*drain=*/true);
   watchers_.clear();
 }
 

@@ -39,10 +39,12 @@ struct watcher {
   watcher(watch_pattern p, const watch_options& o)
       : pattern(std::move(p)), values(o.values), capacity(std::max<std::size_t>(o.capacity, 1)), spin(o.spin) {}
 
-  /// The next event, waiting up to `timeout` (nullopt: forever). Errors: aborted once closed or lagged
-  /// and drained.
+  /// The next event, waiting up to `timeout` (nullopt: forever). Errors: aborted once closed by its
+  /// consumer, or ended (its store closed) or lagged and drained.
   [[nodiscard]] result<std::optional<kv_event>> next(std::optional<std::chrono::nanoseconds> timeout) noexcept;
-  void close() noexcept;
+  /// No more events come. `drain`: what is buffered is still taken (the store closed under the consumer);
+  /// otherwise next() answers aborted at once (the consumer closed it, and wants nothing more).
+  void close(bool drain) noexcept;
 
   const watch_pattern pattern;
   const bool values;
@@ -56,8 +58,9 @@ struct watcher {
   std::uint64_t delivered_seq = 0;     // the last commit taken whole (the seq a lagged event carries)
   bool lagged = false;                 // events were dropped: a lagged event follows the buffered ones
   bool lag_reported = false;
-  std::atomic<bool> closed{false};
-  bool sleeping = false;  // the consumer waits on `ready`: a producer must notify
+  std::atomic<bool> closed{false};  // no more events come
+  bool stopped = false;             // closed by its consumer: buffered events are dropped too
+  bool sleeping = false;            // the consumer waits on `ready`: a producer must notify
 };
 
 class watch_hub {

@@ -17,6 +17,6 @@ result<std::optional<kv_event>> watch_stream::next_for(std::chrono::nanoseconds 
   return watcher_->next(timeout);
 }
 
-void watch_stream::close() noexcept { watcher_->close(); }
+void watch_stream::close() noexcept { watcher_->close(/*drain=*/false); }
 
 }  // namespace tessel

@@ -301,6 +301,27 @@ TEST(KvWatch, AnEndlessTimeoutWaitsForTheEvent) {
   EXPECT_EQ((*e)->key, "/t");
 }
 
+// close() of a subscription waits for the callback in progress, not for every buffered event (it used to
+// run the callback for the whole buffer first: with a slow callback, minutes).
+TEST(KvWatch, ClosingASubscriptionWaitsOnlyForTheCallbackInProgress) {
+  auto kv = open_or_fail(four_shards, "");
+  std::atomic<int> calls{0};
+  std::atomic<bool> closing{false};
+  std::atomic<int> begun_after_close{0};
+  auto sub = kv->watch("/s/*", {}, [&](const kv_event&) {
+    if (closing.load()) ++begun_after_close;
+    ++calls;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  });
+  ASSERT_TRUE(sub.has_value()) << sub.error().to_string();
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(kv->set("/s/" + std::to_string(i), "v"));
+  while (calls.load() == 0) std::this_thread::yield();
+  closing = true;
+  (*sub)->close();
+  EXPECT_LE(begun_after_close.load(), 1) << "close() ran the callback for the buffered events";
+  EXPECT_LT(calls.load(), 100);
+}
+
 TEST(KvWatch, ClosingEndsAWaitingConsumer) {
   test::temp_dir tmp;
   auto kv = open_or_fail(four_shards, tmp.sub("kv"));
