@@ -118,6 +118,7 @@ mapped_region::mapped_region(std::byte* base, std::size_t reserved, std::uint64_
       reserved_(reserved),
       fd_(fd),
       private_mapping_(private_mapping),
+      read_only_file_(fd >= 0 && (::fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDONLY),
       header_bytes_(fd >= 0 ? file_block_header : 0),
       committed_(file_size),
       allocator_(base, first_block, reserved, [this](std::uint64_t end) { return grow(end); }) {}
@@ -145,7 +146,24 @@ std::uint64_t mapped_region::grow_anonymous(std::uint64_t end) noexcept {
   return committed_;
 }
 
+std::uint64_t mapped_region::grow_past_read_only_file(std::uint64_t end) noexcept {
+  // A read-only store replaying its log into private memory may need more room than the file holds; the
+  // file must not change (and cannot: fallocate on an O_RDONLY descriptor is EBADF), and file pages past
+  // its end fault. Anonymous pages serve from the first page wholly past the end.
+  const std::uint64_t from = (committed_ + block_allocator::page_size - 1) & ~(block_allocator::page_size - 1);
+  const std::uint64_t new_end =
+      std::min<std::uint64_t>((end + block_allocator::page_size - 1) & ~(block_allocator::page_size - 1), reserved_);
+  if (new_end > from && ::mmap(base_ + from, new_end - from, PROT_READ | PROT_WRITE,
+                               MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED) {
+    last_error_ = errno_error(errno, "mapping memory for a read-only store's replay");
+    return 0;
+  }
+  committed_ = std::max(committed_, new_end);
+  return committed_;
+}
+
 std::uint64_t mapped_region::grow_file(std::uint64_t end) noexcept {
+  if (read_only_file_) return grow_past_read_only_file(end);
   const std::uint64_t step = std::clamp(committed_ / 4, file_step_min, file_step_max);
   for (std::uint64_t new_end : {std::max(end, committed_ + step), end}) {
     new_end = std::min<std::uint64_t>((new_end + block_allocator::page_size - 1) & ~(block_allocator::page_size - 1),

@@ -134,6 +134,7 @@ class mapped_region {
   std::uint64_t grow(std::uint64_t end) noexcept;
   std::uint64_t grow_anonymous(std::uint64_t end) noexcept;
   std::uint64_t grow_file(std::uint64_t end) noexcept;
+  std::uint64_t grow_past_read_only_file(std::uint64_t end) noexcept;
   void note_allocation_failure(std::size_t size) noexcept;
   /// The payload offset of a block the allocator placed at `block` for a request of `size`; 0 (with the
   /// reason noted) when it placed none.
@@ -148,7 +149,8 @@ class mapped_region {
   std::byte* base_;
   std::size_t reserved_;
   int fd_;                // -1: anonymous memory
-  bool private_mapping_;  // power-loss simulation
+  bool private_mapping_;  // power-loss simulation, or a read-only store
+  bool read_only_file_;   // opened O_RDONLY: it can neither grow nor be written
   std::size_t header_bytes_;
   std::uint64_t committed_;  // usable bytes from base_ (file: the file size)
   block_allocator allocator_;

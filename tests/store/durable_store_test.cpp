@@ -1,6 +1,7 @@
 // Durable (mmap) stores across reopen: what each durability level keeps after a clean close and after a
 // crash (power-loss simulation), a large randomized reopen against a std::map model, open modes, the
 // directory lock, read-only opens that write nothing, file permissions, and space reuse across reopens.
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -16,6 +17,7 @@
 
 #include "tessel/store.hpp"
 
+#include "mmap/store_file.hpp"
 #include "tests/store/durable_test_support.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -282,6 +284,47 @@ TEST_F(DurableStoreTest, ReadOnlyOpenReadsButRefusesWritesAndLeavesTheFileUnchan
     EXPECT_TRUE(s->close());
   }
   EXPECT_EQ(std::filesystem::file_size(file), size_before);
+  EXPECT_EQ(test::file_hash(file), before);
+}
+
+// A read-only open replays the log into private memory, which may need more room than the file holds:
+// growing the file is not allowed (and fallocate on its O_RDONLY descriptor failed with EBADF, so the open
+// failed with io_error). Here the file is cut back to its durable tree, which the log outgrew.
+TEST_F(DurableStoreTest, AReadOnlyOpenReplaysALogThatOutgrowsTheFile) {
+  model m;
+  {
+    options o = durable_options(durability::log);
+    o.checkpoint_log_bytes = UINT64_MAX;
+    o.checkpoint_interval = std::chrono::hours(1);
+    auto s = must_open(dir_, o);
+    ASSERT_TRUE(s);
+    for (int i = 0; i < 3000; ++i) {
+      const std::string k = "key/" + std::to_string(i);
+      const std::string v(100, static_cast<char>('a' + i % 26));
+      ASSERT_TRUE(s->put_string(k, v));
+      m[k] = v;
+    }
+    crash(std::move(s));
+  }
+  const auto file = test::data_file(dir_);
+  std::uint64_t frontier = 0;
+  {
+    auto f = mmap::store_file::open(dir_, true);
+    ASSERT_TRUE(f.has_value()) << f.error().to_string();
+    auto newest = (*f)->newest_slot();
+    ASSERT_TRUE(newest.has_value());
+    frontier = (*f)->slot(*newest)->frontier;
+  }
+  std::filesystem::resize_file(file, frontier);
+  const std::uint64_t before = test::file_hash(file);
+  {
+    options ro = durable_options(durability::log);
+    ro.read_only = true;
+    auto s = must_open(dir_, ro);
+    ASSERT_TRUE(s);
+    expect_contents(*s, m);
+  }
+  EXPECT_EQ(std::filesystem::file_size(file), frontier) << "a read-only open grew the file";
   EXPECT_EQ(test::file_hash(file), before);
 }
 
