@@ -338,15 +338,15 @@ result<void> pool_region::persist(std::span<const pool_range> ranges) const noex
   return {};
 }
 
-result<void> pool_region::publish(const pool_meta& meta) noexcept {
+result<void> pool_region::publish_meta(const pool_meta& meta, bool with_pending) noexcept {
   try {
     pool_root next = *root_;
     next.meta = meta;
     next.checksum = root_checksum(next);
-    const std::size_t with_root = std::min(frees_.size(), frees_with_root);
+    const std::size_t with_root = with_pending ? std::min(frees_.size(), frees_with_root) : 0;
     publishing_.clear();
     publishing_.reserve(reservations_.size() + with_root + sizeof(pool_meta) / 8 + 1);
-    publishing_.insert(publishing_.end(), reservations_.begin(), reservations_.end());
+    if (with_pending) publishing_.insert(publishing_.end(), reservations_.begin(), reservations_.end());
     publishing_.insert(publishing_.end(), frees_.end() - static_cast<std::ptrdiff_t>(with_root), frees_.end());
     // Every field of the meta, and the checksum over them, in the same publish.
     auto set = [&](std::uint64_t* field, std::uint64_t value) {
@@ -363,10 +363,21 @@ result<void> pool_region::publish(const pool_meta& meta) noexcept {
   } catch (...) {
     return make_error(errc::no_memory, "preparing a publish");
   }
-  reservations_.clear();
-  new_blocks_.clear();
-  reserved_at_.clear();
-  frees_.resize(frees_.size() - std::min(frees_.size(), frees_with_root));
+  if (with_pending) {
+    reservations_.clear();
+    new_blocks_.clear();
+    reserved_at_.clear();
+    frees_.resize(frees_.size() - std::min(frees_.size(), frees_with_root));
+  }
+  return {};
+}
+
+result<void> pool_region::publish(const pool_meta& meta) noexcept {
+  // A clean close whose frees do not all go with the root publishes the root without the flag first, so
+  // that a crash before the last of them leaves an unclean pool, whose next open audits the leak.
+  pool_meta first = meta;
+  if (frees_.size() > frees_with_root) first.flags &= ~static_cast<std::uint64_t>(pool_clean_close);
+  if (auto ok = publish_meta(first, true); !ok) return ok;
   // The rest: objects the root just published no longer reaches, so a crash before their publish only
   // leaks them until the next open's audit. One that fails (no room for even this much redo log) stays
   // queued, and the next commit publishes it.
@@ -375,6 +386,8 @@ result<void> pool_region::publish(const pool_meta& meta) noexcept {
     if (pmemobj_publish(pool_, frees_.data() + (frees_.size() - n), n) != 0) break;
     frees_.resize(frees_.size() - n);
   }
+  // Best effort: without the flag the next open audits, which finds nothing to free.
+  if (first.flags != meta.flags && frees_.empty()) (void)publish_meta(meta, false);
   return {};
 }
 

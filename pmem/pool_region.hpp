@@ -111,8 +111,9 @@ class pool_region {
 
   /// Publishes every reservation, the deferred frees up to frees_with_root and `meta` (with a new root
   /// checksum) in one pmemobj_publish, then the other frees in batches of free_batch (one that fails stays
-  /// queued for the next publish). Errors: no_memory (libpmemobj could not extend its redo log); io_error.
-  /// After an error nothing was published.
+  /// queued for the next publish); a clean-close flag in `meta` then comes in a publish of its own, after
+  /// the last free. Errors: no_memory (libpmemobj could not extend its redo log); io_error. After an error
+  /// nothing was published.
   [[nodiscard]] result<void> publish(const pool_meta& meta) noexcept;
   /// Deferred frees that go with the root in its publish. A publish's redo log grows with its actions,
   /// from the heap, which a full pool lacks: clear() of a full 16 MiB pool retires ~80K blocks at once.
@@ -140,6 +141,9 @@ class pool_region {
 
  private:
   pool_region(PMEMobjpool* pool, std::filesystem::path path, bool read_only) noexcept;
+  /// Publishes `meta` with a new root checksum, and with `with_pending` every reservation and the deferred
+  /// frees up to frees_with_root, in one pmemobj_publish.
+  [[nodiscard]] result<void> publish_meta(const pool_meta& meta, bool with_pending) noexcept;
   /// The region owning `pool`. Throws std::bad_alloc, having closed the pool.
   [[nodiscard]] static std::unique_ptr<pool_region> adopt_pool(PMEMobjpool* pool, const std::filesystem::path& path,
                                                                bool read_only);
