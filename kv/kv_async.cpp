@@ -59,15 +59,29 @@ std::future<result<kv_txn_result>> kv_store::transaction_async(std::vector<kv_op
 }
 
 void kv_store::set_async(std::string key, std::string value, std::function<void(result<std::uint64_t>)> done) noexcept {
+  // Shared, not moved into the task: a task that cannot be queued (out of memory building or queueing it)
+  // is destroyed, and the callback must still be here to hear so. (make_shared allocates before it moves.)
+  std::shared_ptr<std::function<void(result<std::uint64_t>)>> callback;
   try {
-    if (auto ok = detail::check_open(*impl_); !ok) {
-      done(tl::unexpected(std::move(ok.error())));
-      return;
-    }
-    impl_->tasks->post(
-        [this, key = std::move(key), value = std::move(value), done = std::move(done)] { done(set(key, value)); });
+    callback = std::make_shared<std::function<void(result<std::uint64_t>)>>(std::move(done));
   } catch (...) {
     if (done) done(make_error(errc::no_memory, "queueing an async call"));
+    return;
+  }
+  // An empty callback: the set still runs, and nobody hears of it.
+  const auto answer = [](const auto& f, result<std::uint64_t> r) {
+    if (*f) (*f)(std::move(r));
+  };
+  try {
+    if (auto ok = detail::check_open(*impl_); !ok) {
+      answer(callback, tl::unexpected(std::move(ok.error())));
+      return;
+    }
+    impl_->tasks->post([this, key = std::move(key), value = std::move(value), callback, answer] {
+      answer(callback, set(key, value));
+    });
+  } catch (...) {
+    answer(callback, make_error(errc::no_memory, "queueing an async call"));
   }
 }
 
