@@ -92,15 +92,23 @@ bool watch_hub::deliver(watcher& w, std::uint64_t seq, std::span<const change> c
       w.lagged = true;
       wake = w.sleeping;
     } else if (matching != 0) {
-      for (const change& c : changes) {
-        if (!w.pattern.matches(c.key)) continue;
-        kv_event e;
-        e.type = c.type;
-        e.key.assign(c.key);
-        e.version = c.version;
-        if (w.values && c.type != kv_event_type::deleted) e.value.emplace(c.value);
-        e.seq = seq;
-        w.events.push_back(std::move(e));
+      const auto before = static_cast<std::ptrdiff_t>(w.events.size());
+      try {
+        for (const change& c : changes) {
+          if (!w.pattern.matches(c.key)) continue;
+          kv_event e;
+          e.type = c.type;
+          e.key.assign(c.key);
+          e.version = c.version;
+          if (w.values && c.type != kv_event_type::deleted) e.value.emplace(c.value);
+          e.seq = seq;
+          w.events.push_back(std::move(e));
+        }
+      } catch (...) {
+        // Out of memory part-way: none of the commit stays, or its consumer would take half of it, then
+        // the lagged event (the caller marks it), then all of it again after resuming.
+        w.events.erase(w.events.begin() + before, w.events.end());
+        throw;
       }
       w.queued.store(w.events.size(), std::memory_order_release);
       wake = w.sleeping;

@@ -103,10 +103,10 @@ class watch_hub {
   bool restore(std::uint64_t complete_after, std::uint64_t last_seq, std::span<const std::byte> records) noexcept;
 
  private:
-  /// Buffers the matching changes of one commit for `w`, or marks it lagged. Holds mutex_.
   /// Marks `w` lagged (out of memory: its events cannot be built), naming it in `to_wake` if it sleeps.
   static void mark_lagged(const std::shared_ptr<watcher>& w, std::vector<std::shared_ptr<watcher>>& to_wake) noexcept;
-  /// Returns whether its consumer sleeps and must be woken.
+  /// Buffers the matching changes of one commit for `w`, or marks it lagged; returns whether its consumer
+  /// sleeps and must be woken. Holds mutex_. Throws std::bad_alloc having buffered none of the commit.
   static bool deliver(watcher& w, std::uint64_t seq, std::span<const change> changes, bool replay);
 
   std::atomic<std::uint64_t> current_;
