@@ -6,28 +6,35 @@ namespace tessel::detail {
 
 task_pool::task_pool(std::uint32_t threads) {
   threads_.reserve(threads);
-  for (std::uint32_t i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
+  for (std::uint32_t i = 0; i < threads; ++i) threads_.emplace_back([s = state_] { run(*s); });
 }
 
 task_pool::~task_pool() { stop(); }
 
 void task_pool::stop() noexcept {
   {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
+    std::lock_guard lock(state_->mutex);
+    state_->stopping = true;
   }
-  work_.notify_all();
+  state_->work.notify_all();
   for (std::thread& t : threads_) {
-    if (t.joinable()) t.join();
+    if (!t.joinable()) continue;
+    // A task that closes the store stops the pool from one of its own threads, which cannot join itself:
+    // that thread ends on its own once its task returns, holding the shared state.
+    if (t.get_id() == std::this_thread::get_id()) {
+      t.detach();
+      continue;
+    }
+    t.join();
   }
 }
 
 void task_pool::post(std::function<void()> task) {
   bool queued = false;
   if (!threads_.empty()) {
-    std::lock_guard lock(mutex_);
-    if (!stopping_) {
-      queue_.push_back(std::move(task));
+    std::lock_guard lock(state_->mutex);
+    if (!state_->stopping) {
+      state_->queue.push_back(std::move(task));
       queued = true;
     }
   }
@@ -35,16 +42,16 @@ void task_pool::post(std::function<void()> task) {
     task();
     return;
   }
-  work_.notify_one();
+  state_->work.notify_one();
 }
 
-void task_pool::run() {
-  std::unique_lock lock(mutex_);
+void task_pool::run(shared_state& s) {
+  std::unique_lock lock(s.mutex);
   while (true) {
-    work_.wait(lock, [&] { return !queue_.empty() || stopping_; });
-    if (queue_.empty()) return;  // stopping, nothing left
-    std::function<void()> task = std::move(queue_.front());
-    queue_.pop_front();
+    s.work.wait(lock, [&] { return !s.queue.empty() || s.stopping; });
+    if (s.queue.empty()) return;  // stopping, nothing left
+    std::function<void()> task = std::move(s.queue.front());
+    s.queue.pop_front();
     lock.unlock();
     task();
     lock.lock();

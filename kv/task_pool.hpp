@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -26,17 +27,22 @@ class task_pool {
   /// Queues `task`; once stop() has begun, runs it on the caller instead, so a task posted by a task
   /// still runs before the store closes. Throws std::bad_alloc.
   void post(std::function<void()> task);
-  /// Runs every queued task, then joins the threads; later posts run on their callers. Idempotent.
-  /// REQUIRES: not called from a task (a thread cannot join itself).
+  /// Runs every queued task, then joins the threads; later posts run on their callers. Idempotent. Called
+  /// from a task (a callback that closes the store), that task's thread is detached instead of joined.
   void stop() noexcept;
 
  private:
-  void run();
+  // Shared with the threads: one detached by a stop() from a task outlives the pool (the store may be
+  // destroyed right after its close()), and still reads the queue once its task returns.
+  struct shared_state {
+    std::mutex mutex;
+    std::condition_variable work;
+    std::deque<std::function<void()>> queue;
+    bool stopping = false;
+  };
+  static void run(shared_state& s);
 
-  std::mutex mutex_;
-  std::condition_variable work_;
-  std::deque<std::function<void()>> queue_;
-  bool stopping_ = false;
+  std::shared_ptr<shared_state> state_ = std::make_shared<shared_state>();
   std::vector<std::thread> threads_;  // last: they start once the rest is built
 };
 

@@ -303,6 +303,27 @@ TEST(KvAsyncCloseTest, ACallbackMayCallAgainWhileTheStoreCloses) {
   EXPECT_EQ((*kv)->get_async("/a").get().error().code(), errc::not_supported) << "closed now";
 }
 
+// A callback that closes the store runs on a thread of the pool that close() stops: that thread cannot
+// join itself (it used to try, and std::terminate ended the process); it is detached and ends on its own.
+TEST(KvAsyncCloseTest, ACallbackMayCloseTheStore) {
+  options o;
+  shard_options s;
+  s.shards = 1;
+  kv_options k;
+  k.async_threads = 1;
+  auto kv = kv_store::open(o, s, k);
+  ASSERT_TRUE(kv) << kv.error().to_string();
+  std::promise<result<void>> closed;
+  (*kv)->set_async("/a", "1", [&](result<std::uint64_t> r) {
+    EXPECT_EQ(r, 1U);
+    closed.set_value((*kv)->close());
+  });
+  const result<void> r = closed.get_future().get();
+  EXPECT_TRUE(r) << r.error().to_string();
+  EXPECT_EQ((*kv)->get("/a").error().code(), errc::not_supported) << "closed";
+  kv->reset();  // destroyed while the detached thread may still be on its way out
+}
+
 TEST_P(KvStoreTest, AClosedStoreRefusesCalls) {
   ASSERT_TRUE(kv_->set("/a", "1"));
   ASSERT_TRUE(kv_->close());
