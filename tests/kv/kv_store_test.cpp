@@ -265,16 +265,20 @@ TEST_P(KvStoreTest, AsyncCallsCompleteTheirFutures) {
   EXPECT_EQ(called.get_future().get(), 1U);
 }
 
-// A queued call whose callback makes another async call while close() drains the pool: the second call
-// runs on its caller, on the still-open store (the pool was once destroyed first, and the post went
-// through a null pointer).
-TEST(KvAsyncCloseTest, ACallbackMayCallAgainWhileTheStoreCloses) {
-  options o;
+/// A one-shard in-memory kv store whose async calls run on one thread, in the order they were made.
+result<std::unique_ptr<kv_store>> open_with_one_async_thread() {
   shard_options s;
   s.shards = 1;
   kv_options k;
   k.async_threads = 1;
-  auto kv = kv_store::open(o, s, k);
+  return kv_store::open(options{}, s, k);
+}
+
+// A queued call whose callback makes another async call while close() drains the pool: the second call
+// runs on its caller, on the still-open store (the pool was once destroyed first, and the post went
+// through a null pointer).
+TEST(KvAsyncCloseTest, ACallbackMayCallAgainWhileTheStoreCloses) {
+  auto kv = open_with_one_async_thread();
   ASSERT_TRUE(kv) << kv.error().to_string();
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
@@ -306,12 +310,7 @@ TEST(KvAsyncCloseTest, ACallbackMayCallAgainWhileTheStoreCloses) {
 // A callback that closes the store runs on a thread of the pool that close() stops: that thread cannot
 // join itself (it used to try, and std::terminate ended the process); it is detached and ends on its own.
 TEST(KvAsyncCloseTest, ACallbackMayCloseTheStore) {
-  options o;
-  shard_options s;
-  s.shards = 1;
-  kv_options k;
-  k.async_threads = 1;
-  auto kv = kv_store::open(o, s, k);
+  auto kv = open_with_one_async_thread();
   ASSERT_TRUE(kv) << kv.error().to_string();
   std::promise<result<void>> closed;
   (*kv)->set_async("/a", "1", [&](result<std::uint64_t> r) {
