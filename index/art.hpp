@@ -75,7 +75,8 @@ class art {
   /// find(key) for the tree's writer when it is about to write `key` (a read-modify-write: a version check,
   /// a compare-and-set, a transaction's reads): the tree remembers the leaf found, with the three found
   /// before it, and an upsert of one of those keys with a value of the same size, the leaf born in this
-  /// epoch, overwrites the value in place without walking again. Any other change forgets them all.
+  /// epoch, overwrites the value in place without walking again. Any other change of the live tree forgets
+  /// them all (freeze and reclaim change none of it).
   [[nodiscard]] std::optional<value_view> find_for_update(key_view key) noexcept {
     const std::optional<value_view> v = find_in(root_, key);
     if (v) {
@@ -125,8 +126,11 @@ class art {
 
   [[nodiscard]] std::uint64_t epoch() const noexcept { return epoch_; }
   /// Freezes the live root and opens the next epoch. O(1).
+  /// The leaves find_for_update() remembered stay: one frozen now is never overwritten in place (its epoch
+  /// is no longer the writer's; overwrite_value checks), and this must not touch them -- a store's
+  /// checkpointer freezes under the store's mutex while a sharded store's transaction reads for update
+  /// under its shard's lock alone (docs/design.md §Checkpoints).
   [[nodiscard]] frozen_root freeze() noexcept {
-    forget_leaves();
     const frozen_root f{root_, epoch_, size_};
     ++epoch_;
     return f;
@@ -171,9 +175,26 @@ class art {
   /// Errors: no_memory, with nothing changed. REQUIRES: `at` was frozen from this tree and reclaim() has kept its
   /// blocks.
   [[nodiscard]] result<void> restore(const frozen_root& at, std::size_t leaf_bytes) noexcept;
-  /// Frees every retired block that no frozen root with an epoch in `live_frozen_epochs` can reach.
+  /// Frees every retired block that no frozen root with an epoch in `live_frozen_epochs` can reach. Leaves
+  /// the remembered leaves alone, as freeze() does: they are in the live tree, and only a change retires
+  /// a live block -- every change forgets them first.
   void reclaim(std::span<const std::uint64_t> live_frozen_epochs) noexcept;
   [[nodiscard]] std::size_t retired_count() const noexcept { return retired_.size(); }
+
+  // A reclaim in slices, so that the writer can go on between them (a store's checkpointer frees a
+  // commit's garbage this way: docs/design.md §Checkpoints). It looks at the blocks retired when it began;
+  // writes may retire more meanwhile. Until it ends, reclaim() does nothing and restore() must not run.
+
+  /// Starts a reclaim in slices, with reclaim()'s meaning of `live_frozen_epochs`. False (nothing started)
+  /// out of memory. REQUIRES: none under way.
+  [[nodiscard]] bool begin_reclaim(std::span<const std::uint64_t> live_frozen_epochs) noexcept;
+  /// Replaces `out` with the addresses of the blocks the next reclaim_slice(max) looks at: retired, so
+  /// nothing writes them, and another thread may read them (to bring their lines into its cache) while
+  /// the writer goes on. Stops short when `out` would have to grow past its capacity.
+  void next_slice_blocks(std::size_t max, std::vector<const std::byte*>& out) const noexcept;
+  /// Frees the next up-to-`max` blocks no live epoch reaches and keeps the rest retired. True while
+  /// blocks remain; false once the reclaim has ended.
+  [[nodiscard]] bool reclaim_slice(std::size_t max) noexcept;
 
   // ---- Introspection ----
 
@@ -283,6 +304,13 @@ class art {
   std::array<node_ref, 4> remembered_{};
   std::uint32_t remembered_next_ = 0;
   std::vector<retired_block> retired_;
+  // The reclaim in slices under way: retired_[0, slice_end_) are the blocks it looks at, of which
+  // [0, slice_kept_) are kept, [slice_kept_, slice_next_) stale, [slice_next_, slice_end_) not yet seen.
+  bool slicing_ = false;
+  std::vector<std::uint64_t> slice_live_;  // sorted
+  std::size_t slice_kept_ = 0;
+  std::size_t slice_next_ = 0;
+  std::size_t slice_end_ = 0;
 };
 
 }  // namespace tessel::index

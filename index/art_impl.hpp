@@ -537,6 +537,7 @@ void art<Region>::retire_subtree(node_ref r) noexcept {
 
 template <region Region>
 result<void> art<Region>::restore(const frozen_root& at, std::size_t leaf_bytes) noexcept {
+  if (slicing_) return make_error(errc::not_supported, "restoring a tree while a reclaim in slices is under way");
   forget_leaves();
   std::byte* const base = region_.base();
   try {
@@ -591,7 +592,7 @@ result<void> art<Region>::restore(const frozen_root& at, std::size_t leaf_bytes)
 
 template <region Region>
 void art<Region>::reclaim(std::span<const std::uint64_t> live_frozen_epochs) noexcept {
-  forget_leaves();
+  if (slicing_) return;  // retired_ holds stale entries until the reclaim in slices ends; it catches up after
   std::vector<std::uint64_t> live;
   try {
     live.assign(live_frozen_epochs.begin(), live_frozen_epochs.end());
@@ -611,6 +612,48 @@ void art<Region>::reclaim(std::span<const std::uint64_t> live_frozen_epochs) noe
     }
   }
   retired_.erase(keep, retired_.end());
+}
+
+template <region Region>
+bool art<Region>::begin_reclaim(std::span<const std::uint64_t> live_frozen_epochs) noexcept {
+  try {
+    slice_live_.assign(live_frozen_epochs.begin(), live_frozen_epochs.end());
+  } catch (...) {
+    return false;
+  }
+  std::sort(slice_live_.begin(), slice_live_.end());
+  slicing_ = true;
+  slice_kept_ = slice_next_ = 0;
+  slice_end_ = retired_.size();
+  return true;
+}
+
+template <region Region>
+void art<Region>::next_slice_blocks(std::size_t max, std::vector<const std::byte*>& out) const noexcept {
+  out.clear();
+  const std::size_t end = std::min(slice_end_, slice_next_ + std::min(max, out.capacity()));
+  for (std::size_t i = slice_next_; i < end; ++i) out.push_back(region_.base() + retired_[i].ref.offset());
+}
+
+template <region Region>
+bool art<Region>::reclaim_slice(std::size_t max) noexcept {
+  std::byte* const base = region_.base();
+  const std::size_t end = std::min(slice_end_, slice_next_ + max);
+  for (; slice_next_ < end; ++slice_next_) {
+    const retired_block block = retired_[slice_next_];
+    const auto it = std::lower_bound(slice_live_.begin(), slice_live_.end(), block.birth);
+    if (it != slice_live_.end() && *it < block.death) {
+      retired_[slice_kept_++] = block;
+    } else {
+      region_.deallocate(block.ref.offset(), block_size(base, block.ref));
+    }
+  }
+  if (slice_next_ < slice_end_) return true;
+  // What writes retired meanwhile follows the kept blocks: moving it down allocates nothing.
+  retired_.erase(retired_.begin() + static_cast<std::ptrdiff_t>(slice_kept_),
+                 retired_.begin() + static_cast<std::ptrdiff_t>(slice_end_));
+  slicing_ = false;
+  return false;
 }
 
 }  // namespace tessel::index

@@ -41,7 +41,7 @@ result<void> store_impl::commit_pool_locked(std::uint64_t flags) noexcept {
   // Retired blocks the frozen root cannot reach are freed by the same publish that stops reaching them.
   // The frozen root becomes the version published() returns first, so the version it replaces is released
   // and what only that one reached is freed by this publish. (Out of memory only skips the publication.)
-  (void)publish_frozen(frozen, tree_.leaf_bytes());
+  (void)publish_frozen(frozen, tree_.leaf_bytes(), last_seq());
   reclaim_after_commit(frozen.epoch);
 
   // Durable point 2: the publish swings the root and applies every allocation and free at once.

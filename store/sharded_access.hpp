@@ -19,6 +19,7 @@ struct sharded_access {
   /// store (whose close would otherwise delete the coordinator's segments) leaves what a crash leaves --
   /// with options.simulate_power_loss, exactly what was made durable.
   static void abandon(std::unique_ptr<sharded_store> s) noexcept {
+    if (s->impl_->trimmer) s->impl_->trimmer->stop();  // it would flush and delete after the crash
     for (const auto& shard : s->impl_->shards) store_access::abandon_owned(*shard);
     s->impl_->coordinator.reset();
   }

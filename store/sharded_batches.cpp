@@ -91,6 +91,7 @@ result<void> recover_batches(sharded_impl& impl, const std::filesystem::path& di
     auto writer = oplog::log_writer::open(log_dir, m.id, std::max(report->next_seq, newest_marker + 1), lo);
     if (!writer) return tl::unexpected(std::move(writer.error()));
     impl.coordinator = std::move(*writer);
+    impl.trimmer = std::make_unique<background_job>([&impl] { trim_coordinator(impl); });
     return {};
   } catch (...) {
     return make_error(errc::no_memory, "recovering cross-shard batches");
@@ -232,8 +233,9 @@ result<void> commit_batch(sharded_impl& impl, const std::vector<write_op>& ops, 
       if (auto ok = impl.coordinator->reserve(oplog::encoded_size(0, record.size())); !ok) return ok;
       id = impl.coordinator->append(oplog::op_kind::put, {}, as_bytes(record));
       if (impl.level == durability::none) made_durable = impl.coordinator->write_buffered();
-      if (impl.coordinator->segment_count() > coordinator_segments_kept) {
+      if (const std::size_t segments = impl.coordinator->segment_count(); segments > coordinator_segments_kept) {
         impl.trim_due.store(true, std::memory_order_relaxed);
+        if (segments > coordinator_segments_backlog) impl.trim_backlogged.store(true, std::memory_order_relaxed);
       }
     }
     if (impl.level != durability::none) made_durable = impl.coordinator->sync_through(id);
@@ -265,8 +267,16 @@ std::optional<std::uint64_t> batches_applied_through(sharded_impl& impl) {
 
 void trim_coordinator_if_due(sharded_impl& impl) noexcept {
   if (!impl.trim_due.load(std::memory_order_relaxed)) return;
-  const std::unique_lock trimming(impl.trim_mutex, std::try_to_lock);
-  if (!trimming.owns_lock() || !impl.trim_due.exchange(false, std::memory_order_relaxed)) return;
+  // The trim pays a flush of every shard's log (~10 ms here once per 4 MiB of batch records), which no
+  // batch should wait for -- unless the trimmer has fallen that far behind.
+  if (!impl.trim_backlogged.load(std::memory_order_relaxed) && impl.trimmer && impl.trimmer->request()) return;
+  trim_coordinator(impl);
+}
+
+void trim_coordinator(sharded_impl& impl) noexcept {
+  const std::lock_guard trimming(impl.trim_mutex);
+  impl.trim_backlogged.store(false, std::memory_order_relaxed);
+  if (!impl.trim_due.exchange(false, std::memory_order_relaxed)) return;
   try {
     const std::optional<std::uint64_t> through = batches_applied_through(impl);
     if (!through) return;

@@ -18,6 +18,7 @@
 #include "tessel/sharded_store.hpp"
 #include "tessel/store.hpp"
 
+#include "common/background_job.hpp"
 #include "log/log_writer.hpp"
 #include "numa/topology.hpp"
 #include "store/shard_manifest.hpp"
@@ -40,13 +41,18 @@ struct sharded_impl {
   // log writer's rule); their syncs share fsyncs outside it (group commit).
   std::mutex coordinator_mutex;
   // The coordinator log has gone past coordinator_segments_kept segments: the next batch to release its
-  // shards drops the records every shard holds durably (trim_coordinator_if_due). One trims at a time.
+  // shards has the trimmer drop the records every shard holds durably (trim_coordinator_if_due); past
+  // coordinator_segments_backlog it trims them itself. One trims at a time.
   std::atomic<bool> trim_due{false};
+  std::atomic<bool> trim_backlogged{false};
   std::mutex trim_mutex;
   std::optional<error> failed;  // a batch failed after its commit point: batches refused until reopened
   std::mutex failed_mutex;
   // Declared after the shards they write, so they stop first.
   std::vector<std::unique_ptr<shard_worker>> workers;
+  // Durable stores that can write: the thread that trims the coordinator log (trim_coordinator). Last:
+  // it uses everything above, so it stops first.
+  std::unique_ptr<background_job> trimmer;
 };
 
 /// Binds the shards' regions to their NUMA nodes when `s` asks, and in worker mode starts one worker per
@@ -60,9 +66,12 @@ struct sharded_impl {
 [[nodiscard]] result<void> recover_batches(sharded_impl& impl, const std::filesystem::path& dir,
                                            const shard_manifest& m, const options& opts) noexcept;
 
-/// Segments the coordinator log may hold before a batch trims it: the current one, and the one before it
-/// whose last batches may still be applying.
+/// Segments the coordinator log may hold before a batch has it trimmed: the current one, and the one
+/// before it whose last batches may still be applying.
 inline constexpr std::size_t coordinator_segments_kept = 2;
+/// Segments past which a batch trims the log on its own thread, waiting for a trim under way: the
+/// trimmer has fallen behind (its shards' flushes are slow), and the log must not grow without bound.
+inline constexpr std::size_t coordinator_segments_backlog = 4;
 
 /// The id of the last batch in the coordinator log once it is applied in full: taken under every shard's
 /// lock, since a batch holds its shards from before its commit point until its parts are applied.
@@ -71,10 +80,15 @@ inline constexpr std::size_t coordinator_segments_kept = 2;
 /// shard's lock.
 [[nodiscard]] std::optional<std::uint64_t> batches_applied_through(sharded_impl& impl);
 
-/// When a batch marked trim_due: makes every shard's log durable, then deletes the coordinator segments
-/// whose batches were all applied before (their parts are then in the shards' own logs or trees). Best
-/// effort: a failure leaves the segments for the next trim or checkpoint. REQUIRES: the caller holds no
-/// shard's lock.
+/// Makes every shard's log durable, then deletes the coordinator segments whose batches were all applied
+/// before (their parts are then in the shards' own logs or trees), when a batch marked trim_due. Best
+/// effort: a failure leaves the segments for the next trim or checkpoint. The trimmer's job.
+/// REQUIRES: the caller holds no shard's lock.
+void trim_coordinator(sharded_impl& impl) noexcept;
+
+/// After a batch released its shards: asks the trimmer for a trim when one is due, or trims on this
+/// thread when the log is past coordinator_segments_backlog (or there is no trimmer thread).
+/// REQUIRES: the caller holds no shard's lock.
 void trim_coordinator_if_due(sharded_impl& impl) noexcept;
 
 }  // namespace tessel::detail

@@ -363,7 +363,8 @@ result<void> sharded_store::compact() noexcept {
 }
 
 result<void> sharded_store::close() noexcept {
-  impl_->workers.clear();  // each applies what is queued, then stops
+  if (impl_->trimmer) impl_->trimmer->stop();  // a trim under way ends first: it flushes the shards
+  impl_->workers.clear();                      // each applies what is queued, then stops
   impl_->mode = shard_mode::inline_calls;
   auto ok = on_every_shard(*impl_, [](store& s) { return s.close(); });
   if (ok && impl_->coordinator) {

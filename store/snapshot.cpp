@@ -40,6 +40,7 @@ result<void> store::restore(const tessel::snapshot& snap) noexcept {
     return {};
   }
   std::lock_guard lock(d->mutex);
+  impl_->wait_for_reclaim_locked();  // the checkpointer's reclaim in slices must not see a restore
   if (d->opts.read_only) return make_error(errc::not_supported, "the store is open read-only");
   if (d->closed) return make_error(errc::not_supported, "the store is closed");
   if (auto ok = impl_->restore_snapshot(*snap.state_); !ok) return ok;
@@ -52,7 +53,8 @@ result<void> store::publish() noexcept {
   detail::durable_state* d = impl_->durable();
   auto publish = [&]() -> result<void> {
     const std::size_t leaf_bytes = impl_->tree().leaf_bytes();
-    return impl_->publish_frozen(impl_->tree().freeze(), leaf_bytes);
+    const std::uint64_t at_seq = impl_->last_seq();
+    return impl_->publish_frozen(impl_->tree().freeze(), leaf_bytes, at_seq);
   };
   if (d == nullptr) return publish();
   std::lock_guard lock(d->mutex);
@@ -128,7 +130,9 @@ result<std::shared_ptr<snapshot_state>> store_impl::take_snapshot() noexcept {
   return state;
 }
 
-result<void> store_impl::publish_frozen(const index::frozen_root& at, std::size_t leaf_bytes) noexcept {
+result<void> store_impl::publish_frozen(const index::frozen_root& at, std::size_t leaf_bytes,
+                                        std::uint64_t at_seq) noexcept {
+  if (const auto current = published(); current && current->root.epoch > at.epoch) return {};
   auto state = register_snapshot_state(snapshots_, at.epoch);
   if (!state) return tl::unexpected(std::move(state.error()));
   (*state)->tree = &tree_;
@@ -136,7 +140,7 @@ result<void> store_impl::publish_frozen(const index::frozen_root& at, std::size_
   (*state)->leaf_bytes = leaf_bytes;
   if (durable_) {
     (*state)->durable_epoch = durable_epoch();
-    (*state)->at_seq = last_seq();
+    (*state)->at_seq = at_seq;
   }
   replace_published(std::move(*state));
   return {};
@@ -164,6 +168,8 @@ void store_impl::reclaim_unpinned() noexcept {
   try {
     std::vector<std::uint64_t> pinned;
     if (durable_) pinned.push_back(durable_epoch());
+    // The checkpointer's frozen root, whose blocks it is sealing and writing with the mutex released.
+    if (durable_ && durable_->commit_in_flight) pinned.push_back(durable_->in_flight_epoch);
     tree_.reclaim(snapshots_ ? snapshots_->live_epochs(pinned) : pinned);
   } catch (...) {
     // Out of memory listing the epochs: keep everything; the next reclaim tries again.

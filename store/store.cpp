@@ -290,10 +290,24 @@ scan_range store::range_scan(key_view start, key_view end) const noexcept {
 
 std::size_t store::len() const noexcept { return impl_->tree().size(); }
 
-std::size_t store::size_bytes() const noexcept { return impl_->region().usage().live_bytes; }
+namespace {
+
+/// The region's figures; a durable store's under its mutex, since its checkpointer frees blocks whenever a
+/// commit ends.
+index::region_usage region_usage_of(const detail::store_impl& impl) noexcept {
+  if (const detail::durable_state* d = impl.durable()) {
+    std::lock_guard lock(d->mutex);
+    return impl.region().usage();
+  }
+  return impl.region().usage();
+}
+
+}  // namespace
+
+std::size_t store::size_bytes() const noexcept { return region_usage_of(*impl_).live_bytes; }
 
 memory_usage store::memory() const noexcept {
-  const index::region_usage u = impl_->region().usage();
+  const index::region_usage u = region_usage_of(*impl_);
   return {u.live_bytes, impl_->tree().leaf_bytes(), u.free_bytes, u.committed_bytes};
 }
 
@@ -337,6 +351,9 @@ result<void> store::checkpoint() noexcept {
   detail::durable_state* d = impl_->durable();
   if (d == nullptr) return {};
   std::lock_guard lock(d->mutex);
+  // After what the checkpointer is doing: so that once this returns, the garbage of every commit so far
+  // is freed too (its reclaim in slices would make this commit's a no-op).
+  impl_->wait_for_checkpointer_locked();
   if (d->opts.read_only || d->closed) return {};
   return impl_->commit_locked(0);
 }
@@ -344,7 +361,12 @@ result<void> store::checkpoint() noexcept {
 result<void> store::close() noexcept {
   detail::durable_state* d = impl_->durable();
   if (d == nullptr) return {};
+  // Before the mutex: a checkpoint in flight needs it to end. A write that finds the policy due after this
+  // commits on its own thread.
+  impl_->stop_checkpointer();
   std::lock_guard lock(d->mutex);
+  d->checkpoint_requested = false;  // dropped by the stop: the closing commit covers it
+  d->commit_ended.notify_all();     // a checkpoint() waiting for it
   if (d->opts.read_only || d->closed) return {};
   if (d->failed) {
     d->closed = true;

@@ -1,7 +1,10 @@
 #include "store/store_impl.hpp"
 
+#include <chrono>
+#include <thread>
 #include <utility>
 
+#include "common/platform.hpp"
 #include "store/block_header.hpp"
 
 namespace tessel::detail {
@@ -12,6 +15,18 @@ namespace {
 /// a checkpoint's stall near 20 ms.
 constexpr std::size_t max_pending_pool_actions = 1 << 16;
 
+/// Releases a mutex that the caller holds, for a scope, and takes it back at the end.
+class mutex_released {
+ public:
+  explicit mutex_released(std::mutex& m) noexcept : mutex_(m) { mutex_.unlock(); }
+  mutex_released(const mutex_released&) = delete;
+  mutex_released& operator=(const mutex_released&) = delete;
+  ~mutex_released() { mutex_.lock(); }
+
+ private:
+  std::mutex& mutex_;
+};
+
 }  // namespace
 
 store_impl::store_impl(std::unique_ptr<mmap::mapped_region> region, std::unique_ptr<durable_state> durable) noexcept
@@ -19,6 +34,13 @@ store_impl::store_impl(std::unique_ptr<mmap::mapped_region> region, std::unique_
   const mmap::meta_slot& m = durable_->recovery.meta;
   tree_.adopt({index::node_ref::from_bits(m.root), m.epoch, m.key_count}, m.leaf_bytes);
   verify_reads_ = durable_->opts.verify_checksums_on_read;
+  if (!durable_->opts.read_only && durable_->opts.background_checkpoints) {
+    try {
+      checkpointer_ = std::make_unique<background_job>([this] { checkpoint_in_background(); });
+    } catch (...) {
+      // Out of memory: the policy's checkpoints run on the writing thread, as a pmem store's do.
+    }
+  }
 }
 
 store_impl::store_impl(std::unique_ptr<pmem::pool_region> pool, std::unique_ptr<durable_state> durable) noexcept
@@ -111,37 +133,154 @@ result<void> store_impl::sync_log(std::uint64_t seq) noexcept {
 }
 
 result<void> store_impl::commit_locked(std::uint64_t flags, free_table_ref table) noexcept {
+  wait_for_commit_in_flight_locked();
   if (!durable_->dirty && flags == 0) return {};
   if (auto ok = writable_locked(); !ok) return ok;
-  return pool_ ? commit_pool_locked(flags) : commit_file_locked(flags, table);
+  return pool_ ? commit_pool_locked(flags) : commit_file_locked(flags, table, false);
 }
 
-result<void> store_impl::commit_file_locked(std::uint64_t flags, free_table_ref table) noexcept {
+void store_impl::wait_for_commit_in_flight_locked() noexcept {
+  while (durable_->commit_in_flight) durable_->commit_ended.wait(durable_->mutex);
+}
+
+void store_impl::wait_for_checkpointer_locked() noexcept {
+  while (durable_->checkpoint_requested || durable_->commit_in_flight || durable_->reclaim_in_flight) {
+    durable_->commit_ended.wait(durable_->mutex);
+  }
+}
+
+void store_impl::wait_for_reclaim_locked() noexcept {
+  while (durable_->reclaim_in_flight) durable_->commit_ended.wait(durable_->mutex);
+}
+
+result<void> store_impl::checkpoint_by_policy_locked() noexcept {
+  if (checkpointer_ && !pool_) {
+    // One on its way covers this write too; a commit in flight measures the policy from its freeze.
+    if (durable_->checkpoint_requested || durable_->commit_in_flight) return {};
+    if (checkpointer_->request()) {
+      durable_->checkpoint_requested = true;
+      return {};
+    }
+  }
+  return commit_locked(0);  // a pmem store, or a checkpointer that stopped (closing) or has no thread
+}
+
+void store_impl::checkpoint_in_background() noexcept {
+  std::lock_guard lock(durable_->mutex);
+  durable_->checkpoint_requested = false;
+  // A failure sets `failed` (or, from a test's hook, leaves the writes for the next commit); the next
+  // write reports it.
+  if (!durable_->closed && durable_->dirty && !durable_->commit_in_flight && writable_locked()) {
+    (void)commit_file_locked(0, {}, true);
+  }
+  durable_->commit_ended.notify_all();
+}
+
+result<void> store_impl::commit_file_locked(std::uint64_t flags, free_table_ref table, bool unlocked_io) noexcept {
   // The meta slot the commit overwrites holds the commit before the last; records after the last commit
   // must stay in the log, for falling back to it if the new meta slot is ever found damaged.
   const std::uint64_t keep_after = durable_->committer->durable().at_seq;
+  const std::uint64_t leaf_bytes = tree_.leaf_bytes();
   const index::frozen_root frozen = tree_.freeze();
-  auto ok = durable_->committer->commit(*mapped_, {frozen, tree_.leaf_bytes(), durable_->log->last_seq(), flags,
-                                                   table.offset, table.bytes, unsealed_after_});
-  if (!ok) {
+  commit_request req = request_for(*mapped_, frozen, leaf_bytes, durable_->log->last_seq());
+  req.flags = flags;
+  req.free_table = table.offset;
+  req.free_table_bytes = table.bytes;
+  req.sealed_through = unsealed_after_;
+  // What is written from here on is the next commit's: the policy measures from this freeze.
+  const bool was_dirty = durable_->dirty;
+  const std::uint64_t log_bytes_at_freeze = durable_->log->retained_bytes();
+  durable_->dirty = false;
+  durable_->log_bytes_at_commit = log_bytes_at_freeze;
+  unsealed_after_ = UINT64_MAX;
+  result<int> slot;
+  if (unlocked_io) {
+    // Writers go on meanwhile: the frozen root's blocks are immutable, reclaims keep them (in_flight_epoch),
+    // and every other commit waits for this one (commit_locked).
+    durable_->commit_in_flight = true;
+    durable_->in_flight_epoch = frozen.epoch;
+    const mutex_released unlocked(durable_->mutex);
+    slot = durable_->committer->write(*mapped_, req);
+  } else {
+    slot = durable_->committer->write(*mapped_, req);
+  }
+  if (!slot) {
     // A failed sync cannot be retried safely (the kernel may have dropped the dirty pages), so the store
     // stops taking writes; the previous durable commit is intact and reopening recovers it.
-    if (ok.error().code() != errc::aborted) durable_->failed = ok.error();
-    return ok;
+    if (slot.error().code() != errc::aborted) durable_->failed = slot.error();
+    if (was_dirty && !durable_->dirty) {
+      durable_->dirty = true;
+      durable_->first_dirty = std::chrono::steady_clock::now();
+    }
+    unsealed_after_ = std::min(unsealed_after_, req.sealed_through);
+    end_commit_in_flight_locked();
+    return tl::unexpected(std::move(slot.error()));
   }
-  durable_->dirty = false;
-  unsealed_after_ = UINT64_MAX;
+  durable_->committer->adopt(*slot);
+  // The commit is the version published() returns now, unless a newer one was published while it was in
+  // flight; the one it replaces goes when its readers let go. (Out of memory only skips this publication.)
+  (void)publish_frozen(frozen, leaf_bytes, req.at_seq);
   // The log before the older of the two meta slots is no longer needed. A failure to delete a file only
-  // keeps it; the next commit retries.
-  (void)durable_->log->drop_through(keep_after);
-  durable_->log_bytes_at_commit = durable_->log->retained_bytes();
-  // The commit is the version published() returns now; the one it replaces goes when its readers let go.
-  // (Out of memory only skips this publication.)
-  (void)publish_frozen(frozen, tree_.leaf_bytes());
+  // keeps it; the next commit retries. What it deletes was before the freeze. Deleting segments and
+  // syncing the directory took 15-22 ms under the mutex (docs/benchmarks.md §Checkpoint stalls); the log
+  // writer lets it run beside appends, and the commit stays in flight, so no other commit drops at once.
+  const std::uint64_t before_drop = durable_->log->retained_bytes();
+  if (unlocked_io) {
+    const mutex_released unlocked(durable_->mutex);
+    (void)durable_->log->drop_through(keep_after);
+  } else {
+    (void)durable_->log->drop_through(keep_after);
+  }
+  const std::uint64_t dropped = before_drop - std::min(before_drop, durable_->log->retained_bytes());
+  durable_->log_bytes_at_commit -= std::min(dropped, durable_->log_bytes_at_commit);
+  end_commit_in_flight_locked();
   // Retired blocks neither the new durable tree nor a snapshot can reach are garbage now. The other meta
   // slot still names the previous tree, but open falls back to it only after verifying every block's checksum.
-  reclaim_after_commit(frozen.epoch);
+  if (unlocked_io) {
+    reclaim_in_slices_locked(frozen.epoch);
+  } else {
+    reclaim_after_commit(frozen.epoch);
+  }
   return {};
+}
+
+void store_impl::end_commit_in_flight_locked() noexcept {
+  if (!durable_->commit_in_flight) return;
+  durable_->commit_in_flight = false;
+  durable_->commit_ended.notify_all();
+}
+
+void store_impl::reclaim_in_slices_locked(std::uint64_t committed) noexcept {
+  // A commit after a stream of overwrites frees hundreds of thousands of blocks: each a cache miss to read
+  // its size and one to link it into a free list -- 60-80 ms in one piece under the mutex. In slices, the
+  // lines of the next slice are requested with the mutex released (the blocks are retired: nothing writes
+  // them), and the checkpointer sleeps a moment before taking it back: a writer woken by the unlock takes
+  // microseconds to run, and without the pause found the mutex taken again, slice after slice, for the
+  // whole reclaim (writes stalled 45-50 ms).
+  constexpr std::size_t slice = 512;
+  constexpr std::chrono::microseconds pause{20};
+  try {
+    std::vector<std::uint64_t> pinned{committed};
+    if (snapshots_) pinned = snapshots_->live_epochs(pinned);
+    if (!tree_.begin_reclaim(pinned)) return;
+  } catch (...) {
+    return;  // out of memory listing the epochs: the next reclaim frees them
+  }
+  durable_->reclaim_in_flight = true;
+  std::vector<const std::byte*> next;
+  try {
+    next.reserve(slice);
+  } catch (...) {
+    // No room to list them: slices without bringing the lines in first.
+  }
+  do {
+    tree_.next_slice_blocks(slice, next);
+    const mutex_released unlocked(durable_->mutex);
+    for (const std::byte* block : next) prefetch_for_write(block);
+    std::this_thread::sleep_for(pause);
+  } while (tree_.reclaim_slice(slice));
+  durable_->reclaim_in_flight = false;
+  durable_->commit_ended.notify_all();
 }
 
 result<void> store_impl::close_locked() noexcept {

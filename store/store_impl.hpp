@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -22,6 +23,7 @@
 #include "tessel/options.hpp"
 #include "tessel/store.hpp"
 
+#include "common/background_job.hpp"
 #include "index/art.hpp"
 #include "log/log_writer.hpp"
 #include "mmap/mapped_region.hpp"
@@ -62,10 +64,21 @@ struct durable_state {
   /// mmap: the last log seq a write left for its caller to sync (deferred_sync.hpp). Records after it that
   /// nobody owes (a cross-shard part, covered by its durable coordinator record) need no settling.
   std::atomic<std::uint64_t> owed_through{0};
-  std::mutex mutex;                                     ///< one writer or committer at a time
-  bool dirty = false;                                   ///< writes since the last durable commit
+  /// One writer or committer at a time (mutable: const readers of the allocator's figures take it too,
+  /// since the checkpointer frees blocks whenever it ends a commit).
+  mutable std::mutex mutex;
+  bool dirty = false;                                   ///< writes since the last commit froze the tree
   std::uint64_t log_bytes_at_commit = 0;                ///< log->retained_bytes() right after the last commit
   std::chrono::steady_clock::time_point first_dirty{};  ///< of the first write since the last commit
+  // mmap: the policy's checkpoints run on the store's checkpointer thread, which writes and syncs with the
+  // mutex released (docs/design.md §Checkpoints).
+  bool checkpoint_requested = false;  ///< asked of the checkpointer, which has not frozen the tree yet
+  bool commit_in_flight = false;      ///< a commit writes with the mutex released; no other commit starts
+  std::uint64_t in_flight_epoch = 0;  ///< its frozen root's epoch, which reclaims must keep
+  bool reclaim_in_flight = false;     ///< the checkpointer frees a commit's garbage in slices (no restore meanwhile)
+  /// Notified when a requested or in-flight commit ends. `_any`: it waits on `mutex` itself, which callers
+  /// of commit_locked hold through guards of their own.
+  std::condition_variable_any commit_ended;
   bool closed = false;
   std::optional<error> failed;      ///< set by a failed commit or log sync: writes refused until reopened
   std::filesystem::path directory;  ///< the store's directory (its snapshot catalog lives there)
@@ -141,8 +154,21 @@ class store_impl {
   [[nodiscard]] result<void> compact(const std::function<void(std::uint64_t)>& progress) noexcept;
 
   /// Commits the live tree when it changed (or `flags` must be recorded), then drops the log segments no
-  /// meta slot needs. REQUIRES: durable, mutex held.
+  /// meta slot needs. First waits for a commit in flight (releasing the mutex meanwhile). REQUIRES:
+  /// durable, mutex held.
   [[nodiscard]] result<void> commit_locked(std::uint64_t flags, free_table_ref table = {}) noexcept;
+  /// Waits, releasing the mutex meanwhile, until no commit is in flight. REQUIRES: durable, mutex held.
+  void wait_for_commit_in_flight_locked() noexcept;
+  /// Waits, releasing the mutex meanwhile, until the checkpointer has nothing asked of it and nothing under
+  /// way -- no commit, no reclaim in slices (checkpoint(); tests). REQUIRES: durable, mutex held.
+  void wait_for_checkpointer_locked() noexcept;
+  /// Waits, releasing the mutex meanwhile, until no reclaim in slices is under way (a restore, which must
+  /// not run beside one). REQUIRES: durable, mutex held.
+  void wait_for_reclaim_locked() noexcept;
+  /// Stops the checkpointer thread, letting a commit in flight end (close). REQUIRES: mutex NOT held.
+  void stop_checkpointer() noexcept {
+    if (checkpointer_) checkpointer_->stop();
+  }
   /// close(): commits the tree, then records the free space and commits again with the clean-close flag, so
   /// the next open skips the tree walk. REQUIRES: durable, mutex held.
   [[nodiscard]] result<void> close_locked() noexcept;
@@ -167,10 +193,13 @@ class store_impl {
   /// Frees every retired block that no live snapshot and no durable commit reaches.
   void reclaim_unpinned() noexcept;
   [[nodiscard]] std::size_t live_snapshots() const noexcept { return snapshots_ ? snapshots_->count() : 0; }
-  /// Makes the frozen root `at` (with `leaf_bytes`) the version published() returns; the version it replaces
-  /// is released once its readers let go. REQUIRES: the writer's exclusion; reclaim has kept `at`.
-  /// Errors: no_memory (nothing published).
-  [[nodiscard]] result<void> publish_frozen(const index::frozen_root& at, std::size_t leaf_bytes) noexcept;
+  /// Makes the frozen root `at` (with `leaf_bytes`, holding the log through `at_seq`) the version
+  /// published() returns; the version it replaces is released once its readers let go. A version older
+  /// than the published one is not published: published() never goes back (a checkpoint ends after newer
+  /// versions were published). REQUIRES: the writer's exclusion; reclaim has kept `at`. Errors: no_memory
+  /// (nothing published).
+  [[nodiscard]] result<void> publish_frozen(const index::frozen_root& at, std::size_t leaf_bytes,
+                                            std::uint64_t at_seq) noexcept;
   /// The last published version, or null. Any thread.
   [[nodiscard]] std::shared_ptr<snapshot_state> published() const noexcept { return published_.load(); }
   /// Stops publishing the current version (close: readers that still hold it keep it).
@@ -206,7 +235,19 @@ class store_impl {
   [[nodiscard]] result<void> make_room_locked(const log_entry& entry, bool& commit_instead) noexcept;
   /// Logs `entry` and returns its seq; a pmem store persists the record here when `d` asks for it.
   [[nodiscard]] result<std::uint64_t> append_locked(const log_entry& entry, durability d, bool commit_instead) noexcept;
-  [[nodiscard]] result<void> commit_file_locked(std::uint64_t flags, free_table_ref table) noexcept;
+  /// The commit of an mmap store. `unlocked_io`: the blocks and the meta slot are written and synced with
+  /// the mutex released, the commit marked in flight meanwhile (the checkpointer).
+  [[nodiscard]] result<void> commit_file_locked(std::uint64_t flags, free_table_ref table, bool unlocked_io) noexcept;
+  /// The policy asks for a checkpoint after a write: an mmap store hands it to its checkpointer (unless one
+  /// is on its way), a pmem store commits now. REQUIRES: durable, mutex held.
+  [[nodiscard]] result<void> checkpoint_by_policy_locked() noexcept;
+  /// The checkpointer's job: a commit of what was written since the last one.
+  void checkpoint_in_background() noexcept;
+  /// Ends the commit in flight, if one is, waking who waits for it.
+  void end_commit_in_flight_locked() noexcept;
+  /// After the checkpointer's commit of the frozen root of epoch `committed`: frees what neither it nor a
+  /// snapshot reaches, in slices between which the mutex is released (art::begin_reclaim).
+  void reclaim_in_slices_locked(std::uint64_t committed) noexcept;
   [[nodiscard]] result<void> commit_pool_locked(std::uint64_t flags) noexcept;
   void reclaim_if_due() noexcept;
   /// After a commit of the frozen root of epoch `committed`: frees what neither it nor a snapshot reaches.
@@ -242,6 +283,9 @@ class store_impl {
   std::uint64_t unsealed_after_ = UINT64_MAX;
   std::size_t reclaim_at_ = min_reclaim_batch;  // retired blocks that make maybe_reclaim() run
   static constexpr std::size_t min_reclaim_batch = 4096;
+  // mmap stores that can write: the thread of the policy's checkpoints. Last, so it stops first: its job
+  // uses everything above.
+  std::unique_ptr<background_job> checkpointer_;
 };
 
 template <class Apply>
@@ -293,8 +337,10 @@ auto store_impl::durable_write(durability d, const log_entry& given, Apply&& app
     seq = *logged;
     if (!durable_->dirty) durable_->first_dirty = std::chrono::steady_clock::now();
     durable_->dirty = true;
-    if (d == durability::sync || commit_instead || used_spare || checkpoint_due_locked()) {
+    if (d == durability::sync || commit_instead || used_spare) {
       if (auto ok = commit_locked(0); !ok) return tl::unexpected(std::move(ok.error()));
+    } else if (checkpoint_due_locked()) {
+      if (auto ok = checkpoint_by_policy_locked(); !ok) return tl::unexpected(std::move(ok.error()));
     }
     return applied;
   }();
@@ -340,6 +386,7 @@ struct store_access {
   static void set_commit_hook(store& s, commit_hook hook) noexcept {
     durable_state& d = *s.impl_->durable();
     std::lock_guard lock(d.mutex);
+    s.impl_->wait_for_commit_in_flight_locked();  // its thread reads the hook with the mutex released
     if (d.committer) {
       d.committer->set_hook(std::move(hook));
     } else {
@@ -348,6 +395,13 @@ struct store_access {
   }
   [[nodiscard]] static store_impl& impl(store& s) noexcept { return *s.impl_; }
   [[nodiscard]] static const store_impl& impl(const store& s) noexcept { return *s.impl_; }
+  /// Tests: returns once the checkpoints the policy asked for so far have ended (docs/design.md
+  /// §Checkpoints: they run on the store's checkpointer thread).
+  static void wait_for_checkpoints(store& s) noexcept {
+    durable_state& d = *s.impl_->durable();
+    std::lock_guard lock(d.mutex);
+    s.impl_->wait_for_checkpointer_locked();
+  }
   /// Tests: drops a durable store as a crash would -- no commit, no clean close. Only what was made durable
   /// stays (with options.simulate_power_loss, exactly that; otherwise the page cache may add more).
   static void abandon(std::unique_ptr<store> s) noexcept { abandon_owned(*s); }

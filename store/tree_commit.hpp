@@ -8,7 +8,9 @@
 // after they became durable (copy-on-write), and a retired block is freed only after a commit that no
 // longer reaches it is durable -- so a crash at any instruction leaves one whole tree.
 //
-// Thread safety: one commit at a time; the frozen root's blocks are immutable, so the writer may go on.
+// Thread safety: one commit at a time. write() may run while the writer goes on -- the frozen root's blocks
+// are immutable, and what it needs of the region's state is in the request -- but adopt() and every
+// reader of durable() need the writer's exclusion.
 #pragma once
 
 #include <cstdint>
@@ -42,16 +44,27 @@ struct commit_request {
   /// than the last durable epoch after a restore: a snapshot's blocks born after the commit before it was
   /// taken may never have been in a committed tree.
   std::uint64_t sealed_through = UINT64_MAX;
+  /// The region as it was when the root was frozen: its frontier bounds the root's blocks, and both go
+  /// into the meta slot (a later frontier could name blocks no durable commit made exist).
+  std::uint64_t frontier = 0;
+  std::uint64_t allocated_bytes = 0;
 };
+
+/// The request for a commit of `root` as `region` holds it now. REQUIRES: the writer's exclusion.
+[[nodiscard]] commit_request request_for(const mmap::mapped_region& region, const index::frozen_root& root,
+                                         std::uint64_t leaf_bytes, std::uint64_t at_seq) noexcept;
 
 class tree_committer {
  public:
   /// `file` is open for writing; `durable_slot` holds its last durable commit.
   tree_committer(std::unique_ptr<mmap::store_file> file, int durable_slot) noexcept;
 
-  /// Makes `req.root` the durable tree (steps above). Errors: io_error, no_space, aborted (hook); after
-  /// any error the previous durable commit stands.
-  [[nodiscard]] result<void> commit(mmap::mapped_region& region, const commit_request& req) noexcept;
+  /// Steps 1-3 for `req.root`: returns the meta slot that now durably holds it, the one that did not hold
+  /// the last durable commit. The store goes on treating durable() as its state until adopt(). Errors:
+  /// io_error, no_space, aborted (hook); after any error the previous durable commit stands.
+  [[nodiscard]] result<int> write(mmap::mapped_region& region, const commit_request& req) noexcept;
+  /// After write() returned `slot`: that commit is durable() from now on.
+  void adopt(int slot) noexcept { durable_slot_ = slot; }
 
   [[nodiscard]] const mmap::meta_slot& durable() const noexcept { return *file_->slot(durable_slot_); }
   [[nodiscard]] int durable_slot() const noexcept { return durable_slot_; }
@@ -67,8 +80,10 @@ class tree_committer {
 };
 
 /// Writes the block header of every block under `root` born after `born_after`, and returns their byte
-/// ranges (header included). Errors: corruption (a reference outside the region), no_memory.
+/// ranges (header included). `frontier`: the region's when `root` was frozen, which bounds its blocks.
+/// Errors: corruption (a reference outside the region), no_memory.
 [[nodiscard]] result<std::vector<mmap::byte_range>> seal_new_blocks(mmap::mapped_region& region, index::node_ref root,
-                                                                    std::uint64_t born_after) noexcept;
+                                                                    std::uint64_t born_after,
+                                                                    std::uint64_t frontier) noexcept;
 
 }  // namespace tessel::detail

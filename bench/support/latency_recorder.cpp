@@ -27,6 +27,7 @@ latency_summary latency_recorder::summarize(const tsc_clock& clock) {
   s.p50_ns = clock.to_ns(static_cast<double>(percentile(cycles_, 0.50)));
   s.p99_ns = clock.to_ns(static_cast<double>(percentile(cycles_, 0.99)));
   s.p999_ns = clock.to_ns(static_cast<double>(percentile(cycles_, 0.999)));
+  s.p9999_ns = clock.to_ns(static_cast<double>(percentile(cycles_, 0.9999)));
   s.max_ns = clock.to_ns(static_cast<double>(cycles_.back()));
   return s;
 }

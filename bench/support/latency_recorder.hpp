@@ -22,6 +22,7 @@ struct latency_summary {
   double p50_ns = 0;
   double p99_ns = 0;
   double p999_ns = 0;
+  double p9999_ns = 0;
   double max_ns = 0;
 };
 

@@ -83,6 +83,14 @@ struct options {
   /// Zero: never by time. Default: 30 s.
   std::chrono::milliseconds checkpoint_interval{30'000};
 
+  /// mmap stores: the policy's checkpoints (above) run on a thread of the store's own, which seals and
+  /// syncs the tree with the writers going on; false: on the thread whose write found one due, which holds
+  /// every writer for the whole commit (hundreds of milliseconds for a large store). On a host of one or two
+  /// cores the thread competes with the writers for them: checkpoints there cost the writers' p99 what
+  /// they save their worst case (docs/benchmarks.md §Checkpoint stalls). pmem stores always checkpoint on
+  /// the writing thread. Default: true.
+  bool background_checkpoints = true;
+
   /// Durable stores: size of each operation log segment file (preallocated); for a pmem store, the size of
   /// the log area inside the pool, made at creation (at most an eighth of pool_bytes; a full area triggers a
   /// checkpoint). Default: 16 MiB.

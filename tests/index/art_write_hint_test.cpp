@@ -127,8 +127,10 @@ TEST(ArtWriteHintTest, ChangesBetweenForgetTheLeaf) {
   ASSERT_TRUE(matches(f.tree, m));
 }
 
-// Each change forgets the leaf: an upsert (which uses it or not), erase, clear, freeze, restore, reclaim,
-// compact, and the bookkeeping of epochs and retired blocks that open does.
+// Each change forgets the leaf: an upsert (which uses it or not), erase, clear, restore, compact, and the
+// bookkeeping of epochs and retired blocks that open does. Freeze and reclaim change nothing the leaf is
+// part of, and keep it (a store's checkpointer runs them beside a transaction's reads: art.hpp); a leaf
+// frozen since it was found is still never overwritten in place.
 TEST(ArtWriteHintTest, EveryChangeForgetsTheLeaf) {
   tree_fixture f;
   model m;
@@ -144,9 +146,16 @@ TEST(ArtWriteHintTest, EveryChangeForgetsTheLeaf) {
   forgets("upsert of another key", [&] { ASSERT_TRUE(put(f.tree, m, "/z/2", "other")); });
   forgets("upsert of the key", [&] { ASSERT_TRUE(put(f.tree, m, "/z/1", "other")); });
   forgets("erase", [&] { ASSERT_TRUE(del(f.tree, m, "/z/3")); });
-  forgets("freeze", [&] { (void)f.tree.freeze(); });
+  // Kept by freeze and reclaim, but the frozen leaf is copied, not overwritten.
+  ASSERT_TRUE(read_for_update(f.tree, "/z/5", "value"));
+  const frozen_root before_write = f.tree.freeze();
+  const model at_freeze = m;
+  f.tree.reclaim(std::vector<std::uint64_t>{frozen.epoch, before_write.epoch});
+  EXPECT_TRUE(f.tree.remembers_leaf()) << "freeze and reclaim";
+  ASSERT_TRUE(put(f.tree, m, "/z/5", "VALUE"));
+  EXPECT_TRUE(matches(f.tree, m));
+  EXPECT_TRUE(matches(f.tree, at_freeze, &before_write)) << "the frozen leaf was overwritten in place";
   forgets("restore", [&] { ASSERT_TRUE(f.tree.restore(frozen, frozen_leaf_bytes).has_value()); });
-  forgets("reclaim", [&] { f.tree.reclaim(std::vector<std::uint64_t>{frozen.epoch}); });
   forgets("adopt_retired", [&] { ASSERT_TRUE(f.tree.adopt_retired({}).has_value()); });
   forgets("open_epoch_after", [&] { f.tree.open_epoch_after(f.tree.epoch()); });
   forgets("compact", [&] { ASSERT_TRUE(f.tree.compact().has_value()); });
