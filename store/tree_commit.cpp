@@ -78,7 +78,7 @@ result<int> tree_committer::write(mmap::mapped_region& region, const commit_requ
   m.committed_unix_ns = unix_time_ns();
   m.free_table = req.free_table;
   m.free_table_bytes = req.free_table_bytes;
-  const int target = 1 - durable_slot_;
+  const int target = 1 - durable_slot();
   if (auto ok = file_->write_meta(target, m); !ok) return tl::unexpected(std::move(ok.error()));
   return target;
 }

@@ -13,6 +13,7 @@
 // reader of durable() need the writer's exclusion.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -58,16 +59,24 @@ class tree_committer {
  public:
   /// `file` is open for writing; `durable_slot` holds its last durable commit.
   tree_committer(std::unique_ptr<mmap::store_file> file, int durable_slot) noexcept;
+  /// Moved only while nothing else uses it (open hands it to the store).
+  tree_committer(tree_committer&& other) noexcept
+      : file_(std::move(other.file_)),
+        durable_slot_(other.durable_slot_.load(std::memory_order_relaxed)),
+        hook_(std::move(other.hook_)) {}
+  tree_committer& operator=(tree_committer&&) = delete;
 
   /// Steps 1-3 for `req.root`: returns the meta slot that now durably holds it, the one that did not hold
   /// the last durable commit. The store goes on treating durable() as its state until adopt(). Errors:
   /// io_error, no_space, aborted (hook); after any error the previous durable commit stands.
   [[nodiscard]] result<int> write(mmap::mapped_region& region, const commit_request& req) noexcept;
   /// After write() returned `slot`: that commit is durable() from now on.
-  void adopt(int slot) noexcept { durable_slot_ = slot; }
+  void adopt(int slot) noexcept { durable_slot_.store(slot, std::memory_order_release); }
 
-  [[nodiscard]] const mmap::meta_slot& durable() const noexcept { return *file_->slot(durable_slot_); }
-  [[nodiscard]] int durable_slot() const noexcept { return durable_slot_; }
+  /// Any thread: a store's get verifying a leaf reads the durable epoch with no lock, while the
+  /// checkpointer adopts its commit.
+  [[nodiscard]] const mmap::meta_slot& durable() const noexcept { return *file_->slot(durable_slot()); }
+  [[nodiscard]] int durable_slot() const noexcept { return durable_slot_.load(std::memory_order_acquire); }
   [[nodiscard]] mmap::store_file& file() noexcept { return *file_; }
   void set_hook(commit_hook hook) noexcept { hook_ = std::move(hook); }
 
@@ -75,7 +84,7 @@ class tree_committer {
   [[nodiscard]] bool step(commit_step s) const { return !hook_ || hook_(s); }
 
   std::unique_ptr<mmap::store_file> file_;
-  int durable_slot_;
+  std::atomic<int> durable_slot_;
   commit_hook hook_;
 };
 
