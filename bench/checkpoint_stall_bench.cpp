@@ -82,7 +82,7 @@ void bm_overwrite_stream(benchmark::State& state) {
   o.durability = tessel::durability::none;
   o.checkpoint_log_bytes = s.checkpoint_log_bytes;
   o.checkpoint_interval = std::chrono::milliseconds(0);
-  o.background_checkpoints = background;
+  o.checkpoints_on = background ? tessel::checkpoint_thread::background : tessel::checkpoint_thread::writer;
   auto opened = tessel::store::open(dir.path, o);
   if (!opened) {
     state.SkipWithError(opened.error().to_string().c_str());

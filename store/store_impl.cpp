@@ -27,6 +27,15 @@ class mutex_released {
   std::mutex& mutex_;
 };
 
+/// Hosts with fewer cores checkpoint on the writing thread by default: there the checkpointer competes with
+/// the writer and the kernel's writeback for two cores (docs/benchmarks.md §Checkpoint stalls).
+constexpr unsigned checkpointer_min_cpus = 4;
+
+bool checkpoints_in_background(checkpoint_thread t) noexcept {
+  if (t == checkpoint_thread::automatic) return std::thread::hardware_concurrency() >= checkpointer_min_cpus;
+  return t == checkpoint_thread::background;
+}
+
 }  // namespace
 
 store_impl::store_impl(std::unique_ptr<mmap::mapped_region> region, std::unique_ptr<durable_state> durable) noexcept
@@ -34,7 +43,7 @@ store_impl::store_impl(std::unique_ptr<mmap::mapped_region> region, std::unique_
   const mmap::meta_slot& m = durable_->recovery.meta;
   tree_.adopt({index::node_ref::from_bits(m.root), m.epoch, m.key_count}, m.leaf_bytes);
   verify_reads_ = durable_->opts.verify_checksums_on_read;
-  if (!durable_->opts.read_only && durable_->opts.background_checkpoints) {
+  if (!durable_->opts.read_only && checkpoints_in_background(durable_->opts.checkpoints_on)) {
     try {
       checkpointer_ = std::make_unique<background_job>([this] { checkpoint_in_background(); });
     } catch (...) {

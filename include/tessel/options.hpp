@@ -24,6 +24,13 @@ enum class durability : std::uint8_t {
 };
 
 /// What store::open(path) does with what it finds.
+/// Which thread runs a durable mmap store's policy checkpoints (options::checkpoints_on).
+enum class checkpoint_thread : std::uint8_t {
+  automatic,   ///< the checkpointer on a host of at least 4 cores, else the writer
+  background,  ///< the store's checkpointer thread, started at the first checkpoint
+  writer,      ///< the thread whose write found a checkpoint due
+};
+
 enum class open_mode : std::uint8_t {
   create_or_open,  ///< open the store in the directory, or create one there
   create_new,      ///< create; invalid_argument when a store is already there
@@ -83,13 +90,13 @@ struct options {
   /// Zero: never by time. Default: 30 s.
   std::chrono::milliseconds checkpoint_interval{30'000};
 
-  /// mmap stores: the policy's checkpoints (above) run on a thread of the store's own, which seals and
-  /// syncs the tree with the writers going on; false: on the thread whose write found one due, which holds
-  /// every writer for the whole commit (hundreds of milliseconds for a large store). On a host of one or two
-  /// cores the thread competes with the writers for them: checkpoints there cost the writers' p99 what
-  /// they save their worst case (docs/benchmarks.md §Checkpoint stalls). pmem stores always checkpoint on
-  /// the writing thread. Default: true.
-  bool background_checkpoints = true;
+  /// mmap stores: which thread runs the policy's checkpoints (above). On the store's own checkpointer
+  /// thread the writers go on while the tree is sealed and synced; on the thread whose write found one
+  /// due, every writer waits for the whole commit (hundreds of milliseconds for a large store). But the
+  /// checkpointer needs a core: on a host of two, beside a writer and the kernel's writeback, it cost the
+  /// writer's p99.9 far more than it saved its worst case (docs/benchmarks.md §Checkpoint stalls). pmem
+  /// stores always checkpoint on the writing thread. Default: automatic.
+  checkpoint_thread checkpoints_on = checkpoint_thread::automatic;
 
   /// Durable stores: size of each operation log segment file (preallocated); for a pmem store, the size of
   /// the log area inside the pool, made at creation (at most an eighth of pool_bytes; a full area triggers a

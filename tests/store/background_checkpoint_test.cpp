@@ -71,6 +71,7 @@ options small_policy(durability d, bool power_loss) {
   options o = test::durable_options(d, power_loss);
   o.checkpoint_log_bytes = 4096;
   o.checkpoint_interval = std::chrono::milliseconds(0);
+  o.checkpoints_on = checkpoint_thread::background;  // whatever the host's cores
   return o;
 }
 
