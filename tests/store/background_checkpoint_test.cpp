@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -88,6 +89,21 @@ bool write_keys(store& s, model& m, const std::string& prefix, int n) {
   return true;
 }
 
+/// Opens `dir` with `gate` as its commit hook; null (the test failed) when it does not open.
+std::unique_ptr<store> open_gated(const std::string& dir, const options& o, step_gate& gate) {
+  auto s = test::must_open(dir, o);
+  if (s) store_access::set_commit_hook(*s, [&gate](commit_step st) { return gate.pass(st); });
+  return s;
+}
+
+/// Drops `s` as a power loss would, reopens `dir` and expects `m`.
+void expect_after_crash(std::unique_ptr<store> s, const std::string& dir, const options& o, const model& m) {
+  test::crash(std::move(s));
+  auto again = test::must_open(dir, o);
+  ASSERT_NE(again, nullptr);
+  test::expect_contents(*again, m);
+}
+
 // While the checkpointer is held between sealing and persisting the frozen tree's blocks, another thread
 // still writes (a policy checkpoint on the writing thread held every writer for the whole commit: 250 ms
 // on a 1M-key store, docs/benchmarks.md); the commit then ends, and a power loss keeps every write.
@@ -97,9 +113,8 @@ TEST(BackgroundCheckpointTest, WritersGoOnWhileTheCheckpointerWrites) {
   const options o = small_policy(durability::log, true);
   model m;
   step_gate gate(commit_step::persist_blocks, false);
-  auto s = test::must_open(dir, o);
+  auto s = open_gated(dir, o, gate);
   ASSERT_NE(s, nullptr);
-  store_access::set_commit_hook(*s, [&](commit_step st) { return gate.pass(st); });
   const std::uint64_t before = generation(*s);
   ASSERT_TRUE(write_keys(*s, m, "a", 60));  // 7 KiB of log: the policy asks for a checkpoint
   ASSERT_TRUE(gate.wait_held()) << "no checkpoint started";
@@ -117,10 +132,7 @@ TEST(BackgroundCheckpointTest, WritersGoOnWhileTheCheckpointerWrites) {
   EXPECT_GE(generation(*s), before + 1);
   m.insert(during.begin(), during.end());
   test::expect_contents(*s, m);
-  test::crash(std::move(s));
-  auto again = test::must_open(dir, o);
-  ASSERT_NE(again, nullptr);
-  test::expect_contents(*again, m);
+  expect_after_crash(std::move(s), dir, o, m);
 }
 
 // A write at durability sync commits before it returns: while the checkpointer's commit is in flight it
@@ -131,9 +143,8 @@ TEST(BackgroundCheckpointTest, ASyncWriteWaitsForTheCommitInFlight) {
   const options o = small_policy(durability::none, true);
   model m;
   step_gate gate(commit_step::write_meta, false);
-  auto s = test::must_open(dir, o);
+  auto s = open_gated(dir, o, gate);
   ASSERT_NE(s, nullptr);
-  store_access::set_commit_hook(*s, [&](commit_step st) { return gate.pass(st); });
   const std::uint64_t before = generation(*s);
   ASSERT_TRUE(write_keys(*s, m, "a", 60));
   ASSERT_TRUE(gate.wait_held());
@@ -148,10 +159,7 @@ TEST(BackgroundCheckpointTest, ASyncWriteWaitsForTheCommitInFlight) {
   EXPECT_TRUE(synced);
   m["synced"] = "v";
   EXPECT_EQ(generation(*s), before + 2) << "the checkpointer's commit, then the sync write's";
-  test::crash(std::move(s));
-  auto again = test::must_open(dir, o);
-  ASSERT_NE(again, nullptr);
-  test::expect_contents(*again, m);
+  expect_after_crash(std::move(s), dir, o, m);
 }
 
 // A crash at each step of a checkpoint in flight, with writes acknowledged at durability log while it was
@@ -164,18 +172,14 @@ TEST(BackgroundCheckpointTest, ACrashWhileTheCheckpointerWritesLosesNoAcknowledg
     const options o = small_policy(durability::log, true);
     model m;
     step_gate gate(at, true);
-    auto s = test::must_open(dir, o);
+    auto s = open_gated(dir, o, gate);
     ASSERT_NE(s, nullptr);
-    store_access::set_commit_hook(*s, [&](commit_step st) { return gate.pass(st); });
     ASSERT_TRUE(write_keys(*s, m, "a", 60));
     ASSERT_TRUE(gate.wait_held());
     ASSERT_TRUE(write_keys(*s, m, "b", 30));
     gate.release();  // the commit stops at the step, as if the process died there
     store_access::wait_for_checkpoints(*s);
-    test::crash(std::move(s));
-    auto again = test::must_open(dir, o);
-    ASSERT_NE(again, nullptr);
-    test::expect_contents(*again, m);
+    expect_after_crash(std::move(s), dir, o, m);
   }
 }
 

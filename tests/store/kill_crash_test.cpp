@@ -60,10 +60,10 @@ options store_options(backend b, durability level) {
   options o;
   o.backend = b;
   o.durability = level;
-  o.log_segment_bytes = 256 << 10;     // roll over often (mmap); fill the log area often (pmem)
-  o.checkpoint_log_bytes = 512 << 10;  // checkpoint often, so kills land inside commits too
+  o.log_segment_bytes = 256 << 10;                   // roll over often (mmap); fill the log area often (pmem)
+  o.checkpoint_log_bytes = 512 << 10;                // checkpoint often, so kills land inside commits too
   o.checkpoints_on = checkpoint_thread::background;  // kills land inside the checkpointer's commits
-  o.pool_bytes = 512 << 20;            // a run writes ~150k ops, ~100k live keys; pools do not grow
+  o.pool_bytes = 512 << 20;                          // a run writes ~150k ops, ~100k live keys; pools do not grow
   if (level == durability::none) {
     // Nothing is durable before a checkpoint or a 1 MiB buffer write, and a child under a sanitizer may
     // not get that far before its kill: smaller segments roll over (the case the test is about) and

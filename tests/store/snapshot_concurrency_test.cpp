@@ -179,7 +179,7 @@ TEST(SnapshotConcurrencyTest, ReadersOfDramSnapshotsSeeExactlyTheirVersions) {
 TEST(SnapshotConcurrencyTest, ReadersOfDurableSnapshotsSeeExactlyTheirVersionsAcrossCommits) {
   test::temp_dir tmp;
   options o = test::durable_options(durability::none);
-  o.checkpoint_log_bytes = 64 << 10;  // commits (and their reclaims) happen while readers read
+  o.checkpoint_log_bytes = 64 << 10;                 // commits (and their reclaims) happen while readers read
   o.checkpoints_on = checkpoint_thread::background;  // on the checkpointer, in slices, beside the writer
   auto s = test::must_open(tmp.sub("store"), o);
   ASSERT_TRUE(s);
