@@ -23,7 +23,6 @@ enum class durability : std::uint8_t {
   sync,  ///< before the call returns: the tree itself is committed (two syncs; no log replay needed)
 };
 
-/// What store::open(path) does with what it finds.
 /// Which thread runs a durable mmap store's policy checkpoints (options::checkpoints_on).
 enum class checkpoint_thread : std::uint8_t {
   automatic,   ///< the checkpointer on a host of at least 4 cores, else the writer
@@ -31,6 +30,7 @@ enum class checkpoint_thread : std::uint8_t {
   writer,      ///< the thread whose write found a checkpoint due
 };
 
+/// What store::open(path) does with what it finds.
 enum class open_mode : std::uint8_t {
   create_or_open,  ///< open the store in the directory, or create one there
   create_new,      ///< create; invalid_argument when a store is already there
