@@ -195,6 +195,8 @@ class art {
   /// Frees the next up-to-`max` blocks no live epoch reaches and keeps the rest retired. True while
   /// blocks remain; false once the reclaim has ended.
   [[nodiscard]] bool reclaim_slice(std::size_t max) noexcept;
+  /// Whether a reclaim in slices is under way.
+  [[nodiscard]] bool reclaiming_in_slices() const noexcept { return slicing_; }
 
   // ---- Introspection ----
 
@@ -210,6 +212,12 @@ class art {
     std::uint64_t birth;
     std::uint64_t death;
   };
+  /// Whether a frozen root of one of the `sorted_live` epochs reaches `block`: one of epoch f does exactly
+  /// when birth <= f < death.
+  [[nodiscard]] static bool reachable(const retired_block& block, std::span<const std::uint64_t> sorted_live) noexcept {
+    const auto it = std::lower_bound(sorted_live.begin(), sorted_live.end(), block.birth);
+    return it != sorted_live.end() && *it < block.death;
+  }
 
   [[nodiscard]] static const std::uint8_t* bytes_of(key_view k) noexcept {
     return reinterpret_cast<const std::uint8_t*>(k.data());

@@ -603,9 +603,7 @@ void art<Region>::reclaim(std::span<const std::uint64_t> live_frozen_epochs) noe
   std::byte* const base = region_.base();
   auto keep = retired_.begin();
   for (const retired_block& block : retired_) {
-    // Reachable from frozen root f exactly when birth <= f < death.
-    const auto it = std::lower_bound(live.begin(), live.end(), block.birth);
-    if (it != live.end() && *it < block.death) {
+    if (reachable(block, live)) {
       *keep++ = block;
     } else {
       region_.deallocate(block.ref.offset(), block_size(base, block.ref));
@@ -641,8 +639,7 @@ bool art<Region>::reclaim_slice(std::size_t max) noexcept {
   const std::size_t end = std::min(slice_end_, slice_next_ + max);
   for (; slice_next_ < end; ++slice_next_) {
     const retired_block block = retired_[slice_next_];
-    const auto it = std::lower_bound(slice_live_.begin(), slice_live_.end(), block.birth);
-    if (it != slice_live_.end() && *it < block.death) {
+    if (reachable(block, slice_live_)) {
       retired_[slice_kept_++] = block;
     } else {
       region_.deallocate(block.ref.offset(), block_size(base, block.ref));

@@ -153,13 +153,13 @@ void store_impl::wait_for_commit_in_flight_locked() noexcept {
 }
 
 void store_impl::wait_for_checkpointer_locked() noexcept {
-  while (durable_->checkpoint_requested || durable_->commit_in_flight || durable_->reclaim_in_flight) {
+  while (durable_->checkpoint_requested || durable_->commit_in_flight || tree_.reclaiming_in_slices()) {
     durable_->commit_ended.wait(durable_->mutex);
   }
 }
 
 void store_impl::wait_for_reclaim_locked() noexcept {
-  while (durable_->reclaim_in_flight) durable_->commit_ended.wait(durable_->mutex);
+  while (tree_.reclaiming_in_slices()) durable_->commit_ended.wait(durable_->mutex);
 }
 
 result<void> store_impl::checkpoint_by_policy_locked() noexcept {
@@ -275,7 +275,6 @@ void store_impl::reclaim_in_slices_locked(std::uint64_t committed) noexcept {
   } catch (...) {
     return;  // out of memory listing the epochs: the next reclaim frees them
   }
-  durable_->reclaim_in_flight = true;
   std::vector<const std::byte*> next;
   try {
     next.reserve(slice);
@@ -288,7 +287,6 @@ void store_impl::reclaim_in_slices_locked(std::uint64_t committed) noexcept {
     for (const std::byte* block : next) prefetch_for_write(block);
     std::this_thread::sleep_for(pause);
   } while (tree_.reclaim_slice(slice));
-  durable_->reclaim_in_flight = false;
   durable_->commit_ended.notify_all();
 }
 

@@ -67,15 +67,14 @@ struct durable_state {
   /// One writer or committer at a time (mutable: const readers of the allocator's figures take it too,
   /// since the checkpointer frees blocks whenever it ends a commit).
   mutable std::mutex mutex;
-  bool dirty = false;                                   ///< writes since the last commit froze the tree
-  std::uint64_t log_bytes_at_commit = 0;                ///< log->retained_bytes() right after the last commit
+  bool dirty = false;                     ///< writes since the last commit froze the tree
+  std::uint64_t log_bytes_at_commit = 0;  ///< log->retained_bytes() at the last commit's freeze, less its drop
   std::chrono::steady_clock::time_point first_dirty{};  ///< of the first write since the last commit
   // mmap: the policy's checkpoints run on the store's checkpointer thread, which writes and syncs with the
   // mutex released (docs/design.md §Checkpoints).
   bool checkpoint_requested = false;  ///< asked of the checkpointer, which has not frozen the tree yet
   bool commit_in_flight = false;      ///< a commit writes with the mutex released; no other commit starts
   std::uint64_t in_flight_epoch = 0;  ///< its frozen root's epoch, which reclaims must keep
-  bool reclaim_in_flight = false;     ///< the checkpointer frees a commit's garbage in slices (no restore meanwhile)
   /// Notified when a requested or in-flight commit ends. `_any`: it waits on `mutex` itself, which callers
   /// of commit_locked hold through guards of their own.
   std::condition_variable_any commit_ended;

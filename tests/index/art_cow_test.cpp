@@ -228,6 +228,49 @@ TEST_F(ArtCowTest, ReclaimKeepingOneEpochKeepsThatRootIntact) {
   EXPECT_EQ(live_bytes(), reachable_bytes(*f_.region, f_.tree.root()));
 }
 
+// A reclaim in slices (a store's checkpointer) frees what reclaim() would, while writes between the slices
+// go on retiring blocks: those stay retired, reclaim() does nothing and restore() is refused until the
+// last slice, and every version kept stays whole.
+TEST_F(ArtCowTest, ReclaimInSlicesFreesWhatReclaimWouldWhileWritesGoOn) {
+  ASSERT_NO_FATAL_FAILURE(fill(4000));
+  (void)f_.tree.freeze();
+  ASSERT_TRUE(random_writes(f_.tree, live_, keys_, pool_, 8000));
+  const version kept = freeze();
+  ASSERT_TRUE(random_writes(f_.tree, live_, keys_, pool_, 8000));
+  const std::size_t retired_before = f_.tree.retired_count();
+  const std::size_t live_before = live_bytes();
+  const std::vector<std::uint64_t> keep = {kept.root.epoch};
+  ASSERT_TRUE(f_.tree.begin_reclaim(keep));
+  EXPECT_TRUE(f_.tree.reclaiming_in_slices());
+  std::vector<const std::byte*> next;
+  next.reserve(64);
+  std::size_t slices = 0;
+  do {
+    f_.tree.next_slice_blocks(256, next);
+    EXPECT_LE(next.size(), 64U) << "listed past the vector's capacity";
+    // Between slices: writes retire more, a reclaim is a no-op, a restore is refused.
+    ASSERT_TRUE(random_writes(f_.tree, live_, keys_, pool_, 20));
+    const std::size_t retired = f_.tree.retired_count();
+    f_.tree.reclaim({});
+    EXPECT_EQ(f_.tree.retired_count(), retired) << "reclaim() ran beside a reclaim in slices";
+    const auto restored = f_.tree.restore(kept.root, 0);
+    ASSERT_FALSE(restored.has_value());
+    EXPECT_EQ(restored.error().code(), errc::not_supported);
+    ++slices;
+  } while (f_.tree.reclaim_slice(256));
+  EXPECT_FALSE(f_.tree.reclaiming_in_slices());
+  EXPECT_GT(slices, 2U);
+  EXPECT_LT(live_bytes(), live_before);
+  EXPECT_LT(f_.tree.retired_count(), retired_before);
+  EXPECT_TRUE(matches(f_.tree, kept.contents, &kept.root));
+  EXPECT_TRUE(matches(f_.tree, live_));
+  // What the slices kept and what the writes retired meanwhile are all still retired: dropping the kept
+  // version frees everything but the live tree.
+  f_.tree.reclaim({});
+  EXPECT_EQ(f_.tree.retired_count(), 0U);
+  EXPECT_EQ(live_bytes(), reachable_bytes(*f_.region, f_.tree.root()));
+}
+
 TEST_F(ArtCowTest, RestoreMakesAFrozenRootLiveAndRetiresOnlyWhatCameAfter) {
   ASSERT_NO_FATAL_FAILURE(fill(8000));
   const version base = freeze();
